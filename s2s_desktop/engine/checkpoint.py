@@ -1,0 +1,199 @@
+"""Model files: one safetensors file holding weights, both SentencePiece models and JSON metadata.
+
+Layout of a `.s2s` file (a valid safetensors file, so standard tools can list it):
+  tensors   "model.<name>"    the weights (float32, or float16 when saved with half=True)
+            "tokenizer.src"   uint8 bytes of the source SentencePiece model
+            "tokenizer.tgt"   uint8 bytes of the target model (absent when the vocabulary is joint)
+  metadata  "format" = "s2s-desktop-model", "format_version", "meta" = JSON (model config,
+            languages, training summary)
+
+Loading never unpickles: the header is checked by hand before safetensors reads the data, so
+pickles, foreign files, truncated files and newer formats all get a `CheckpointError` that says what
+the file is and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from s2s_desktop import __version__
+from s2s_desktop.engine.api import ModelConfig
+from s2s_desktop.engine.model import Seq2Seq, build_model
+from s2s_desktop.engine.tokenizer import Tokenizer
+from s2s_desktop.errors import CheckpointError, S2SError
+
+FORMAT_NAME = "s2s-desktop-model"
+FORMAT_VERSION = 1
+MODEL_SUFFIX = ".s2s"
+MAX_HEADER = 100 * 1024 * 1024
+
+
+@dataclass
+class LoadedModel:
+    model: Seq2Seq
+    src_tok: Tokenizer
+    tgt_tok: Tokenizer
+    meta: dict[str, Any]
+    path: str = ""
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.cfg
+
+
+@dataclass
+class ModelMeta:
+    """What a model file says about itself besides its weights."""
+
+    src_lang: str
+    tgt_lang: str
+    joint_vocab: bool = False
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+def bytes_tensor(data: bytes) -> torch.Tensor:
+    return torch.from_numpy(np.frombuffer(data, dtype=np.uint8).copy())
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write via a temporary file in the same folder and os.replace, so a crash or a full disk never
+    leaves a half-written file where a good one was."""
+    path = Path(path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise CheckpointError(f"Could not write {path}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def model_bytes(model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, meta: ModelMeta, half: bool = False) -> bytes:
+    tensors: dict[str, torch.Tensor] = {}
+    for name, value in model.state_dict().items():
+        value = value.detach().to("cpu")
+        if half and value.is_floating_point():
+            value = value.half()
+        tensors["model." + name] = value.contiguous()
+    tensors["tokenizer.src"] = bytes_tensor(src_tok.model_bytes)
+    if not meta.joint_vocab:
+        tensors["tokenizer.tgt"] = bytes_tensor(tgt_tok.model_bytes)
+    info = {
+        "model": model.cfg.to_dict(),
+        "src_lang": meta.src_lang,
+        "tgt_lang": meta.tgt_lang,
+        "joint_vocab": meta.joint_vocab,
+        "training": meta.training,
+        "app_version": __version__,
+        "storage": "float16" if half else "float32",
+    }
+    header = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "meta": json.dumps(info)}
+    return st_save(tensors, metadata=header)
+
+
+def save_model(path, model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, meta: ModelMeta, half=False) -> None:
+    atomic_write(path, model_bytes(model, src_tok, tgt_tok, meta, half))
+
+
+def read_header(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
+    """Read and check a model file's bytes and safetensors header; return (header, file bytes)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"Model file not found: {path}")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder; choose the .s2s model file inside it (e.g. best.s2s)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"Cannot read model file {path}: {exc.strerror or exc}") from exc
+    if data[:4] == b"PK\x03\x04" or data[:1] == b"\x80":
+        raise CheckpointError(
+            f"{path} is a PyTorch pickle checkpoint, not an s2s-desktop model file. Pickles can run code, "
+            "so s2s-desktop never opens them; use a .s2s file written by `s2s train`."
+        )
+    if len(data) < 8:
+        raise CheckpointError(f"{path} is not an s2s-desktop model file (only {len(data)} bytes; truncated?)")
+    (header_len,) = struct.unpack("<Q", data[:8])
+    if header_len > MAX_HEADER or 8 + header_len > len(data):
+        if header_len <= MAX_HEADER and data[8:9] == b"{":
+            raise CheckpointError(f"{path} is truncated: its header alone needs {8 + header_len} bytes, found {len(data)}")
+        raise CheckpointError(f"{path} is not an s2s-desktop model file (not in safetensors format)")
+    try:
+        header = json.loads(data[8 : 8 + header_len])
+        assert isinstance(header, dict)
+    except (ValueError, AssertionError) as exc:
+        raise CheckpointError(f"{path} is not an s2s-desktop model file (unreadable header)") from exc
+    metadata = header.get("__metadata__") or {}
+    if metadata.get("format") != FORMAT_NAME:
+        raise CheckpointError(
+            f"{path} is a safetensors file from another program (no s2s-desktop metadata); "
+            "s2s-desktop can only open models it trained"
+        )
+    try:
+        version = int(metadata.get("format_version", ""))
+    except ValueError as exc:
+        raise CheckpointError(f"{path} has an invalid format version") from exc
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} was written by a newer s2s-desktop (model format {version}; this version reads up to "
+            f"{FORMAT_VERSION}). Update s2s-desktop to open it."
+        )
+    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    if 8 + header_len + end > len(data):
+        raise CheckpointError(
+            f"{path} is truncated: expected {8 + header_len + end} bytes, found {len(data)} "
+            "(copy or download it again)"
+        )
+    return header, data
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
+    header, data = read_header(path)
+    try:
+        info = json.loads(header["__metadata__"]["meta"])
+        cfg = ModelConfig.from_dict(info["model"])
+    except (KeyError, ValueError, TypeError, S2SError) as exc:
+        raise CheckpointError(f"{path} has corrupt metadata ({exc})") from exc
+    try:
+        tensors = st_load(data)
+    except Exception as exc:  # safetensors raises its own SafetensorError
+        raise CheckpointError(f"{path} is corrupt: {exc}") from exc
+    try:
+        src_tok = Tokenizer(tensors.pop("tokenizer.src").numpy().tobytes())
+        tgt_bytes = tensors.pop("tokenizer.tgt", None)
+        tgt_tok = src_tok if tgt_bytes is None else Tokenizer(tgt_bytes.numpy().tobytes())
+    except (KeyError, S2SError) as exc:
+        raise CheckpointError(f"{path} has a missing or corrupt tokenizer ({exc})") from exc
+    try:
+        model = build_model(cfg)
+    except S2SError as exc:
+        raise CheckpointError(f"{path}: {exc}") from exc
+    state = {k[len("model.") :]: v.float() if v.is_floating_point() else v for k, v in tensors.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0:3]
+        raise CheckpointError(f"{path}: the weights do not match the model config ({' '.join(first)})") from exc
+    if src_tok.vocab_size != cfg.src_vocab_size or tgt_tok.vocab_size != cfg.tgt_vocab_size:
+        raise CheckpointError(f"{path}: the tokenizers do not match the model's vocabulary sizes")
+    model.to(device).eval()
+    return LoadedModel(model, src_tok, tgt_tok, info, str(path))

@@ -1,0 +1,158 @@
+"""RNN encoder and attention decoders (GRU or LSTM).
+
+Encoder: embeddings -> bidirectional RNN over packed sequences -> memory (B, S, 2 * hidden).
+Decoders share one interface (`init_state`, `forward`, `step`, `reorder`):
+- `LuongDecoder` runs its RNN over the whole target sequence in one call and scores all target
+  positions against the source in one batched matmul (the fast path for training);
+- `BahdanauDecoder` is step-wise with input feeding (the previous attentional vector is part of the
+  next RNN input), the classic of Bahdanau et al. / Joey NMT.
+Both produce, per target position, the attentional vector tanh(W [context; h]) that the output layer
+turns into logits, and the attention probabilities over the source.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from s2s_desktop.engine.api import ModelConfig
+from s2s_desktop.engine.attention import build_attention
+
+RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+
+
+class RNNState(NamedTuple):
+    """Decoder state. h, c: (layers, B, H) (c is empty for GRU); feed: (B, H) previous attentional vector."""
+
+    h: torch.Tensor
+    c: torch.Tensor
+    feed: torch.Tensor
+
+
+class RNNEncoder(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.rnn = RNN_CELLS[cfg.cell](
+            cfg.emb_size,
+            cfg.encoder_hidden,
+            num_layers=cfg.encoder_layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=cfg.dropout if cfg.encoder_layers > 1 else 0.0,
+        )
+        self.layers = cfg.encoder_layers
+        self.output_size = 2 * cfg.encoder_hidden
+
+    def forward(self, emb: torch.Tensor, lengths: torch.Tensor):
+        """emb (B, S, E), lengths (B,) -> memory (B, S, 2H) (zeros on padding), final (B, 2H) top layer."""
+        emb = self.dropout(emb)
+        packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, hidden = self.rnn(packed)
+        memory, _ = pad_packed_sequence(out, batch_first=True, total_length=emb.shape[1])
+        if isinstance(hidden, tuple):  # LSTM: (h, c); the bridge starts from h
+            hidden = hidden[0]
+        # hidden: (layers * 2, B, H) -> top layer, both directions -> (B, 2H)
+        top = hidden.view(self.layers, 2, hidden.shape[1], hidden.shape[2])[-1]
+        final = torch.cat([top[0], top[1]], dim=-1)
+        return memory, final
+
+
+class RNNDecoderBase(nn.Module):
+    input_feeding = False
+
+    def __init__(self, cfg: ModelConfig, memory_size: int):
+        super().__init__()
+        self.hidden = cfg.decoder_hidden
+        self.layers = cfg.decoder_layers
+        self.is_lstm = cfg.cell == "lstm"
+        self.dropout = nn.Dropout(cfg.dropout)
+        rnn_input = cfg.emb_size + (cfg.decoder_hidden if self.input_feeding else 0)
+        self.rnn = RNN_CELLS[cfg.cell](
+            rnn_input,
+            cfg.decoder_hidden,
+            num_layers=cfg.decoder_layers,
+            batch_first=True,
+            dropout=cfg.dropout if cfg.decoder_layers > 1 else 0.0,
+        )
+        # Bridge: the encoder's final state initialises every decoder layer.
+        self.bridge = nn.Linear(memory_size, cfg.decoder_layers * cfg.decoder_hidden)
+        self.bridge_c = nn.Linear(memory_size, cfg.decoder_layers * cfg.decoder_hidden) if self.is_lstm else None
+        self.attention = build_attention(cfg.attention, cfg.decoder_hidden, memory_size)
+        self.combine = nn.Linear(memory_size + cfg.decoder_hidden, cfg.decoder_hidden, bias=False)
+        self.output_size = cfg.decoder_hidden
+
+    def precompute_keys(self, memory):
+        return self.attention.precompute_keys(memory)
+
+    def init_state(self, final: torch.Tensor) -> RNNState:
+        batch = final.shape[0]
+
+        def spread(x):  # (B, L * H) -> (L, B, H)
+            return x.view(batch, self.layers, self.hidden).transpose(0, 1).contiguous()
+
+        h = spread(torch.tanh(self.bridge(final)))
+        c = spread(torch.tanh(self.bridge_c(final))) if self.bridge_c is not None else final.new_zeros(0)
+        return RNNState(h, c, final.new_zeros(batch, self.hidden))
+
+    def _rnn(self, x, state: RNNState):
+        if self.is_lstm:
+            out, (h, c) = self.rnn(x, (state.h, state.c))
+        else:
+            out, h = self.rnn(x, state.h)
+            c = state.c
+        return out, h, c
+
+    def _attend(self, out, memory, src_mask, keys):
+        context, probs = self.attention(out, memory, src_mask, keys)
+        att = torch.tanh(self.combine(torch.cat([context, out], dim=-1)))
+        return att, probs
+
+    def step(self, prev_emb, state: RNNState, memory, src_mask, keys):
+        """One target position: prev_emb (B, E) -> att (B, H), probs (B, S), new state."""
+        x = prev_emb.unsqueeze(1)
+        if self.input_feeding:
+            x = torch.cat([x, state.feed.unsqueeze(1)], dim=-1)
+        out, h, c = self._rnn(x, state)
+        att, probs = self._attend(out, memory, src_mask, keys)
+        att = att.squeeze(1)
+        return att, probs.squeeze(1), RNNState(h, c, att)
+
+    def forward_stepwise(self, emb, state, memory, src_mask, keys, choose_input=None):
+        """Teacher-forced (or, with `choose_input`, partly self-fed) decoding one position at a time."""
+        atts, probs = [], []
+        prev = emb[:, 0]
+        for t in range(emb.shape[1]):
+            att, p, state = self.step(prev, state, memory, src_mask, keys)
+            atts.append(att)
+            probs.append(p)
+            if t + 1 < emb.shape[1]:
+                prev = emb[:, t + 1] if choose_input is None else choose_input(t + 1, att)
+        return torch.stack(atts, 1), torch.stack(probs, 1)
+
+    def reorder(self, state: RNNState, idx: torch.Tensor) -> RNNState:
+        c = state.c.index_select(1, idx) if state.c.numel() else state.c
+        return RNNState(state.h.index_select(1, idx), c, state.feed.index_select(0, idx))
+
+
+class LuongDecoder(RNNDecoderBase):
+    """No input feeding, so the RNN sees the whole teacher-forced target in one call."""
+
+    def forward(self, emb, state, memory, src_mask, keys):
+        out, _, _ = self._rnn(emb, state)  # (B, T, H)
+        return self._attend(out, memory, src_mask, keys)
+
+
+class BahdanauDecoder(RNNDecoderBase):
+    input_feeding = True
+
+    def forward(self, emb, state, memory, src_mask, keys):
+        return self.forward_stepwise(emb, state, memory, src_mask, keys)
+
+
+def build_decoder(cfg: ModelConfig, memory_size: int) -> RNNDecoderBase:
+    cls = BahdanauDecoder if cfg.attention == "bahdanau" else LuongDecoder
+    return cls(cfg, memory_size)

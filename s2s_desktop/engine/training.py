@@ -1,0 +1,493 @@
+"""The trainer: a generator of typed events, checking a stop flag at every step.
+
+    for event in train(model_cfg, train_cfg, stop=threading.Event()):
+        ...   # StepReport, EvalReport, SampleTranslations, ModelSaved, Notice, Finished, Failed
+
+The CLI prints these events and the GUI plots them; each is also appended to `metrics.jsonl` in the
+run folder. A run folder holds `config.json`, `metrics.jsonl`, `best.s2s`, `last.s2s` and the resume
+state; `train(..., resume=True)` continues a stopped or killed run exactly (same batches, RNG and
+optimizer state), so its loss trajectory is the one the uninterrupted run would have had.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from s2s_desktop import __version__
+from s2s_desktop.engine.api import (
+    EvalReport,
+    Event,
+    Failed,
+    Finished,
+    ModelConfig,
+    ModelSaved,
+    Notice,
+    RunStarted,
+    Sample,
+    SampleTranslations,
+    StepReport,
+    TrainConfig,
+)
+from s2s_desktop.engine.batching import EpochBatches, bucket_batches, make_batch
+from s2s_desktop.engine.checkpoint import MODEL_SUFFIX, ModelMeta, atomic_write, save_model
+from s2s_desktop.engine.config import validate_model_config, validate_train_config
+from s2s_desktop.engine.dataset import PreparedData, prepare_data
+from s2s_desktop.engine.device import device_label, resolve_device
+from s2s_desktop.engine.metrics import score
+from s2s_desktop.engine.model import Seq2Seq, build_model, sequence_loss
+from s2s_desktop.engine.runstate import RESUME_FILE, Progress, load_resume, save_resume
+from s2s_desktop.engine.search import greedy_search, max_lengths
+from s2s_desktop.errors import ConfigError, S2SError, TrainingError
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+BEST_FILE = "best" + MODEL_SUFFIX
+LAST_FILE = "last" + MODEL_SUFFIX
+MAX_BAD_STEPS = 5  # consecutive non-finite losses before the run fails
+# Options that may change when a run is resumed (how long and where it runs, not what it learns).
+RESUMABLE_OVERRIDES = ("max_steps", "max_epochs", "max_minutes", "device", "threads", "patience", "log_every")
+
+
+class MetricsLog:
+    """Append-only JSON-lines log; tolerates a truncated last line left by a killed process."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        if path.exists() and path.stat().st_size:
+            with open(path, "rb+") as fh:
+                fh.seek(-1, 2)
+                if fh.read(1) != b"\n":
+                    fh.write(b"\n")
+        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115  (kept open for the whole run)
+
+    def write(self, event: Event) -> None:
+        self._fh.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """Events of a run's metrics.jsonl; unreadable lines (a killed writer's last line) are skipped."""
+    events = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+    return events
+
+
+class LRSchedule:
+    """Linear warmup, then constant, inverse-square-root decay, or reduce-on-plateau."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+
+    def lr(self, step: int, progress: Progress) -> float:
+        cfg = self.cfg
+        warm = cfg.warmup_steps
+        if cfg.schedule == "inverse-sqrt":
+            factor = min(step / warm, math.sqrt(warm / max(step, 1)))
+        else:
+            factor = min(1.0, step / warm) if warm else 1.0
+        if cfg.schedule == "plateau":
+            factor *= progress.lr_scale
+        return max(cfg.lr * factor, cfg.min_lr if step > warm else 0.0)
+
+    def after_eval(self, improved: bool, progress: Progress) -> bool:
+        """Update the plateau counter; True when the LR was cut."""
+        if self.cfg.schedule != "plateau":
+            return False
+        if improved:
+            progress.plateau_bad = 0
+            return False
+        progress.plateau_bad += 1
+        if progress.plateau_bad >= self.cfg.plateau_patience and self.cfg.lr * progress.lr_scale > self.cfg.min_lr:
+            progress.lr_scale *= self.cfg.plateau_factor
+            progress.plateau_bad = 0
+            return True
+        return False
+
+
+def _better(metric: str, value: float, best: float | None) -> bool:
+    if best is None:
+        return True
+    return value < best if metric == "loss" else value > best
+
+
+def _autocast(device: torch.device, precision: str):
+    use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
+    if not use_bf16:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def train(
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    stop: threading.Event | None = None,
+    pause: threading.Event | None = None,
+    resume: bool = False,
+) -> Iterator[Event]:
+    """Train, yielding events. Errors in user input raise S2SError before the first event; problems
+    during the run (NaN loss, disk full) end it with a `Failed` event."""
+    run = _Run.open(model_cfg, train_cfg, resume)
+    try:
+        yield from run.loop(stop or threading.Event(), pause)
+    finally:
+        run.close()
+
+
+class _Run:
+    """State of one training run; `loop` is the generator behind `train`."""
+
+    @classmethod
+    def open(cls, model_cfg: ModelConfig, cfg: TrainConfig, resume: bool) -> _Run:
+        run_dir = Path(cfg.out_dir)
+        state = None
+        if resume:
+            state = load_resume(run_dir)
+            saved_train = TrainConfig.from_dict(state.configs["train"])
+            overrides = {k: getattr(cfg, k) for k in RESUMABLE_OVERRIDES}
+            cfg = dataclasses.replace(saved_train, out_dir=str(run_dir), **overrides)
+            model_cfg = ModelConfig.from_dict(state.configs["model"])
+        elif (run_dir / RESUME_FILE).exists() or (run_dir / BEST_FILE).exists():
+            raise ConfigError(
+                f"{run_dir} already holds a training run; continue it with --resume or choose a new --out folder"
+            )
+        validate_train_config(cfg)
+        device = resolve_device(cfg.device, cfg.threads)
+        torch.manual_seed(cfg.seed)
+        data = prepare_data(cfg, state.tokenizers() if state else None)
+        model_cfg = dataclasses.replace(
+            model_cfg, src_vocab_size=data.src_tok.vocab_size, tgt_vocab_size=data.tgt_tok.vocab_size
+        )
+        if cfg.joint_vocab is False and model_cfg.share_embeddings:
+            raise ConfigError("--share-embeddings needs --joint-vocab")
+        validate_model_config(model_cfg)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TrainingError(f"Cannot create the run folder {run_dir}: {exc.strerror or exc}") from exc
+        model = build_model(model_cfg).to(device)
+        fused = device.type == "cuda"
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=cfg.lr, betas=(0.9, cfg.adam_beta2), weight_decay=cfg.weight_decay, fused=fused
+        )
+        progress = Progress()
+        if state is not None:
+            state.restore(model, optimizer)
+            progress = state.progress
+        configs = {"model": model_cfg.to_dict(), "train": cfg.to_dict(), "app_version": __version__}
+        atomic_write(run_dir / CONFIG_FILE, json.dumps(configs, indent=2).encode())
+        return cls(run_dir, model_cfg, cfg, device, data, model, optimizer, progress, configs, state is not None)
+
+    def __init__(self, run_dir, model_cfg, cfg, device, data, model, optimizer, progress, configs, resumed):
+        self.run_dir: Path = run_dir
+        self.model_cfg: ModelConfig = model_cfg
+        self.cfg: TrainConfig = cfg
+        self.device: torch.device = device
+        self.data: PreparedData = data
+        self.model: Seq2Seq = model
+        self.optimizer = optimizer
+        self.progress: Progress = progress
+        self.configs = configs
+        self.resumed = resumed
+        self.schedule = LRSchedule(cfg)
+        self.batches = EpochBatches(data.train_src, data.train_tgt, cfg.batch_tokens, cfg.seed)
+        self.log = MetricsLog(run_dir / METRICS_FILE)
+        self.sample_idx = self._sample_indices()
+
+    def close(self) -> None:
+        self.log.close()
+
+    def _emit(self, event: Event) -> Event:
+        self.log.write(event)
+        return event
+
+    def _sample_indices(self) -> np.ndarray:
+        n = len(self.data.valid_src)
+        if self.cfg.valid_sample and self.cfg.valid_sample < n:
+            rng = np.random.default_rng(self.cfg.seed)
+            return np.sort(rng.choice(n, self.cfg.valid_sample, replace=False))
+        return np.arange(n)
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def loop(self, stop: threading.Event, pause: threading.Event | None) -> Iterator[Event]:
+        p = self.progress
+        cfg = self.cfg
+        yield self._emit(
+            RunStarted(
+                run_dir=str(self.run_dir),
+                device=device_label(str(self.device)),
+                num_params=self.model.num_parameters(),
+                resumed_from_step=p.step if self.resumed else 0,
+                data=self.data.summary,
+                model=self.model_cfg.to_dict(),
+                train=cfg.to_dict(),
+            )
+        )
+        reason = None
+        bad_steps = 0
+        interval = _Interval()
+        clock = time.perf_counter()
+        elapsed_before = p.elapsed
+        try:
+            while reason is None:
+                batches = self.batches.indices(p.epoch)
+                while p.batch_in_epoch < len(batches):
+                    if stop.is_set():
+                        reason = "stopped"
+                        break
+                    if pause is not None and pause.is_set():
+                        paused_at = time.perf_counter()
+                        while pause.is_set() and not stop.is_set():
+                            time.sleep(0.05)
+                        clock += time.perf_counter() - paused_at  # paused time is not training time
+                        continue
+                    indices = batches[p.batch_in_epoch]
+                    p.batch_in_epoch += 1
+                    ok = self._train_step(indices, interval)
+                    p.elapsed = elapsed_before + time.perf_counter() - clock
+                    if not ok:
+                        bad_steps += 1
+                        yield self._emit(Notice(p.step, f"step {p.step + 1}: the loss is not finite; batch skipped"))
+                        if bad_steps >= MAX_BAD_STEPS:
+                            raise TrainingError(
+                                f"the loss was NaN or infinite for {MAX_BAD_STEPS} steps in a row at step {p.step}; "
+                                "lower the learning rate (--lr) or raise --warmup-steps. The last saved model "
+                                "is kept."
+                            )
+                        continue
+                    bad_steps = 0
+                    if p.step % cfg.log_every == 0:
+                        yield self._emit(interval.report(p, self.optimizer.param_groups[0]["lr"]))
+                    if p.step % cfg.valid_every == 0:
+                        yield from self._evaluate_and_save()
+                        if cfg.patience and p.bad_evals >= cfg.patience:
+                            reason = "early-stopping"
+                    reason = reason or self._limit_reached()
+                    if reason:
+                        break
+                else:
+                    p.epoch += 1
+                    p.batch_in_epoch = 0
+                    if cfg.max_epochs is not None and p.epoch >= cfg.max_epochs:
+                        reason = "max-epochs"
+            if p.last_eval_step != p.step and p.step > 0:
+                yield from self._evaluate_and_save()
+            elif p.step > 0:
+                self._save_resume()
+        except S2SError as exc:
+            yield self._emit(Failed(p.step, str(exc)))
+            return
+        best = self.run_dir / BEST_FILE
+        yield self._emit(
+            Finished(
+                step=p.step,
+                reason=reason or "stopped",
+                best_path=str(best) if best.exists() else "",
+                best_step=p.best_step,
+                best_scores=dict(p.best_scores),
+                elapsed=p.elapsed,
+            )
+        )
+
+    def _limit_reached(self) -> str | None:
+        cfg, p = self.cfg, self.progress
+        if cfg.max_steps is not None and p.step >= cfg.max_steps:
+            return "max-steps"
+        if cfg.max_minutes is not None and p.elapsed >= cfg.max_minutes * 60:
+            return "max-minutes"
+        return None
+
+    def _train_step(self, indices: np.ndarray, interval: _Interval) -> bool:
+        p, cfg = self.progress, self.cfg
+        batch = make_batch(self.data.train_src, self.data.train_tgt, indices, self.device)
+        lr = self.schedule.lr(p.step + 1, p)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        with _autocast(self.device, cfg.precision):
+            loss, nll = sequence_loss(self.model, batch, cfg.label_smoothing, cfg.teacher_forcing)
+        if not torch.isfinite(loss):
+            self.optimizer.zero_grad(set_to_none=True)
+            return False
+        (loss / batch.n_tokens).backward()
+        if cfg.clip_norm > 0:
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_norm))
+        else:
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf")))
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        p.step += 1
+        p.tokens_seen += batch.n_tokens
+        interval.add(float(loss.detach()), float(nll.detach()), batch.n_tokens, grad_norm)
+        return True
+
+    # -- validation and saving ---------------------------------------------------------------------
+    def _evaluate_and_save(self) -> Iterator[Event]:
+        p, cfg = self.progress, self.cfg
+        val_loss = self._validation_loss()
+        decode_start = time.perf_counter()
+        idx = self.sample_idx
+        hyps = translate_ids(self.model, self.data.tgt_tok, [self.data.valid_src[i] for i in idx], self.device)
+        refs = [self.data.valid_targets[i] for i in idx]
+        scores = score(hyps, refs)
+        decode_seconds = time.perf_counter() - decode_start
+        value = {"loss": val_loss, "bleu": scores.bleu, "chrf": scores.chrf}[cfg.early_stopping]
+        improved = _better(cfg.early_stopping, value, p.best_value)
+        if improved:
+            p.best_value = value
+            p.best_step = p.step
+            p.best_scores = {"loss": val_loss, "ppl": _ppl(val_loss), "bleu": scores.bleu, "chrf": scores.chrf}
+            p.bad_evals = 0
+        else:
+            p.bad_evals += 1
+        cut = self.schedule.after_eval(improved, p)
+        p.last_eval_step = p.step
+        yield self._emit(
+            EvalReport(
+                step=p.step,
+                epoch=p.epoch,
+                loss=val_loss,
+                ppl=_ppl(val_loss),
+                bleu=scores.bleu,
+                chrf=scores.chrf,
+                is_best=improved,
+                metric=cfg.early_stopping,
+                elapsed=p.elapsed,
+                decode_seconds=decode_seconds,
+            )
+        )
+        shown = [
+            Sample(self.data.valid_sources[i], self.data.valid_targets[i], hyps[j])
+            for j, i in enumerate(idx[: cfg.samples_shown])
+        ]
+        if shown:
+            yield self._emit(SampleTranslations(p.step, tuple(shown)))
+        if cut:
+            yield self._emit(Notice(p.step, f"validation did not improve: learning rate cut to {cfg.lr * p.lr_scale:.3g}"))
+        if improved:
+            yield self._emit(self._save(BEST_FILE, "best"))
+        yield self._emit(self._save(LAST_FILE, "last"))
+        if cfg.keep_last:
+            yield self._emit(self._save(f"step-{p.step:07d}{MODEL_SUFFIX}", "step"))
+            p.kept_steps.append(p.step)
+            while len(p.kept_steps) > cfg.keep_last:
+                old = self.run_dir / f"step-{p.kept_steps.pop(0):07d}{MODEL_SUFFIX}"
+                old.unlink(missing_ok=True)
+        self._save_resume()
+
+    def _save_resume(self) -> None:
+        save_resume(
+            self.run_dir, self.model, self.optimizer, self.progress, self.configs, self.data.src_tok, self.data.tgt_tok
+        )
+
+    def _save(self, name: str, role: str) -> ModelSaved:
+        p = self.progress
+        meta = ModelMeta(
+            src_lang=self.cfg.src_lang,
+            tgt_lang=self.cfg.tgt_lang,
+            joint_vocab=self.cfg.joint_vocab,
+            training={
+                "steps": p.step,
+                "epochs": p.epoch,
+                "tokens_seen": p.tokens_seen,
+                "train_seconds": round(p.elapsed, 1),
+                "data": dataclasses.asdict(self.data.summary),
+                "corpus": self.cfg.train_tsv or f"{self.cfg.train_src} + {self.cfg.train_tgt}",
+                "best": {"step": p.best_step, **p.best_scores},
+                "early_stopping": self.cfg.early_stopping,
+                "device": str(self.device),
+            },
+        )
+        path = self.run_dir / name
+        save_model(path, self.model, self.data.src_tok, self.data.tgt_tok, meta)
+        return ModelSaved(p.step, str(path), role)
+
+    @torch.inference_mode()
+    def _validation_loss(self) -> float:
+        self.model.eval()
+        total, count = 0.0, 0
+        lens_s = np.array([len(x) for x in self.data.valid_src])
+        lens_t = np.array([len(x) for x in self.data.valid_tgt])
+        for indices in bucket_batches(lens_s, lens_t, self.cfg.batch_tokens):
+            batch = make_batch(self.data.valid_src, self.data.valid_tgt, indices, self.device)
+            with _autocast(self.device, self.cfg.precision):
+                _, nll = sequence_loss(self.model, batch, 0.0)
+            total += float(nll)
+            count += batch.n_tokens
+        return total / max(count, 1)
+
+
+def _ppl(nll: float) -> float:
+    return float(math.exp(min(nll, 50.0)))
+
+
+class _Interval:
+    """Sums between two step reports."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.loss = self.nll = self.grad = 0.0
+        self.tokens = self.steps = 0
+        self.start = time.perf_counter()
+
+    def add(self, loss: float, nll: float, tokens: int, grad_norm: float):
+        self.loss += loss
+        self.nll += nll
+        self.tokens += tokens
+        self.grad += grad_norm
+        self.steps += 1
+
+    def report(self, p: Progress, lr: float) -> StepReport:
+        seconds = max(time.perf_counter() - self.start, 1e-9)
+        out = StepReport(
+            step=p.step,
+            epoch=p.epoch,
+            loss=self.loss / max(self.tokens, 1),
+            nll=self.nll / max(self.tokens, 1),
+            lr=lr,
+            tokens_per_sec=self.tokens / seconds,
+            grad_norm=self.grad / max(self.steps, 1),
+            tokens_seen=p.tokens_seen,
+            elapsed=p.elapsed,
+        )
+        self.reset()
+        return out
+
+
+@torch.inference_mode()
+def translate_ids(
+    model: Seq2Seq, tgt_tok, src_ids: list[list[int]], device, batch_tokens: int = 6000, max_a: float = 1.5, max_b: int = 10
+) -> list[str]:
+    """Greedy translations of already-encoded sources, batched by length, in input order."""
+    model.eval()
+    out: list[str] = [""] * len(src_ids)
+    lens = np.array([len(x) for x in src_ids])
+    for indices in bucket_batches(lens, None, batch_tokens):
+        batch = make_batch(src_ids, None, indices, device)
+        enc = model.encode(batch.src, batch.src_lengths)
+        hyps = greedy_search(model, enc, max_lengths(batch.src_lengths, max_a, max_b, 512))
+        for i, h in zip(indices, hyps):
+            out[i] = tgt_tok.decode(h.ids)
+    return out
