@@ -125,7 +125,8 @@ def read_header(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
         data = path.read_bytes()
     except OSError as exc:
         raise CheckpointError(f"Cannot read model file {path}: {exc.strerror or exc}") from exc
-    if data[:4] == b"PK\x03\x04" or data[:1] == b"\x80":
+    if len(data) >= 9 and data[8:9] != b"{" and (data[:4] == b"PK\x03\x04" or data[:1] == b"\x80"):
+        # (a safetensors header is JSON right after its 8-byte length, whatever that length's first byte)
         raise CheckpointError(
             f"{path} is a PyTorch pickle checkpoint, not an s2s-desktop model file. Pickles can run code, "
             "so s2s-desktop never opens them; use a .s2s file written by `s2s train`."

@@ -70,7 +70,8 @@ class Seq2Seq(nn.Module):
                 nn.init.xavier_uniform_(p)
             elif "bias" in name and ".rnn." not in name:
                 nn.init.zeros_(p)
-        for emb in {self.src_embed, self.tgt_embed}:
+        embeddings = [self.src_embed] + ([self._tgt_embed] if self._tgt_embed is not None else [])
+        for emb in embeddings:  # a fixed order, so the same seed gives the same weights
             nn.init.normal_(emb.weight, std=emb.embedding_dim**-0.5)
             with torch.no_grad():
                 emb.weight[PAD_ID].zero_()

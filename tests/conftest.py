@@ -1,0 +1,66 @@
+"""Fixtures shared by every test: an isolated app home, offscreen Qt, and a tiny model file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Qt must never try to open a real display in tests; set before any test imports PySide6.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+NUMBER_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+ZAHL_WORTE = ["eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun", "zehn"]
+
+
+def _word_corpus(words: list[str], n: int = 200) -> list[str]:
+    """Deterministic sentences of 1-6 words drawn from `words`."""
+    out = []
+    for i in range(n):
+        length = 1 + i % 6
+        out.append(" ".join(words[(i * 7 + j * 3 + j * j) % len(words)] for j in range(length)))
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Settings, recent files and caches go to a fresh folder, never the user's real home."""
+    home = tmp_path_factory.mktemp("s2s_home")
+    monkeypatch.setenv("S2S_DESKTOP_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizers():
+    """(src_tok, tgt_tok): two small SentencePiece models trained on number words."""
+    from s2s_desktop.engine.tokenizer import train_tokenizer
+
+    src_tok = train_tokenizer(_word_corpus(NUMBER_WORDS), vocab_size=40)
+    tgt_tok = train_tokenizer(_word_corpus(ZAHL_WORTE), vocab_size=40)
+    return src_tok, tgt_tok
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizers) -> Path:
+    """A valid .s2s file (en -> de) holding a small untrained RNN model."""
+    import torch
+
+    from s2s_desktop.engine.api import ModelConfig
+    from s2s_desktop.engine.checkpoint import ModelMeta, save_model
+    from s2s_desktop.engine.model import build_model
+
+    src_tok, tgt_tok = tiny_tokenizers
+    torch.manual_seed(0)
+    model = build_model(
+        ModelConfig(
+            emb_size=16,
+            encoder_hidden=16,
+            decoder_hidden=32,
+            src_vocab_size=len(src_tok),
+            tgt_vocab_size=len(tgt_tok),
+        )
+    )
+    path = tmp_path_factory.mktemp("model") / "tiny.s2s"
+    save_model(path, model, src_tok, tgt_tok, ModelMeta("en", "de"))
+    return path

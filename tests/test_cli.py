@@ -1,0 +1,230 @@
+"""Tests for the `s2s` command line: output formats, stdin, and one-line errors with status 2."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from s2s_desktop.cli import main
+from s2s_desktop.engine.checkpoint import load_model
+
+JSON_KEYS = {"text", "score", "tokens", "token_probs", "source_tokens", "attention", "nbest", "truncated"}
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_usage_error(code: int, out: str, err: str) -> str:
+    """Status 2, nothing on stdout, exactly one `s2s: error:` line on stderr; returns the message."""
+    assert code == 2
+    assert out == ""
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("s2s: error: ")
+    return lines[0]
+
+
+@pytest.fixture
+def bad_model(tmp_path: Path) -> Path:
+    path = tmp_path / "random.s2s"
+    path.write_bytes(b"\x13" + bytes((i * 73 + 41) % 256 for i in range(2047)))
+    return path
+
+
+# --------------------------------------------------------------------------- info
+
+
+def test_info_text(capsys, tiny_model_file: Path) -> None:
+    code, out, err = run_cli(capsys, "info", "--model", str(tiny_model_file))
+    assert code == 0, err
+    assert err == ""
+    params = load_model(tiny_model_file).model.num_parameters()
+    assert "en -> de" in out
+    assert f"{params:,}" in out
+    assert str(tiny_model_file) in out
+
+
+def test_info_json(capsys, tiny_model_file: Path) -> None:
+    code, out, err = run_cli(capsys, "info", "--model", str(tiny_model_file), "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    assert {"src_lang", "tgt_lang", "parameters"} <= info.keys()
+    assert (info["src_lang"], info["tgt_lang"]) == ("en", "de")
+    assert info["parameters"] == load_model(tiny_model_file).model.num_parameters()
+    assert info["model"]["decoder_hidden"] == 32
+    assert info["file_size"] == tiny_model_file.stat().st_size
+
+
+# --------------------------------------------------------------------------- translate
+
+
+def test_translate_arguments(capsys, tiny_model_file: Path) -> None:
+    code, out, err = run_cli(capsys, "translate", "--model", str(tiny_model_file), "one two", "three four five")
+    assert code == 0, err
+    assert out.endswith("\n")
+    assert len(out.splitlines()) == 2
+
+
+def test_translate_json(capsys, tiny_model_file: Path) -> None:
+    code, out, err = run_cli(
+        capsys, "translate", "--model", str(tiny_model_file), "--json", "--beam", "2", "one two", "six"
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2
+    for line, source in zip(lines, ["one two", "six"]):
+        r = json.loads(line)
+        assert JSON_KEYS <= r.keys()
+        assert r["source"] == source
+        assert r["truncated"] is False
+        assert isinstance(r["score"], float)
+        assert len(r["token_probs"]) == len(r["tokens"]) > 0
+        assert all(0.0 <= p <= 1.0 for p in r["token_probs"])
+        assert r["source_tokens"][-1] == "</s>"
+        assert len(r["nbest"]) == 1 and r["nbest"][0]["text"] == r["text"]
+        att = r["attention"]  # [layers][heads][target][source]
+        assert len(att) >= 1 and all(len(layer) >= 1 for layer in att)
+        for layer in att:
+            for head in layer:
+                assert len(head) == len(r["tokens"])
+                for row in head:
+                    assert len(row) == len(r["source_tokens"])
+                    assert sum(row) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_translate_nbest_lines(capsys, tiny_model_file: Path) -> None:
+    code, out, err = run_cli(capsys, "translate", "--model", str(tiny_model_file), "--beam", "3", "--nbest", "2", "one")
+    assert code == 0, err
+    blocks = out.split("\n\n")
+    assert blocks[-1] == ""  # each input's block ends with an empty line
+    entries = blocks[0].splitlines()
+    assert len(entries) == 2
+    scores = [float(e.split("\t")[0]) for e in entries]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_translate_reads_stdin(capsys, monkeypatch, tiny_model_file: Path) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("one two\nthree\nfour five six\n"))
+    code, out, err = run_cli(capsys, "translate", "--model", str(tiny_model_file))
+    assert code == 0, err
+    assert out.endswith("\n")
+    assert len(out.splitlines()) == 3
+
+
+def test_translate_stdin_empty_line_keeps_alignment(capsys, monkeypatch, tiny_model_file: Path) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("one two\n\nthree\n"))
+    code, out, err = run_cli(capsys, "translate", "--model", str(tiny_model_file))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 3
+    assert lines[1] == ""
+    assert lines[0] and lines[2]  # the tiny model always emits something for real input
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("one two\n\nthree\n"))
+    code, out, err = run_cli(capsys, "translate", "--model", str(tiny_model_file), "--json")
+    assert code == 0, err
+    results = [json.loads(line) for line in out.splitlines()]
+    assert [r["source"] for r in results] == ["one two", "", "three"]
+    assert results[1]["text"] == "" and results[1]["tokens"] == []
+
+
+# --------------------------------------------------------------------------- usage errors
+
+
+def test_translate_missing_model(capsys, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.s2s"
+    msg = assert_usage_error(*run_cli(capsys, "translate", "--model", str(missing), "one"))
+    assert "not found" in msg and str(missing) in msg
+
+
+def test_translate_random_bytes_model(capsys, bad_model: Path) -> None:
+    msg = assert_usage_error(*run_cli(capsys, "translate", "--model", str(bad_model), "one"))
+    assert "not an s2s-desktop model file" in msg
+
+
+def test_info_random_bytes_model(capsys, bad_model: Path) -> None:
+    msg = assert_usage_error(*run_cli(capsys, "info", "--model", str(bad_model)))
+    assert str(bad_model) in msg
+
+
+def test_translate_beam_zero(capsys, tiny_model_file: Path) -> None:
+    msg = assert_usage_error(*run_cli(capsys, "translate", "--model", str(tiny_model_file), "--beam", "0", "one"))
+    assert "--beam" in msg
+
+
+def test_translate_nbest_above_beam(capsys, tiny_model_file: Path) -> None:
+    msg = assert_usage_error(
+        *run_cli(capsys, "translate", "--model", str(tiny_model_file), "--nbest", "3", "--beam", "2", "one")
+    )
+    assert "--nbest" in msg and "--beam" in msg
+
+
+def test_evaluate_line_count_mismatch(capsys, tmp_path: Path, tiny_model_file: Path) -> None:
+    src = tmp_path / "test.en"
+    ref = tmp_path / "test.de"
+    src.write_text("one\ntwo\nthree\n", encoding="utf-8")
+    ref.write_text("eins\nzwei\n", encoding="utf-8")
+    msg = assert_usage_error(
+        *run_cli(capsys, "evaluate", "--model", str(tiny_model_file), "--src", str(src), "--ref", str(ref))
+    )
+    assert str(src) in msg and str(ref) in msg
+    assert "3" in msg and "2" in msg
+
+
+def _train_args(out_dir: Path, *extra: str) -> list[str]:
+    return ["train", "--src-lang", "en", "--tgt-lang", "de", "--out", str(out_dir), "--max-steps", "1", *extra]
+
+
+def test_train_missing_corpus(capsys, tmp_path: Path) -> None:
+    corpus = tmp_path / "nope.tsv"
+    msg = assert_usage_error(*run_cli(capsys, *_train_args(tmp_path / "run", "--train", str(corpus))))
+    assert str(corpus) in msg and "not found" in msg
+    assert not (tmp_path / "run" / "best.s2s").exists()
+
+
+def test_train_tsv_and_src_together(capsys, tmp_path: Path) -> None:
+    tsv = tmp_path / "train.tsv"
+    tsv.write_text("one\teins\n", encoding="utf-8")
+    src = tmp_path / "train.en"
+    src.write_text("one\n", encoding="utf-8")
+    msg = assert_usage_error(
+        *run_cli(capsys, *_train_args(tmp_path / "run", "--train", str(tsv), "--train-src", str(src)))
+    )
+    assert "--train" in msg and "--train-src" in msg
+
+
+def test_train_into_existing_run(capsys, tmp_path: Path) -> None:
+    tsv = tmp_path / "train.tsv"
+    tsv.write_text("one\teins\ntwo\tzwei\n", encoding="utf-8")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "best.s2s").write_bytes(b"previous model")
+    msg = assert_usage_error(*run_cli(capsys, *_train_args(run_dir, "--train", str(tsv))))
+    assert "--resume" in msg and str(run_dir) in msg
+    assert (run_dir / "best.s2s").read_bytes() == b"previous model"
+
+
+# --------------------------------------------------------------------------- a real process
+
+
+def test_module_entry_point_bad_model_no_traceback(tmp_path: Path, bad_model: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "s2s_desktop", "info", "--model", str(bad_model)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("s2s: error: ")
+    assert proc.stdout == ""
