@@ -71,7 +71,7 @@ def run_peer(toolkit: str, template: str, data_dir: Path, venv_root: Path, work:
     venv = venv_root / ("venv-joey" if toolkit == "joey" else "venv-onmt213")
     env = dict(os.environ, DATA_DIR=str(data_dir), PEERS_VENV=str(venv), THREADS="2")
     cmd = [str(PEERS / "train.sh"), toolkit, str(PEERS / "configs" / f"{template}.yaml.tmpl"), str(seconds),
-           str(run), "1000000"]
+           str(run), "100"]  # validation every 100 steps saves the model that bench_decode.py decodes
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, env=env)
     out = subprocess.run([str(venv_root / "venv-common" / "bin" / "python"), str(PEERS / "parse_train.py"),

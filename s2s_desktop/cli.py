@@ -137,7 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_decode_options(tr)
     tr.add_argument("--json", action="store_true", help="one JSON object per input line (scores, tokens, attention)")
     tr.add_argument("--input", metavar="FILE", help="translate this file line by line")
-    tr.add_argument("--output", metavar="FILE", help="write translations here (default: stdout)")
+    tr.add_argument("--output", metavar="FILE", help="write translations here (with --input; shows progress)")
+    tr.add_argument("--prefix", metavar="TEXT", help="force the translation to start with TEXT (what-if)")
+    tr.add_argument("--split-sentences", action="store_true",
+                    help="split each input line into sentences and translate them one by one")
 
     ev = sub.add_parser("evaluate", help="BLEU and chrF of a model on a test set")
     ev.add_argument("--model", required=True, metavar="FILE")
@@ -160,6 +163,7 @@ def _add_decode_options(p) -> None:
     p.add_argument("--length-penalty", type=float, default=1.0, metavar="A", help="GNMT length penalty alpha")
     p.add_argument("--max-len-a", type=float, default=1.5, metavar="A", help="output limit: A * source length + B")
     p.add_argument("--max-len-b", type=int, default=10, metavar="B")
+    p.add_argument("--min-len", type=int, default=0, metavar="N", help="no end of sentence before N pieces")
     p.add_argument("--batch-tokens", type=int, default=4000, help="source tokens x beam per batch")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None)
@@ -291,36 +295,41 @@ def _decode_options(args):
 
     return DecodeOptions(
         beam=args.beam, nbest=args.nbest, length_penalty=args.length_penalty, max_len_a=args.max_len_a,
-        max_len_b=args.max_len_b,
+        max_len_b=args.max_len_b, min_len=args.min_len,
     )
 
 
 def cmd_translate(args) -> int:
-    from s2s_desktop.engine.corpus import read_lines
     from s2s_desktop.engine.service import Translator, validate_options
 
     opts = _decode_options(args)
     validate_options(opts)
     if args.input and args.text:
         raise_usage("give either TEXT arguments or --input FILE, not both")
+    if args.output and not args.input:
+        raise_usage("--output needs --input FILE")
     translator = Translator.open(args.model, args.device, args.threads)
+    if args.input and args.output and not args.json:
+        def progress(done, total):
+            elapsed = time.perf_counter() - start
+            eta = elapsed / max(done, 1) * (total - done)
+            print(f"\r{done}/{total} lines, {done / max(elapsed, 1e-9):.1f} lines/s, ETA {_clock(eta)}",
+                  end="", file=sys.stderr, flush=True)
+
+        start = time.perf_counter()
+        summary = translator.translate_file(args.input, args.output, opts, progress)
+        print(f"\nwrote {summary.lines} lines to {summary.output} in {summary.seconds:.1f}s", file=sys.stderr)
+        return 0
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
         if args.text:
             _translate_chunk(translator, args.text, opts, args, out)
         elif args.input:
+            from s2s_desktop.engine.corpus import read_lines
+
             lines = read_lines(args.input)
-            total = len(lines)
-            start = time.perf_counter()
-            chunk = 256
-            for i in range(0, total, chunk):
-                _translate_chunk(translator, lines[i : i + chunk], opts, args, out)
-                if args.output:
-                    done = min(i + chunk, total)
-                    rate = done / max(time.perf_counter() - start, 1e-9)
-                    print(f"\r{done}/{total} lines, {rate:.1f} lines/s", end="", file=sys.stderr, flush=True)
-            if args.output:
-                print(file=sys.stderr)
+            for i in range(0, len(lines), 256):
+                _translate_chunk(translator, lines[i : i + 256], opts, args, out)
         else:
             batch: list[str] = []
             for line in sys.stdin:
@@ -337,7 +346,13 @@ def cmd_translate(args) -> int:
 
 
 def _translate_chunk(translator, lines, opts, args, out) -> None:
-    results = translator.translate(lines, opts, batch_tokens=args.batch_tokens)
+    prefixes = [args.prefix] * len(lines) if args.prefix else None
+    if args.split_sentences and not args.json:
+        for line in lines:
+            out.write(translator.translate_paragraph(line, opts).text + "\n")
+        out.flush()
+        return
+    results = translator.translate(lines, opts, batch_tokens=args.batch_tokens, prefixes=prefixes)
     for r in results:
         if args.json:
             out.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")

@@ -64,3 +64,29 @@ def tiny_model_file(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizers) -
     path = tmp_path_factory.mktemp("model") / "tiny.s2s"
     save_model(path, model, src_tok, tgt_tok, ModelMeta("en", "de"))
     return path
+
+
+@pytest.fixture(scope="session")
+def reverse_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small model trained for a few seconds to reverse sequences of number words (the outputs are
+    real, mostly correct translations, which search and inspection tests need)."""
+    import random
+
+    from s2s_desktop.engine.api import Finished, ModelConfig, TrainConfig
+    from s2s_desktop.engine.training import train
+
+    folder = tmp_path_factory.mktemp("reverse")
+    rng = random.Random(11)
+    lines = []
+    for _ in range(2000):
+        words = [rng.choice(NUMBER_WORDS) for _ in range(rng.randint(2, 6))]
+        lines.append(f"{' '.join(words)}\t{' '.join(reversed(words))}\n")
+    (folder / "reverse.tsv").write_text("".join(lines), encoding="utf-8")
+    cfg = TrainConfig(
+        out_dir=str(folder / "run"), src_lang="en", tgt_lang="rev", train_tsv=str(folder / "reverse.tsv"),
+        valid_size=50, vocab_size=24, batch_tokens=600, lr=5e-3, max_steps=150, valid_every=150, threads=2,
+    )
+    model = ModelConfig(emb_size=32, encoder_hidden=48, decoder_hidden=96, dropout=0.0)
+    events = list(train(model, cfg))
+    assert isinstance(events[-1], Finished), events[-1]
+    return Path(events[-1].best_path)

@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from s2s_desktop.engine.words import aggregate_attention, group_text, word_groups
 from s2s_desktop.errors import ConfigError
 
 # Special token ids, defined once for every tokenizer and model.
@@ -269,27 +270,57 @@ class DecodeOptions:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One hypothesis: pieces, text, scores, per-token probabilities and attention."""
+    """One hypothesis: pieces, text, scores, per-token probabilities, alternatives and attention."""
 
     text: str
-    tokens: tuple[str, ...]  # target pieces, EOS included when the hypothesis ended
-    token_probs: Any  # numpy (T,)
-    log_prob: float
-    score: float  # length-normalised
-    attention: Any  # numpy (layers, heads, T, S)
+    tokens: tuple[str, ...]  # target pieces, "</s>" included when the hypothesis ended
+    token_probs: Any  # numpy (T,) probability of each chosen piece
+    log_prob: float  # sum of the pieces' log-probabilities
+    score: float  # log_prob normalised by the GNMT length penalty
+    attention: Any  # numpy (layers, heads, T, S) over the source pieces
+    alt_tokens: tuple[tuple[str, ...], ...] = ()  # (T, k) the model's top-k pieces at each position
+    alt_probs: Any = None  # numpy (T, k) their probabilities
+    prefix_length: int = 0  # the first `prefix_length` pieces were forced; free decoding starts there
+
+    @property
+    def word_groups(self) -> list[list[int]]:
+        return word_groups(self.tokens)
+
+    @property
+    def words(self) -> list[str]:
+        return group_text(self.tokens, self.word_groups)
+
+    def alternatives(self, position: int) -> list[tuple[str, float]]:
+        """The model's most probable pieces at a target position, with their probabilities."""
+        return [(tok, float(p)) for tok, p in zip(self.alt_tokens[position], self.alt_probs[position])]
 
 
 @dataclass(frozen=True)
 class Translation:
+    """One sentence translated: the best hypothesis, the n-best list, and the source pieces."""
+
     source: str
     source_tokens: tuple[str, ...]  # source pieces + "</s>"
     best: Candidate
     nbest: tuple[Candidate, ...]
-    truncated: bool = False
+    truncated: bool = False  # the source was longer than the limit and was cut
 
     @property
     def text(self) -> str:
         return self.best.text
+
+    @property
+    def source_word_groups(self) -> list[list[int]]:
+        return word_groups(self.source_tokens)
+
+    @property
+    def source_words(self) -> list[str]:
+        return group_text(self.source_tokens, self.source_word_groups)
+
+    def word_attention(self, candidate: Candidate | None = None) -> Any:
+        """Attention aggregated to words, (layers, heads, target words, source words)."""
+        cand = candidate or self.best
+        return aggregate_attention(cand.attention, cand.word_groups, self.source_word_groups)
 
     def to_json(self, attention: bool = True) -> dict[str, Any]:
         best = self.best
@@ -303,7 +334,37 @@ class Translation:
             "source_tokens": list(self.source_tokens),
             "nbest": [{"text": c.text, "score": c.score, "log_prob": c.log_prob} for c in self.nbest],
             "truncated": self.truncated,
+            "prefix_length": best.prefix_length,
+            "alternatives": [
+                [[tok, round(float(p), 6)] for tok, p in zip(toks, probs)]
+                for toks, probs in zip(best.alt_tokens, best.alt_probs if best.alt_probs is not None else [])
+            ],
         }
         if attention:
-            out["attention"] = [[[[round(float(v), 5) for v in row] for row in head] for head in layer] for layer in best.attention]
+            out["attention"] = _round_nested(best.attention)
         return out
+
+
+@dataclass(frozen=True)
+class ParagraphTranslation:
+    """A multi-sentence input: each sentence translated on its own, re-joined with the input's
+    separators (spaces and line breaks kept)."""
+
+    source: str
+    sentences: tuple[Translation, ...]
+    separators: tuple[str, ...]  # separators[i] follows sentence i in the source (and the output)
+    leading: str = ""  # whitespace before the first sentence
+
+    @property
+    def text(self) -> str:
+        return self.leading + "".join(t.text + sep for t, sep in zip(self.sentences, self.separators))
+
+    @property
+    def truncated(self) -> bool:
+        return any(t.truncated for t in self.sentences)
+
+
+def _round_nested(array: Any) -> Any:
+    if getattr(array, "ndim", 0) == 1:
+        return [round(float(v), 5) for v in array]
+    return [_round_nested(a) for a in array]

@@ -66,7 +66,7 @@ def bytes_tensor(data: bytes) -> torch.Tensor:
     return torch.from_numpy(np.frombuffer(data, dtype=np.uint8).copy())
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+def atomic_write(path: str | os.PathLike, data: bytes, error: type[S2SError] = CheckpointError) -> None:
     """Write via a temporary file in the same folder and os.replace, so a crash or a full disk never
     leaves a half-written file where a good one was."""
     path = Path(path)
@@ -81,7 +81,7 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
-        raise CheckpointError(f"Could not write {path}: {exc.strerror or exc}") from exc
+        raise error(f"Could not write {path}: {exc.strerror or exc}") from exc
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)

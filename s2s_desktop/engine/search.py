@@ -28,6 +28,8 @@ class Hypothesis:
     attention: np.ndarray  # (layers, heads, T, S) over the source positions (EOS included)
     log_prob: float  # sum of token log-probabilities
     score: float  # log_prob / length penalty (what hypotheses are ranked by)
+    alt_ids: np.ndarray  # (T, k) the k most probable tokens at each position (as the model saw it)
+    alt_probs: np.ndarray  # (T, k) their probabilities
 
 
 def length_penalty(length: torch.Tensor | float, alpha: float):
@@ -53,40 +55,49 @@ def greedy_search(
     max_len: torch.Tensor,
     min_len: int = 0,
     prefixes: Sequence[Sequence[int]] | None = None,
+    alpha: float = 1.0,
+    topk: int = 5,
 ) -> list[Hypothesis]:
-    """Pick the most probable token at each step; `prefixes` force the first tokens of each output."""
+    """Pick the most probable token at each step; `prefixes` force the first tokens of each output.
+    `alpha` only sets how the returned score is length-normalised (as in beam search). Finished
+    sentences leave the batch."""
     batch = enc.memory.shape[0]
     device = enc.memory.device
+    src_lens = enc.src_mask.sum(1).cpu().numpy()
     state = model.init_state(enc)
     prev = torch.full((batch,), BOS_ID, dtype=torch.long, device=device)
-    finished = torch.zeros(batch, dtype=torch.bool, device=device)
     forced = _prefix_tensor(prefixes, batch, device)
     limit = max_len.to(device) + (forced != PAD_ID).sum(1)
-    tokens, probs, attns = [], [], []
+    active = torch.arange(batch, device=device)
+    hist = _History(batch, 1)
     for t in range(int(limit.max())):
         log_probs, attn, state = model.step(prev, state, enc)
+        top = log_probs.topk(min(topk, log_probs.shape[1]), dim=1)
         _ban_eos_before(log_probs, t, min_len)
         tok = log_probs.argmax(-1)
         if t < forced.shape[1]:
             tok = torch.where(forced[:, t] != PAD_ID, forced[:, t], tok)
         tok = torch.where(t >= limit - 1, torch.full_like(tok, EOS_ID), tok)
-        tok = tok.masked_fill(finished, PAD_ID)
-        tokens.append(tok)
-        probs.append(log_probs.gather(1, tok[:, None]).squeeze(1))
-        attns.append(attn)
-        finished |= tok == EOS_ID
-        if bool(finished.all()):
+        lp = log_probs.gather(1, tok[:, None])
+        hist.add(active, tok[:, None], torch.zeros_like(tok)[:, None], lp, lp, attn[:, None],
+                 top.indices[:, None], top.values[:, None])
+        done = tok == EOS_ID
+        if bool(done.all()):
             break
+        if bool(done.any()):
+            keep = (~done).nonzero().squeeze(1)
+            enc = enc.index_select(keep)
+            state = model.reorder_state(state, keep)
+            active, limit, forced, tok = active[keep], limit[keep], forced[keep], tok[keep]
         prev = tok
-    ids = torch.stack(tokens, 1).cpu().numpy()
-    logp = torch.stack(probs, 1).cpu().numpy()
-    att = torch.stack(attns, 3).float().cpu().numpy()  # (B, layers, heads, T, S)
-    src_lens = enc.src_mask.sum(1).cpu().numpy()
+    ids, _, logp, _, att, a_ids, a_probs = hist.numpy()  # (T, B, 1, ...)
     out = []
     for i in range(batch):
-        n = _length(ids[i])
-        lp = float(logp[i, :n].sum())
-        out.append(Hypothesis(ids[i, :n], np.exp(logp[i, :n]), att[i, :, :, :n, : src_lens[i]], lp, lp))
+        n = _length(ids[:, i, 0])
+        lp = float(logp[:n, i, 0].sum())
+        attention = np.moveaxis(att[:n, i, 0], 0, 2)[:, :, :, : src_lens[i]]  # (L, H, T, S)
+        out.append(Hypothesis(ids[:n, i, 0], np.exp(logp[:n, i, 0]), attention, lp,
+                              lp / length_penalty(float(n), alpha), a_ids[:n, i, 0], a_probs[:n, i, 0]))
     return out
 
 
@@ -119,108 +130,139 @@ def beam_search(
     alpha: float = 1.0,
     min_len: int = 0,
     prefixes: Sequence[Sequence[int]] | None = None,
+    topk: int = 5,
 ) -> list[list[Hypothesis]]:
     """Batched beam search. Returns, per sentence, up to `nbest` hypotheses sorted by score.
 
-    Each step scores (batch, beam, vocab) candidates, keeps the 2 * beam best, moves those ending in
-    EOS into a per-sentence pool of finished hypotheses (ranked by length-normalised score) and
-    continues with the best `beam` others. A sentence is done when its pool holds `beam` hypotheses
-    or it reached its length limit.
+    Each step scores (active sentences, beam, vocab) candidates, keeps the 2 * beam best, moves those
+    ending in EOS (when ranked within the best `beam`, as fairseq does) into a per-sentence pool of
+    finished hypotheses ranked by length-normalised score, and continues with the best `beam` others.
+    A sentence is done when its pool holds `beam` hypotheses or it reached its length limit; done
+    sentences leave the batch, so the rest of the batch decodes faster.
     """
-    if beam <= 1 and nbest <= 1:
-        return [[h] for h in greedy_search(model, enc, max_len, min_len, prefixes)]
     nbest = min(nbest, beam)
     batch = enc.memory.shape[0]
     device = enc.memory.device
     k = beam
-    expand = torch.arange(batch, device=device).repeat_interleave(k)
-    enc_k = enc.index_select(expand)
+    enc_k = enc.index_select(torch.arange(batch, device=device).repeat_interleave(k))
     state = model.init_state(enc_k)
-    forced = _prefix_tensor(prefixes, batch, device).repeat_interleave(k, 0)  # (B*K, P)
-    limit = (max_len.to(device) + (forced[::k] != PAD_ID).sum(1)).clamp(min=1)  # (B,)
+    forced = _prefix_tensor(prefixes, batch, device)  # (A, P) for the active sentences
+    limit = (max_len.to(device) + (forced != PAD_ID).sum(1)).clamp(min=1)  # (A,)
     steps = int(limit.max())
+    active = torch.arange(batch, device=device)  # original index of each active sentence
 
     scores = torch.full((batch, k), NEG_INF, device=device)
     scores[:, 0] = 0.0  # only one live hypothesis at the start
     prev = torch.full((batch * k,), BOS_ID, dtype=torch.long, device=device)
-    # History, indexed [step] -> (B, K): token, back-pointer, token log-prob; attention (B, K, L, H, S)
-    hist_tok, hist_back, hist_logp, hist_attn, hist_eos = [], [], [], [], []
-    # Pool of finished hypotheses: score, raw log-prob, end step, beam slot at that step
+    # History, one entry per step, always in full-batch coordinates (B, K, ...): chosen token,
+    # back-pointer, token log-prob, EOS log-prob, attention and top-k alternatives of each slot.
+    hist = _History(batch, k)
+    # Pool of finished hypotheses (full batch): normalised score, raw log-prob, end step, beam slot
     pool_score = torch.full((batch, k), NEG_INF, device=device)
     pool_logp = torch.zeros((batch, k), device=device)
     pool_step = torch.zeros((batch, k), dtype=torch.long, device=device)
     pool_slot = torch.zeros((batch, k), dtype=torch.long, device=device)
-    done = torch.zeros(batch, dtype=torch.bool, device=device)
-    offsets = (torch.arange(batch, device=device) * k)[:, None]
 
     for t in range(steps):
+        n_act = active.shape[0]
         log_probs, attn, state = model.step(prev, state, enc_k)
         vocab = log_probs.shape[1]
+        top = log_probs.topk(min(topk, vocab), dim=1)
         _ban_eos_before(log_probs, t, min_len)
         if t < forced.shape[1]:
-            f = forced[:, t]
+            f = forced[:, t].repeat_interleave(k)
             has = f != PAD_ID
             if bool(has.any()):
                 keep = log_probs.gather(1, f.clamp(min=0)[:, None])
                 masked = torch.full_like(log_probs, NEG_INF).scatter(1, f[:, None], keep)
                 log_probs = torch.where(has[:, None], masked, log_probs)
-        at_limit = (t >= limit - 1)[:, None]  # (B, 1): only EOS may follow
-        cand = scores[:, :, None] + log_probs.view(batch, k, vocab)  # (B, K, V)
+        at_limit = (t >= limit - 1)[:, None]  # (A, 1): only EOS may follow
+        cand = scores[:, :, None] + log_probs.view(n_act, k, vocab)  # (A, K, V)
         eos_col = cand[:, :, EOS_ID].clone()
         cand = cand.masked_fill(at_limit[:, :, None], NEG_INF)
         cand[:, :, EOS_ID] = eos_col
         # The 2K best candidates: those ending in EOS are finished (if competitive at all), the best K
         # others live on. At most K of the 2K end in EOS (one per beam), so K live ones always remain.
-        top2_scores, top2_idx = cand.view(batch, -1).topk(2 * k, dim=1)
+        top2_scores, top2_idx = cand.view(n_act, -1).topk(2 * k, dim=1)
         is_eos = (top2_idx % vocab) == EOS_ID
-        live_scores = top2_scores.masked_fill(is_eos, NEG_INF)
-        top_scores, pick_live = live_scores.topk(k, dim=1)
+        top_scores, pick_live = top2_scores.masked_fill(is_eos, NEG_INF).topk(k, dim=1)
         top_idx = top2_idx.gather(1, pick_live)
         back = top_idx // vocab
         tok = top_idx % vocab
-        # Finished candidates, ranked by length-normalised score, merged into the pool
-        # (like fairseq, only EOS candidates ranked within the top K are finished)
+        # Finished candidates (only EOS ranked within the top K, as fairseq does), merged into the pool
         competitive = is_eos.clone()
         competitive[:, k:] = False
         fin_raw = top2_scores.masked_fill(~competitive, NEG_INF)
-        fin_norm = (fin_raw / length_penalty(float(t + 1), alpha)).masked_fill(done[:, None], NEG_INF)
-        fin_slot = top2_idx // vocab
-        merged = torch.cat([pool_score, fin_norm], 1)  # (B, K + 2K)
-        pool_score, pick = merged.topk(k, dim=1)
+        fin_norm = fin_raw / length_penalty(float(t + 1), alpha)
+        merged = torch.cat([pool_score[active], fin_norm], 1)  # (A, K + 2K)
+        new_score, pick = merged.topk(k, dim=1)
         from_new = pick >= k
         new_j = (pick - k).clamp(min=0)
         old_j = pick.clamp(max=k - 1)
-        pool_logp = torch.where(from_new, fin_raw.gather(1, new_j), pool_logp.gather(1, old_j))
-        pool_step = torch.where(from_new, torch.full_like(pool_step, t), pool_step.gather(1, old_j))
-        pool_slot = torch.where(from_new, fin_slot.gather(1, new_j), pool_slot.gather(1, old_j))
+        pool_logp[active] = torch.where(from_new, fin_raw.gather(1, new_j), pool_logp[active].gather(1, old_j))
+        pool_step[active] = torch.where(from_new, torch.full_like(old_j, t), pool_step[active].gather(1, old_j))
+        pool_slot[active] = torch.where(
+            from_new, (top2_idx // vocab).gather(1, new_j), pool_slot[active].gather(1, old_j)
+        )
+        pool_score[active] = new_score
 
-        hist_tok.append(tok)
-        hist_back.append(back)
-        flat_back = (back + offsets).view(-1)
-        hist_logp.append(log_probs.view(batch, k * vocab).gather(1, top_idx))
-        hist_attn.append(attn.view(batch, k, *attn.shape[1:]))
-        hist_eos.append(log_probs.view(batch, k, vocab)[:, :, EOS_ID])  # EOS log-prob of each slot before reorder
+        hist.add(active, tok, back, log_probs.view(n_act, k * vocab).gather(1, top_idx),
+                 log_probs.view(n_act, k, vocab)[:, :, EOS_ID], attn.view(n_act, k, *attn.shape[1:]),
+                 top.indices.view(n_act, k, -1), top.values.view(n_act, k, -1))
 
-        scores = top_scores
-        full = torch.isfinite(pool_score).all(1)
-        done = done | full | (t >= limit - 1)
+        done = torch.isfinite(new_score).all(1) | (t >= limit - 1)
         if bool(done.all()):
             break
-        state = model.reorder_state(state, flat_back)
-        prev = tok.view(-1)
+        offsets = (torch.arange(n_act, device=device) * k)[:, None]
+        rows = (back + offsets).view(-1)  # beam reorder, in (A * K) coordinates
+        tok_flat = tok.view(-1)
+        if bool(done.any()):  # drop finished sentences from every per-row tensor
+            keep = (~done).nonzero().squeeze(1)
+            keep_rows = (keep[:, None] * k + torch.arange(k, device=device)).view(-1)
+            rows = rows.index_select(0, keep_rows)
+            tok_flat = tok_flat.index_select(0, keep_rows)
+            enc_k = enc_k.index_select(keep_rows)
+            active, scores, limit, forced = active[keep], top_scores[keep], limit[keep], forced[keep]
+        else:
+            scores = top_scores
+        state = model.reorder_state(state, rows)
+        prev = tok_flat
 
-    return _collect(hist_tok, hist_back, hist_logp, hist_eos, hist_attn, pool_score, pool_logp, pool_step,
-                    pool_slot, enc.src_mask, nbest)
+    return _collect(hist, pool_score, pool_logp, pool_step, pool_slot, enc.src_mask, nbest)
 
 
-def _collect(hist_tok, hist_back, hist_logp, hist_eos, hist_attn, pool_score, pool_logp, pool_step, pool_slot,
-             src_mask, nbest) -> list[list[Hypothesis]]:
+class _History:
+    """Per-step search history kept in full-batch coordinates, so that finished sentences can leave
+    the active batch without renumbering anything already recorded."""
+
+    def __init__(self, batch: int, k: int):
+        self.batch, self.k = batch, k
+        self.tok, self.back, self.logp, self.eos, self.attn, self.alt_id, self.alt_lp = [], [], [], [], [], [], []
+
+    def _full(self, active, values):
+        if active.shape[0] == self.batch:
+            return values
+        out = values.new_zeros((self.batch, *values.shape[1:]))
+        out[active] = values
+        return out
+
+    def add(self, active, tok, back, logp, eos, attn, alt_id, alt_lp):
+        for store, values in ((self.tok, tok), (self.back, back), (self.logp, logp), (self.eos, eos),
+                              (self.attn, attn), (self.alt_id, alt_id), (self.alt_lp, alt_lp)):
+            store.append(self._full(active, values))
+
+    def numpy(self):
+        def stack(xs):
+            return torch.stack(xs).float().cpu().numpy() if xs[0].is_floating_point() else torch.stack(xs).cpu().numpy()
+
+        return (stack(self.tok), stack(self.back), stack(self.logp), stack(self.eos), stack(self.attn),
+                stack(self.alt_id), np.exp(stack(self.alt_lp)))
+
+
+def _collect(hist: _History, pool_score, pool_logp, pool_step, pool_slot, src_mask, nbest) -> list[list[Hypothesis]]:
     """Walk back-pointers from each pooled (step, slot) to rebuild ids, probabilities and attention."""
-    tok = torch.stack(hist_tok).cpu().numpy()  # (T, B, K)
-    back = torch.stack(hist_back).cpu().numpy()
-    logp = torch.stack(hist_logp).cpu().numpy()
-    eos_lp = torch.stack(hist_eos).cpu().numpy()  # (T, B, K) log-prob of EOS from beam slot at step t
-    attn = torch.stack(hist_attn).float().cpu().numpy()  # (T, B, K, L, H, S)
+    tok, back, logp, eos_lp, attn, alt_ids, alt_probs = hist.numpy()  # each (T, B, K, ...)
+    alts = (alt_ids, alt_probs)
     p_score = pool_score.cpu().numpy()
     p_logp = pool_logp.cpu().numpy()
     p_step = pool_step.cpu().numpy()
@@ -237,16 +279,21 @@ def _collect(hist_tok, hist_back, hist_logp, hist_eos, hist_attn, pool_score, po
             ids = [EOS_ID]
             lps = [float(eos_lp[end, b, slot])]
             atts = [attn[end, b, slot]]
+            slots = [slot]  # the beam slot whose distribution produced each position
             s = slot
             for t in range(end - 1, -1, -1):
                 ids.append(int(tok[t, b, s]))
                 lps.append(float(logp[t, b, s]))
                 atts.append(attn[t, b, int(back[t, b, s])])
+                slots.append(int(back[t, b, s]))
                 s = int(back[t, b, s])
             ids.reverse()
             lps.reverse()
             atts.reverse()
+            slots.reverse()
             att = np.stack(atts, axis=2)[:, :, :, : src_lens[b]]  # (L, H, T, S)
-            hyps.append(Hypothesis(np.array(ids), np.exp(np.array(lps)), att, float(p_logp[b, j]), float(p_score[b, j])))
+            steps = np.arange(len(slots))
+            hyps.append(Hypothesis(np.array(ids), np.exp(np.array(lps)), att, float(p_logp[b, j]),
+                                   float(p_score[b, j]), alts[0][steps, b, slots], alts[1][steps, b, slots]))
         results.append(hyps)
     return results

@@ -1,21 +1,29 @@
-"""The engine's facade for the CLI and the GUI worker: load a model file, translate, evaluate."""
+"""The engine's facade for the CLI and the GUI worker: load a model file and translate sentences,
+paragraphs and files. Everything it returns is plain data from `api` (numpy arrays, no tensors)."""
 
 from __future__ import annotations
 
+import threading
+import time
 import unicodedata
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from s2s_desktop.engine.api import EOS_ID, Candidate, DecodeOptions, Translation
+from s2s_desktop.engine.api import EOS_ID, Candidate, DecodeOptions, ParagraphTranslation, Translation
 from s2s_desktop.engine.batching import bucket_batches, make_batch
-from s2s_desktop.engine.checkpoint import LoadedModel, load_model
+from s2s_desktop.engine.checkpoint import LoadedModel, atomic_write, load_model
+from s2s_desktop.engine.corpus import read_lines
 from s2s_desktop.engine.device import resolve_device
-from s2s_desktop.engine.search import Hypothesis, beam_search, max_lengths
-from s2s_desktop.errors import ConfigError
+from s2s_desktop.engine.search import Hypothesis, beam_search, greedy_search, max_lengths
+from s2s_desktop.engine.segment import split_sentences
+from s2s_desktop.errors import ConfigError, InputError
 
 EOS_PIECE = "</s>"
+Prefix = str | Sequence[str] | None  # target text, or target pieces, to force at the start
 
 
 def clean_text(text: str) -> str:
@@ -37,12 +45,22 @@ def validate_options(opts: DecodeOptions) -> None:
         raise ConfigError(f"--beam must be at least 1 (got {opts.beam})")
     if opts.nbest < 1:
         raise ConfigError(f"--nbest must be at least 1 (got {opts.nbest})")
-    if opts.nbest > opts.beam and opts.beam > 1:
+    if opts.nbest > opts.beam:
         raise ConfigError(f"--nbest ({opts.nbest}) cannot exceed --beam ({opts.beam})")
     if opts.max_len_a < 0 or opts.max_len_b < 0 or opts.max_len_a == opts.max_len_b == 0:
         raise ConfigError("--max-len-a and --max-len-b must be non-negative and not both 0")
     if opts.max_source_tokens < 1:
         raise ConfigError("the maximum source length must be at least 1 token")
+    if opts.min_len < 0:
+        raise ConfigError("the minimum output length cannot be negative")
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    lines: int
+    seconds: float
+    cancelled: bool
+    output: str
 
 
 class Translator:
@@ -61,45 +79,46 @@ class Translator:
     def model(self):
         return self.loaded.model
 
+    # -- sentences ---------------------------------------------------------------------------------
     def translate(
         self,
         texts: Sequence[str],
         opts: DecodeOptions = DecodeOptions(),
         batch_tokens: int = 4000,
-        progress: Callable[[int, int], bool] | None = None,
+        progress: Callable[[int, int], bool | None] | None = None,
+        prefixes: Sequence[Prefix] | None = None,
     ) -> list[Translation]:
         """Translate independent sentences, batched by length; results are in input order.
 
-        `progress(done, total)` is called after each batch; returning False cancels (the remaining
-        results are then missing from the list, which is cut at the first untranslated input).
+        `prefixes[i]` (target text or pieces) forces the start of output i. `progress(done, total)` is
+        called after each batch; returning False cancels, and the list then stops at the first input
+        that was not translated.
         """
         validate_options(opts)
-        src_tok, tgt_tok = self.loaded.src_tok, self.loaded.tgt_tok
+        src_tok = self.loaded.src_tok
         cleaned = [clean_text(t) for t in texts]
         ids = src_tok.encode_batch(cleaned)
         truncated = [len(x) > opts.max_source_tokens for x in ids]
         ids = [x[: opts.max_source_tokens] for x in ids]
+        forced = [self._prefix_ids(p) for p in prefixes] if prefixes else [[] for _ in texts]
+        if len(forced) != len(texts):
+            raise InputError(f"{len(forced)} prefixes for {len(texts)} texts")
         results: list[Translation | None] = [None] * len(texts)
-        empty = [i for i, t in enumerate(cleaned) if not t]
-        for i in empty:
-            results[i] = _empty_translation(texts[i])
-        todo = [i for i, t in enumerate(cleaned) if t]
-        lens = np.array([len(ids[i]) for i in todo])
-        width = batch_tokens // max(opts.beam, 1) if opts.beam > 1 else batch_tokens
-        done = len(empty)
+        todo = []
+        for i, text in enumerate(cleaned):
+            if text:
+                todo.append(i)
+            else:
+                results[i] = _empty_translation(texts[i])
+        done = len(texts) - len(todo)
+        lens = np.array([len(ids[i]) + len(forced[i]) for i in todo])
+        width = max(batch_tokens // opts.beam, 1)
         self.model.eval()
-        for local in bucket_batches(lens, None, max(width, 1)):
+        for local in bucket_batches(lens, None, width):
             chosen = [todo[j] for j in local]
-            batch = make_batch(ids, None, np.array(chosen), self.device)
-            with torch.inference_mode():
-                enc = self.model.encode(batch.src, batch.src_lengths)
-                limits = max_lengths(batch.src_lengths, opts.max_len_a, opts.max_len_b, 1024)
-                hyps = beam_search(
-                    self.model, enc, opts.beam, limits, opts.nbest, opts.length_penalty, opts.min_len
-                )
-            for i, nbest in zip(chosen, hyps):
+            for i, nbest in zip(chosen, self._search([ids[i] for i in chosen], [forced[i] for i in chosen], opts)):
                 source_tokens = tuple(src_tok.ids_to_pieces(ids[i])) + (EOS_PIECE,)
-                cands = tuple(self._candidate(h) for h in nbest)
+                cands = tuple(self._candidate(h, len(forced[i])) for h in nbest)
                 results[i] = Translation(texts[i], source_tokens, cands[0], cands, truncated[i])
             done += len(chosen)
             if progress is not None and progress(done, len(texts)) is False:
@@ -111,12 +130,85 @@ class Translator:
             out.append(r)
         return out
 
-    def _candidate(self, h: Hypothesis) -> Candidate:
+    def _search(self, ids: list[list[int]], forced: list[list[int]], opts: DecodeOptions) -> list[list[Hypothesis]]:
+        batch = make_batch(ids, None, np.arange(len(ids)), self.device)
+        prefixes = forced if any(forced) else None
+        with torch.inference_mode():
+            enc = self.model.encode(batch.src, batch.src_lengths)
+            limits = max_lengths(batch.src_lengths, opts.max_len_a, opts.max_len_b, 1024)
+            if opts.beam == 1:
+                hyps = greedy_search(self.model, enc, limits, opts.min_len, prefixes, alpha=opts.length_penalty)
+                return [[h] for h in hyps]
+            return beam_search(
+                self.model, enc, opts.beam, limits, opts.nbest, opts.length_penalty, opts.min_len, prefixes
+            )
+
+    def _prefix_ids(self, prefix: Prefix) -> list[int]:
         tok = self.loaded.tgt_tok
-        pieces = tuple(EOS_PIECE if i == EOS_ID else tok.id_to_piece(i) for i in h.ids)
-        return Candidate(tok.decode(h.ids), pieces, h.token_probs, h.log_prob, h.score, h.attention)
+        if prefix is None or (isinstance(prefix, str) and not prefix.strip()):
+            return []
+        if isinstance(prefix, str):
+            return tok.encode(clean_text(prefix))
+        ids = []
+        for piece in prefix:
+            i = tok.piece_to_id(piece)
+            if i is None:
+                raise InputError(f"the forced prefix contains {piece!r}, which is not in the target vocabulary")
+            ids.append(i)
+        return ids
+
+    def _candidate(self, h: Hypothesis, prefix_length: int) -> Candidate:
+        tok = self.loaded.tgt_tok
+
+        def piece(i: int) -> str:
+            return EOS_PIECE if i == EOS_ID else tok.id_to_piece(i)
+
+        return Candidate(
+            text=tok.decode(h.ids),
+            tokens=tuple(piece(i) for i in h.ids),
+            token_probs=h.token_probs,
+            log_prob=h.log_prob,
+            score=h.score,
+            attention=h.attention,
+            alt_tokens=tuple(tuple(piece(i) for i in row) for row in h.alt_ids),
+            alt_probs=h.alt_probs,
+            prefix_length=prefix_length,
+        )
+
+    # -- paragraphs and files ----------------------------------------------------------------------
+    def translate_paragraph(self, text: str, opts: DecodeOptions = DecodeOptions()) -> ParagraphTranslation:
+        """Split into sentences, translate them as one batch, re-join with the original separators."""
+        seg = split_sentences(text)
+        sentences = tuple(self.translate(seg.sentences, opts)) if seg.sentences else ()
+        return ParagraphTranslation(text, sentences, seg.separators, seg.leading)
+
+    def translate_file(
+        self,
+        src: str | Path,
+        dst: str | Path,
+        opts: DecodeOptions = DecodeOptions(),
+        progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+        chunk: int = 256,
+    ) -> FileSummary:
+        """Translate a text file line by line (one output line per input line, empty lines kept).
+
+        Works in chunks so that `progress(done, total)` is called often and `cancel` is honoured
+        within one chunk; a cancelled run writes nothing. The output is written atomically.
+        """
+        lines = read_lines(src)
+        start = time.perf_counter()
+        out: list[str] = []
+        for i in range(0, len(lines), chunk):
+            if cancel is not None and cancel.is_set():
+                return FileSummary(len(out), time.perf_counter() - start, True, "")
+            out.extend(t.text for t in self.translate(lines[i : i + chunk], opts))
+            if progress is not None:
+                progress(len(out), len(lines))
+        atomic_write(dst, "".join(line + "\n" for line in out).encode("utf-8"), InputError)
+        return FileSummary(len(out), time.perf_counter() - start, False, str(dst))
 
 
 def _empty_translation(source: str) -> Translation:
-    cand = Candidate("", (), np.zeros(0), 0.0, 0.0, np.zeros((1, 1, 0, 0)))
+    cand = Candidate("", (), np.zeros(0), 0.0, 0.0, np.zeros((1, 1, 0, 0)), (), np.zeros((0, 0)))
     return Translation(source, (), cand, (cand,), False)

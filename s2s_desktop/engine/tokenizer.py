@@ -58,6 +58,11 @@ class Tokenizer:
     def id_to_piece(self, i: int) -> str:
         return self._sp.id_to_piece(int(i))
 
+    def piece_to_id(self, piece: str) -> int | None:
+        """The id of a piece, or None when the vocabulary does not have it."""
+        i = self._sp.piece_to_id(piece)
+        return None if i == UNK_ID and piece != self._sp.id_to_piece(UNK_ID) else int(i)
+
     def ids_to_pieces(self, ids: Sequence[int]) -> list[str]:
         return [self._sp.id_to_piece(int(i)) for i in ids]
 

@@ -164,7 +164,9 @@ class _Run:
         if resume:
             state = load_resume(run_dir)
             saved_train = TrainConfig.from_dict(state.configs["train"])
-            overrides = {k: getattr(cfg, k) for k in RESUMABLE_OVERRIDES}
+            # Options given now (those that differ from the defaults) replace the saved ones.
+            defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+            overrides = {k: getattr(cfg, k) for k in RESUMABLE_OVERRIDES if getattr(cfg, k) != defaults[k]}
             cfg = dataclasses.replace(saved_train, out_dir=str(run_dir), **overrides)
             model_cfg = ModelConfig.from_dict(state.configs["model"])
         elif (run_dir / RESUME_FILE).exists() or (run_dir / BEST_FILE).exists():

@@ -1,0 +1,109 @@
+"""The translation facade: results carry what the views show, and no input breaks it."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from s2s_desktop.engine.api import DecodeOptions
+from s2s_desktop.engine.service import Translator, clean_text
+from s2s_desktop.errors import ConfigError, InputError
+
+
+@pytest.fixture(scope="module")
+def translator(reverse_model_file):
+    return Translator.open(str(reverse_model_file), "cpu")
+
+
+def test_result_carries_tokens_probabilities_attention_and_alternatives(translator):
+    (t,) = translator.translate(["one two three"], DecodeOptions(beam=3, nbest=3))
+    best = t.best
+    assert t.source_tokens[-1] == "</s>" and best.tokens[-1] == "</s>"
+    n, s = len(best.tokens), len(t.source_tokens)
+    assert best.attention.shape == (1, 1, n, s)
+    np.testing.assert_allclose(best.attention.sum(-1), 1.0, rtol=1e-5)
+    assert best.token_probs.shape == (n,) and np.all((best.token_probs > 0) & (best.token_probs <= 1))
+    assert best.alt_probs.shape[0] == n and len(best.alt_tokens) == n
+    for pos in range(n):
+        alts = best.alternatives(pos)
+        probs = [p for _, p in alts]
+        assert probs == sorted(probs, reverse=True)
+        # the chosen piece is among the alternatives with the same probability
+        chosen = dict(alts).get(best.tokens[pos])
+        assert chosen is not None and chosen == pytest.approx(float(best.token_probs[pos]), rel=1e-4)
+    assert [c.score for c in t.nbest] == sorted((c.score for c in t.nbest), reverse=True)
+    assert t.source_words == ["one", "two", "three", "</s>"]
+    words = t.word_attention()
+    assert words.shape == (1, 1, len(best.words), len(t.source_words))
+    np.testing.assert_allclose(words.sum(-1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("beam", [1, 4])
+def test_forced_prefix_text_is_kept_and_marked(translator, beam):
+    (free,) = translator.translate(["one two three"], DecodeOptions(beam=beam))
+    (forced,) = translator.translate(["one two three"], DecodeOptions(beam=beam), prefixes=["five six"])
+    assert forced.text.startswith("five six")
+    assert forced.best.prefix_length == 2 and forced.best.tokens[:2] == ("▁five", "▁six")
+    assert free.best.prefix_length == 0
+    # pieces work too, and an unknown piece is named
+    (by_pieces,) = translator.translate(["one two"], DecodeOptions(beam=beam), prefixes=[["▁seven"]])
+    assert by_pieces.best.tokens[0] == "▁seven"
+    with pytest.raises(InputError, match="not in the target vocabulary"):
+        translator.translate(["one"], DecodeOptions(beam=beam), prefixes=[["▁Zebra"]])
+
+
+def test_paragraph_is_split_translated_and_rejoined(translator):
+    text = "one two three. four five!\n\nsix seven?\nnine"
+    para = translator.translate_paragraph(text, DecodeOptions(beam=2))
+    assert len(para.sentences) == 4
+    assert para.separators == (" ", "\n\n", "\n", "")
+    assert para.text.count("\n") == 3
+    assert para.text == "".join(t.text + sep for t, sep in zip(para.sentences, para.separators))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "\x00\x00", "one 😀 two", "שלום one", "مرحبا", "one\x07two\x1bthree", "one\u200ftwo", "one\ttwo\r\n"],
+)
+def test_odd_inputs_never_crash(translator, text):
+    (t,) = translator.translate([text], DecodeOptions(beam=2))
+    assert isinstance(t.text, str)
+    if not clean_text(text):
+        assert t.text == "" and t.source_tokens == () and not t.truncated
+
+
+def test_control_characters_and_nul_are_removed_before_tokenizing():
+    assert clean_text("a\x00b\x07c\td\ne") == "abc d e"
+    assert clean_text("😀 مرحبا") == "😀 مرحبا"
+
+
+def test_huge_input_is_truncated_not_hung(translator):
+    text = " ".join(["one two three four"] * 2500)  # 10,000 words
+    opts = DecodeOptions(beam=2, max_source_tokens=50)
+    (t,) = translator.translate([text], opts)
+    assert t.truncated
+    assert len(t.source_tokens) == 51  # 50 pieces + </s>
+    assert len(t.best.tokens) <= 1.5 * 50 + 10
+
+
+def test_file_translation_with_progress_and_cancel(translator, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("one two\n\nthree four five\n" * 10, encoding="utf-8")
+    seen = []
+    summary = translator.translate_file(src, tmp_path / "out.txt", DecodeOptions(beam=1),
+                                        progress=lambda d, n: seen.append((d, n)), chunk=7)
+    out = (tmp_path / "out.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    assert summary.lines == 30 and len(out) == 30 and not summary.cancelled
+    assert out[1] == ""  # empty lines stay empty and aligned
+    assert seen[-1] == (30, 30) and len(seen) == 5
+    cancel = threading.Event()
+    cancel.set()
+    summary = translator.translate_file(src, tmp_path / "never.txt", cancel=cancel)
+    assert summary.cancelled and not (tmp_path / "never.txt").exists()
+
+
+def test_bad_options_are_named(translator):
+    with pytest.raises(ConfigError, match="--nbest"):
+        translator.translate(["one"], DecodeOptions(beam=2, nbest=3))
+    with pytest.raises(ConfigError, match="--beam"):
+        translator.translate(["one"], DecodeOptions(beam=0))
