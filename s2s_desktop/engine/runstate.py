@@ -34,10 +34,11 @@ class Progress:
     batch_in_epoch: int = 0
     tokens_seen: int = 0
     elapsed: float = 0.0  # training seconds, summed over resumes
-    best_value: float | None = None
+    best_value: float | None = None  # best metric among scheduled evaluations (drives the schedule)
+    bad_evals: int = 0  # scheduled evaluations since the last improvement (early stopping)
+    best_file_value: float | None = None  # metric of the model in best.s2s (any evaluation)
     best_step: int = 0
     best_scores: dict[str, float] = field(default_factory=dict)
-    bad_evals: int = 0  # evaluations since the last improvement (early stopping)
     lr_scale: float = 1.0  # reduce-on-plateau multiplier
     plateau_bad: int = 0
     kept_steps: list[int] = field(default_factory=list)

@@ -43,9 +43,11 @@ def max_lengths(src_lengths: torch.Tensor, a: float, b: int, cap: int) -> torch.
     return n.clamp(min=1, max=cap).long()
 
 
-def _ban_eos_before(log_probs: torch.Tensor, t: int, min_len: int) -> None:
+def _ban_eos_before(log_probs: torch.Tensor, t: int, min_len: int, row_limit: torch.Tensor) -> None:
+    """No EOS before `min_len` tokens, except at a row's length limit (the limit wins: it must end)."""
     if t < min_len:
-        log_probs[:, EOS_ID] = NEG_INF
+        banned = t < row_limit - 1
+        log_probs[:, EOS_ID] = log_probs[:, EOS_ID].masked_fill(banned, NEG_INF)
 
 
 @torch.inference_mode()
@@ -73,7 +75,7 @@ def greedy_search(
     for t in range(int(limit.max())):
         log_probs, attn, state = model.step(prev, state, enc)
         top = log_probs.topk(min(topk, log_probs.shape[1]), dim=1)
-        _ban_eos_before(log_probs, t, min_len)
+        _ban_eos_before(log_probs, t, min_len, limit)
         tok = log_probs.argmax(-1)
         if t < forced.shape[1]:
             tok = torch.where(forced[:, t] != PAD_ID, forced[:, t], tok)
@@ -168,7 +170,7 @@ def beam_search(
         log_probs, attn, state = model.step(prev, state, enc_k)
         vocab = log_probs.shape[1]
         top = log_probs.topk(min(topk, vocab), dim=1)
-        _ban_eos_before(log_probs, t, min_len)
+        _ban_eos_before(log_probs, t, min_len, limit.repeat_interleave(k))
         if t < forced.shape[1]:
             f = forced[:, t].repeat_interleave(k)
             has = f != PAD_ID

@@ -33,8 +33,8 @@ def _is_boundary(line: str, match: re.Match) -> bool:
     if not nxt:
         return False
     first = nxt.lstrip("\"'\u201c\u2018\u201e\u201a\u00ab([")[:1]
-    if first.isalpha() and first.isascii() and first.islower():
-        return False  # "e.g. the", "approx. ten": lower-case continuation
+    if match.group(1).startswith(".") and first.isalpha() and first.isascii() and first.islower():
+        return False  # "e.g. the", "approx. ten": lower-case continuation after a period
     word = re.findall(r"(\S+)$", line[: match.start(1)])
     if match.group(1).startswith(".") and word:
         token = word[0].lower().rstrip(".")

@@ -293,7 +293,10 @@ class _Run:
                     if cfg.max_epochs is not None and p.epoch >= cfg.max_epochs:
                         reason = "max-epochs"
             if p.last_eval_step != p.step and p.step > 0:
-                yield from self._evaluate_and_save()
+                # An evaluation off the schedule (the run stopped between two): it saves models but
+                # leaves the schedule and early stopping alone, so that a resumed run continues
+                # exactly as the uninterrupted one would have.
+                yield from self._evaluate_and_save(scheduled=False)
             elif p.step > 0:
                 self._save_resume()
         except S2SError as exc:
@@ -344,7 +347,7 @@ class _Run:
         return True
 
     # -- validation and saving ---------------------------------------------------------------------
-    def _evaluate_and_save(self) -> Iterator[Event]:
+    def _evaluate_and_save(self, scheduled: bool = True) -> Iterator[Event]:
         p, cfg = self.progress, self.cfg
         val_loss = self._validation_loss()
         decode_start = time.perf_counter()
@@ -354,15 +357,20 @@ class _Run:
         scores = score(hyps, refs)
         decode_seconds = time.perf_counter() - decode_start
         value = {"loss": val_loss, "bleu": scores.bleu, "chrf": scores.chrf}[cfg.early_stopping]
-        improved = _better(cfg.early_stopping, value, p.best_value)
+        improved = _better(cfg.early_stopping, value, p.best_file_value)
         if improved:
-            p.best_value = value
+            p.best_file_value = value
             p.best_step = p.step
             p.best_scores = {"loss": val_loss, "ppl": _ppl(val_loss), "bleu": scores.bleu, "chrf": scores.chrf}
-            p.bad_evals = 0
-        else:
-            p.bad_evals += 1
-        cut = self.schedule.after_eval(improved, p)
+        cut = False
+        if scheduled:
+            progress_made = _better(cfg.early_stopping, value, p.best_value)
+            if progress_made:
+                p.best_value = value
+                p.bad_evals = 0
+            else:
+                p.bad_evals += 1
+            cut = self.schedule.after_eval(progress_made, p)
         p.last_eval_step = p.step
         yield self._emit(
             EvalReport(

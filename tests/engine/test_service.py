@@ -42,21 +42,24 @@ def test_result_carries_tokens_probabilities_attention_and_alternatives(translat
 def test_forced_prefix_text_is_kept_and_marked(translator, beam):
     (free,) = translator.translate(["one two three"], DecodeOptions(beam=beam))
     (forced,) = translator.translate(["one two three"], DecodeOptions(beam=beam), prefixes=["five six"])
+    expected = tuple(translator.loaded.tgt_tok.pieces("five six"))
     assert forced.text.startswith("five six")
-    assert forced.best.prefix_length == 2 and forced.best.tokens[:2] == ("▁five", "▁six")
+    assert forced.best.prefix_length == len(expected) and forced.best.tokens[: len(expected)] == expected
     assert free.best.prefix_length == 0
     # pieces work too, and an unknown piece is named
-    (by_pieces,) = translator.translate(["one two"], DecodeOptions(beam=beam), prefixes=[["▁seven"]])
-    assert by_pieces.best.tokens[0] == "▁seven"
+    piece = translator.loaded.tgt_tok.pieces("seven")[0]
+    (by_pieces,) = translator.translate(["one two"], DecodeOptions(beam=beam), prefixes=[[piece]])
+    assert by_pieces.best.tokens[0] == piece and by_pieces.best.prefix_length == 1
     with pytest.raises(InputError, match="not in the target vocabulary"):
         translator.translate(["one"], DecodeOptions(beam=beam), prefixes=[["▁Zebra"]])
 
 
 def test_paragraph_is_split_translated_and_rejoined(translator):
-    text = "one two three. four five!\n\nsix seven?\nnine"
+    text = "one two three! four five?\n\nsix seven.\nnine"
     para = translator.translate_paragraph(text, DecodeOptions(beam=2))
     assert len(para.sentences) == 4
     assert para.separators == (" ", "\n\n", "\n", "")
+    assert [t.source for t in para.sentences] == ["one two three!", "four five?", "six seven.", "nine"]
     assert para.text.count("\n") == 3
     assert para.text == "".join(t.text + sep for t, sep in zip(para.sentences, para.separators))
 

@@ -42,7 +42,8 @@ def test_reverse_task_is_learned(tmp_path, attention):
     """A sequence-reversal task reaches >= 95% exact match on held-out inputs within a few hundred steps."""
     train_file = tmp_path / "reverse.tsv"
     reverse_corpus(train_file, 3000, seed=1)
-    cfg = config(tmp_path, train_file, max_steps=400, valid_every=200)
+    # vocab 60 keeps every number word one piece, so the task is reversing words, not characters
+    cfg = config(tmp_path, train_file, max_steps=400, valid_every=200, vocab_size=60, batch_tokens=400)
     events = list(train(ModelConfig(**{**SMALL.to_dict(), "attention": attention}), cfg))
     finished = events[-1]
     assert isinstance(finished, Finished), events[-1]
@@ -53,7 +54,7 @@ def test_reverse_task_is_learned(tmp_path, attention):
     exact = sum(o.text == t for o, (_, t) in zip(outputs, test_pairs)) / len(test_pairs)
     assert exact >= 0.95, exact
     evals = [e for e in events if isinstance(e, EvalReport)]
-    assert evals[-1].bleu > 90 and evals[-1].loss < evals[0].loss
+    assert evals[-1].bleu > 90 and evals[-1].loss < 0.5  # per-token NLL: nearly certain
 
 
 def test_interrupted_and_resumed_run_matches_uninterrupted(tmp_path):
@@ -97,7 +98,7 @@ def test_stop_flag_ends_the_run_with_a_saved_model(tmp_path):
     reverse_corpus(train_file, 600, seed=4)
     stop = threading.Event()
     events = []
-    for event in train(SMALL, config(tmp_path, train_file, max_steps=1000, log_every=1)):
+    for event in train(SMALL, config(tmp_path, train_file, max_steps=1000, log_every=1), stop=stop):
         events.append(event)
         if isinstance(event, StepReport) and event.step == 3:
             stop.set()
@@ -142,12 +143,12 @@ def test_max_minutes_and_early_stopping(tmp_path):
     reverse_corpus(train_file, 300, seed=7)
     events = list(train(SMALL, config(tmp_path / "a", train_file, max_minutes=0.0005, log_every=1)))
     assert events[-1].reason == "max-minutes"
-    # lr so small that nothing improves: patience 2 stops after 3 evaluations
+    # lr so small that BLEU never improves: patience 2 stops after the third evaluation
     events = list(train(SMALL, config(tmp_path / "b", train_file, lr=1e-9, valid_every=2, patience=2,
-                                      early_stopping="loss", max_steps=100)))
+                                      early_stopping="bleu", max_steps=100)))
     evals = [e for e in events if isinstance(e, EvalReport)]
     assert events[-1].reason == "early-stopping"
-    assert len(evals) <= 10
+    assert [e.is_best for e in evals] == [True, False, False]
 
 
 def test_bad_training_options_are_named(tmp_path):
