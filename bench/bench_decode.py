@@ -38,7 +38,7 @@ def ours(model: Path, src: list[str], refs: list[str], beams: list[int]) -> list
     translator.translate(src[:50], DecodeOptions(beam=5))  # warm-up
     rows = []
     for beam in beams:
-        opts = DecodeOptions(beam=beam)
+        opts = DecodeOptions(beam=beam, alternatives=0)  # as `s2s evaluate` and file translation run
         start = time.perf_counter()
         out = translator.translate(src, opts)
         seconds = time.perf_counter() - start

@@ -165,8 +165,11 @@ def _add_decode_options(p) -> None:
     p.add_argument("--max-len-b", type=int, default=10, metavar="B")
     p.add_argument("--min-len", type=int, default=0, metavar="N", help="no end of sentence before N pieces")
     p.add_argument("--batch-tokens", type=int, default=4000, help="source tokens x beam per batch")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"],
+                   help="decoder matmul precision: auto = bf16 on CUDA, int8 on CPUs with fbgemm, else bf16 (native "
+                        "bf16 CPUs) or fp32")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,6 +299,7 @@ def _decode_options(args):
     return DecodeOptions(
         beam=args.beam, nbest=args.nbest, length_penalty=args.length_penalty, max_len_a=args.max_len_a,
         max_len_b=args.max_len_b, min_len=args.min_len,
+        alternatives=5 if getattr(args, "json", False) and args.command == "translate" else 0,
     )
 
 
@@ -308,7 +312,7 @@ def cmd_translate(args) -> int:
         raise_usage("give either TEXT arguments or --input FILE, not both")
     if args.output and not args.input:
         raise_usage("--output needs --input FILE")
-    translator = Translator.open(args.model, args.device, args.threads)
+    translator = Translator.open(args.model, args.device, args.threads, args.precision)
     if args.input and args.output and not args.json:
         def progress(done, total):
             elapsed = time.perf_counter() - start
@@ -375,7 +379,7 @@ def cmd_evaluate(args) -> int:
     ref = read_lines(args.ref)
     if len(src) != len(ref):
         raise_usage(f"{args.src} has {len(src)} lines but {args.ref} has {len(ref)}; they must be aligned")
-    translator = Translator.open(args.model, args.device, args.threads)
+    translator = Translator.open(args.model, args.device, args.threads, args.precision)
     start = time.perf_counter()
     hyps = [t.text for t in translator.translate(src, opts, batch_tokens=args.batch_tokens)]
     seconds = time.perf_counter() - start

@@ -263,6 +263,7 @@ class DecodeOptions:
     max_len_b: int = 10
     min_len: int = 0
     max_source_tokens: int = 400  # longer inputs are cut here and flagged `truncated`
+    alternatives: int = 5  # top-k alternatives recorded at each target position (0 = none, faster)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from s2s_desktop.engine.api import PAD_ID, ModelConfig
+from s2s_desktop.engine.lowp import LowPrecisionLinear
 from s2s_desktop.engine.rnn import RNNEncoder, build_decoder
 from s2s_desktop.errors import ConfigError
 
@@ -107,11 +108,27 @@ class Seq2Seq(nn.Module):
         return self.decoder.forward_stepwise(emb, state, enc.memory, enc.src_mask, enc.keys, choose)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        if self.output is None and self.pre_output is not None:
+            hidden = self.pre_output(hidden)
+        if self._fast_output is not None and not self.training:
+            return self._fast_output(hidden)
         if self.output is not None:
             return self.output(hidden)
-        if self.pre_output is not None:
-            hidden = self.pre_output(hidden)
         return nn.functional.linear(hidden, self.tgt_embed.weight, self.output_bias)
+
+    _fast_output: LowPrecisionLinear | None = None
+
+    def set_inference_precision(self, mode: str | None) -> None:
+        """Decode with the decoder step's matmuls and the output projection (the largest matmul of
+        decoding) in "bf16" or "int8"; None or "fp32" restores float32. Recurrent states, softmax
+        and the saved weights stay float32 (see `lowp`)."""
+        self.decoder.set_matmul_precision(mode)
+        if mode is None or mode == "fp32":
+            self._fast_output = None
+            return
+        weight = self.output.weight if self.output is not None else self.tgt_embed.weight
+        bias = self.output.bias if self.output is not None else self.output_bias
+        self._fast_output = LowPrecisionLinear(weight, bias, mode)
 
     # -- incremental decoding (search) -----------------------------------------------------------
     def init_state(self, enc: Encoded):

@@ -19,7 +19,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from s2s_desktop.engine.api import ModelConfig
-from s2s_desktop.engine.attention import build_attention
+from s2s_desktop.engine.attention import LuongAttention, build_attention, masked_softmax
+from s2s_desktop.engine.lowp import LowPrecisionLinear
 
 RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -116,10 +117,65 @@ class RNNDecoderBase(nn.Module):
         x = prev_emb.unsqueeze(1)
         if self.input_feeding:
             x = torch.cat([x, state.feed.unsqueeze(1)], dim=-1)
+        if self._fast is not None and not self.training:
+            return self._fast_step(x.squeeze(1), state, memory, src_mask, keys)
         out, h, c = self._rnn(x, state)
         att, probs = self._attend(out, memory, src_mask, keys)
         att = att.squeeze(1)
         return att, probs.squeeze(1), RNNState(h, c, att)
+
+    # -- reduced-precision inference ---------------------------------------------------------------
+    _fast: dict[str, LowPrecisionLinear] | None = None
+
+    def set_matmul_precision(self, mode: str | None) -> None:
+        """Decode with the step's weight matrices in "bf16" or "int8" (None: float32). On a CPU the
+        matmuls of small decoding batches are limited by reading the weights, so fewer bytes per
+        weight is nearly proportionally less time. States, gates and softmax stay float32."""
+        if mode is None or mode == "fp32":
+            self._fast = None
+            return
+        self._fast = {
+            name: LowPrecisionLinear(p, None, mode) for name, p in self.named_parameters() if p.dim() == 2
+        }
+
+    def _lin(self, x: torch.Tensor, name: str, bias: torch.Tensor | None = None) -> torch.Tensor:
+        out = self._fast[name](x)
+        return out if bias is None else out + bias
+
+    def _fast_step(self, x, state: RNNState, memory, src_mask, keys):
+        hs, cs = [], []
+        for layer in range(self.layers):
+            b_ih = getattr(self.rnn, f"bias_ih_l{layer}")
+            b_hh = getattr(self.rnn, f"bias_hh_l{layer}")
+            gi = self._lin(x, f"rnn.weight_ih_l{layer}", b_ih)
+            gh = self._lin(state.h[layer], f"rnn.weight_hh_l{layer}", b_hh)
+            if self.is_lstm:
+                i, f, g, o = (gi + gh).chunk(4, dim=-1)
+                c = torch.sigmoid(f) * state.c[layer] + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                cs.append(c)
+            else:
+                i_r, i_z, i_n = gi.chunk(3, dim=-1)
+                h_r, h_z, h_n = gh.chunk(3, dim=-1)
+                r = torch.sigmoid(i_r + h_r)
+                z = torch.sigmoid(i_z + h_z)
+                n = torch.tanh(i_n + r * h_n)
+                h = n + z * (state.h[layer] - n)
+            hs.append(h)
+            x = h
+        out = x.unsqueeze(1)  # (B, 1, H)
+        att_mod = self.attention
+        if isinstance(att_mod, LuongAttention):
+            q = self._lin(out, "attention.proj.weight") if att_mod.proj is not None else out
+            probs = masked_softmax(torch.bmm(q, memory.transpose(1, 2)), src_mask)
+        else:
+            q = self._lin(out, "attention.query_proj.weight")
+            energy = torch.tanh(keys.unsqueeze(1) + q.unsqueeze(2))
+            probs = masked_softmax(self._lin(energy, "attention.energy.weight").squeeze(-1), src_mask)
+        context = torch.bmm(probs, memory)
+        att = torch.tanh(self._lin(torch.cat([context, out], dim=-1), "combine.weight")).squeeze(1)
+        c_all = torch.stack(cs) if cs else state.c
+        return att, probs.squeeze(1), RNNState(torch.stack(hs), c_all, att)
 
     def forward_stepwise(self, emb, state, memory, src_mask, keys, choose_input=None):
         """Teacher-forced (or, with `choose_input`, partly self-fed) decoding one position at a time."""

@@ -74,7 +74,7 @@ def greedy_search(
     hist = _History(batch, 1)
     for t in range(int(limit.max())):
         log_probs, attn, state = model.step(prev, state, enc)
-        top = log_probs.topk(min(topk, log_probs.shape[1]), dim=1)
+        top = _top_alternatives(log_probs, topk)
         _ban_eos_before(log_probs, t, min_len, limit)
         tok = log_probs.argmax(-1)
         if t < forced.shape[1]:
@@ -101,6 +101,15 @@ def greedy_search(
         out.append(Hypothesis(ids[:n, i, 0], np.exp(logp[:n, i, 0]), attention, lp,
                               lp / length_penalty(float(n), alpha), a_ids[:n, i, 0], a_probs[:n, i, 0]))
     return out
+
+
+def _top_alternatives(log_probs: torch.Tensor, k: int):
+    """The k most probable tokens of each row (values, indices); k = 0 skips the work (a topk over
+    the vocabulary costs about as much as the beam's own selection) and records empty lists."""
+    if k <= 0:
+        empty = log_probs.new_zeros((log_probs.shape[0], 0))
+        return torch.return_types.topk((empty, empty.long()))
+    return log_probs.topk(min(k, log_probs.shape[1]), dim=1)
 
 
 def _length(ids: np.ndarray) -> int:
@@ -169,7 +178,7 @@ def beam_search(
         n_act = active.shape[0]
         log_probs, attn, state = model.step(prev, state, enc_k)
         vocab = log_probs.shape[1]
-        top = log_probs.topk(min(topk, vocab), dim=1)
+        top = _top_alternatives(log_probs, topk)
         _ban_eos_before(log_probs, t, min_len, limit.repeat_interleave(k))
         if t < forced.shape[1]:
             f = forced[:, t].repeat_interleave(k)
@@ -180,9 +189,10 @@ def beam_search(
                 log_probs = torch.where(has[:, None], masked, log_probs)
         at_limit = (t >= limit - 1)[:, None]  # (A, 1): only EOS may follow
         cand = scores[:, :, None] + log_probs.view(n_act, k, vocab)  # (A, K, V)
-        eos_col = cand[:, :, EOS_ID].clone()
-        cand = cand.masked_fill(at_limit[:, :, None], NEG_INF)
-        cand[:, :, EOS_ID] = eos_col
+        if bool(at_limit.any()):
+            eos_col = cand[:, :, EOS_ID].clone()
+            cand.masked_fill_(at_limit[:, :, None], NEG_INF)
+            cand[:, :, EOS_ID] = eos_col
         # The 2K best candidates: those ending in EOS are finished (if competitive at all), the best K
         # others live on. At most K of the 2K end in EOS (one per beam), so K live ones always remain.
         top2_scores, top2_idx = cand.view(n_act, -1).topk(2 * k, dim=1)

@@ -3,6 +3,7 @@ paragraphs and files. Everything it returns is plain data from `api` (numpy arra
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import unicodedata
@@ -55,6 +56,30 @@ def validate_options(opts: DecodeOptions) -> None:
         raise ConfigError("the minimum output length cannot be negative")
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"auto": bf16 on CUDA; on a CPU, int8 where fbgemm's quantized kernels exist (about 1/4 of the
+    weight bytes; -0.1 BLEU on Multi30k, see docs/benchmarks.md), else bf16 where the CPU has native
+    bf16 matmuls, else fp32."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
+    int8_ok = device.type == "cpu" and bool({"fbgemm", "x86"} & set(torch.backends.quantized.supported_engines))
+    if precision == "int8" and not int8_ok:
+        raise ConfigError("--precision int8 needs the CPU (fbgemm); use bf16 or fp32 on this device")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16"
+    if int8_ok:
+        return "int8"
+    native_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)() or getattr(
+        torch.cpu, "_is_amx_tile_supported", lambda: False
+    )()
+    return "bf16" if native_bf16 else "fp32"
+
+
 @dataclass(frozen=True)
 class FileSummary:
     lines: int
@@ -66,14 +91,16 @@ class FileSummary:
 class Translator:
     """A loaded model ready to translate on one device."""
 
-    def __init__(self, loaded: LoadedModel, device: torch.device):
+    def __init__(self, loaded: LoadedModel, device: torch.device, precision: str = "auto"):
         self.loaded = loaded
         self.device = device
+        self.precision = resolve_precision(precision, device)
+        loaded.model.set_inference_precision(self.precision)
 
     @classmethod
-    def open(cls, path: str, device: str = "auto", threads: int | None = None) -> Translator:
+    def open(cls, path: str, device: str = "auto", threads: int | None = None, precision: str = "auto") -> Translator:
         dev = resolve_device(device, threads)
-        return cls(load_model(path, dev), dev)
+        return cls(load_model(path, dev), dev, precision)
 
     @property
     def model(self):
@@ -137,11 +164,11 @@ class Translator:
             enc = self.model.encode(batch.src, batch.src_lengths)
             limits = max_lengths(batch.src_lengths, opts.max_len_a, opts.max_len_b, 1024)
             if opts.beam == 1:
-                hyps = greedy_search(self.model, enc, limits, opts.min_len, prefixes, alpha=opts.length_penalty)
+                hyps = greedy_search(self.model, enc, limits, opts.min_len, prefixes, opts.length_penalty,
+                                     opts.alternatives)
                 return [[h] for h in hyps]
-            return beam_search(
-                self.model, enc, opts.beam, limits, opts.nbest, opts.length_penalty, opts.min_len, prefixes
-            )
+            return beam_search(self.model, enc, opts.beam, limits, opts.nbest, opts.length_penalty, opts.min_len,
+                               prefixes, opts.alternatives)
 
     def _prefix_ids(self, prefix: Prefix) -> list[int]:
         tok = self.loaded.tgt_tok
@@ -197,6 +224,7 @@ class Translator:
         within one chunk; a cancelled run writes nothing. The output is written atomically.
         """
         lines = read_lines(src)
+        opts = dataclasses.replace(opts, alternatives=0)  # only the text is written
         start = time.perf_counter()
         out: list[str] = []
         for i in range(0, len(lines), chunk):

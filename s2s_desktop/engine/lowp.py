@@ -1,0 +1,44 @@
+"""Reduced-precision copies of weight matrices for decoding.
+
+Decoding multiplies small batches (beam x sentences) by large weight matrices, so on a CPU it is
+limited by reading the weights: bf16 halves the bytes, int8 quarters them. int8 uses symmetric
+per-output-channel weight scales and per-row activation scales with exact integer accumulation
+(`torch._int_mm`), so a sentence's result never depends on what else is in its batch (fbgemm's
+dynamic quantisation shares one activation scale per batch, which would). Inputs, outputs, states
+and softmax stay float32; the model's own float32 weights are untouched and are what gets saved.
+"""
+
+from __future__ import annotations
+
+import torch
+
+MODES = ("bf16", "int8")
+
+
+class LowPrecisionLinear:
+    """y = x @ W^T (+ bias) with W kept in bf16 or int8; returns float32."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, mode: str):
+        self.mode = mode
+        weight = weight.detach().float()
+        self.bias = None if bias is None else bias.detach().float()
+        if mode == "bf16":
+            self.weight = weight.to(torch.bfloat16)
+        elif mode == "int8":
+            self.scale = (weight.abs().amax(dim=1) / 127.0).clamp(min=1e-8)  # (out,)
+            self.weight_t = (weight / self.scale[:, None]).round().clamp(-127, 127).to(torch.int8).t().contiguous()
+        else:
+            raise ValueError(f"unknown precision {mode!r}")
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "int8":
+            shape = x.shape
+            rows = x.reshape(-1, shape[-1]).float()
+            x_scale = (rows.abs().amax(dim=1, keepdim=True) / 127.0).clamp(min=1e-8)
+            xq = (rows / x_scale).round_().clamp_(-127, 127).to(torch.int8)
+            y = torch._int_mm(xq, self.weight_t).float() * x_scale * self.scale
+            if self.bias is not None:
+                y += self.bias
+            return y.reshape(*shape[:-1], y.shape[-1])
+        y = torch.nn.functional.linear(x.to(torch.bfloat16), self.weight).float()
+        return y if self.bias is None else y + self.bias
