@@ -71,8 +71,11 @@ class MetricsLog:
         self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115  (kept open for the whole run)
 
     def write(self, event: Event) -> None:
-        self._fh.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
-        self._fh.flush()
+        try:
+            self._fh.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+            self._fh.flush()
+        except OSError as exc:
+            raise TrainingError(f"Could not append to {self.path}: {exc.strerror or exc}") from exc
 
     def close(self) -> None:
         self._fh.close()
@@ -300,7 +303,12 @@ class _Run:
             elif p.step > 0:
                 self._save_resume()
         except S2SError as exc:
-            yield self._emit(Failed(p.step, str(exc)))
+            failed = Failed(p.step, str(exc))
+            try:
+                self.log.write(failed)
+            except TrainingError:
+                pass  # the log itself is what failed; the event still reaches the caller
+            yield failed
             return
         best = self.run_dir / BEST_FILE
         yield self._emit(
@@ -497,7 +505,7 @@ def translate_ids(
     for indices in bucket_batches(lens, None, batch_tokens):
         batch = make_batch(src_ids, None, indices, device)
         enc = model.encode(batch.src, batch.src_lengths)
-        hyps = greedy_search(model, enc, max_lengths(batch.src_lengths, max_a, max_b, 512))
+        hyps = greedy_search(model, enc, max_lengths(batch.src_lengths, max_a, max_b, 512), topk=0)
         for i, h in zip(indices, hyps):
             out[i] = tgt_tok.decode(h.ids)
     return out

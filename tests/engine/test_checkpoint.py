@@ -308,3 +308,39 @@ def test_missing_tokenizer(tmp_path: Path, tiny_model_file: Path) -> None:
 
 def test_checkpoint_error_is_user_error() -> None:
     assert issubclass(CheckpointError, S2SError)
+
+
+def test_full_disk_keeps_the_old_file_and_names_the_problem(
+    tmp_path: Path, tiny_model_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails half-way (ENOSPC) raises a CheckpointError naming the file and the cause,
+    leaves the previous model intact and no temporary file behind."""
+    import errno
+
+    from s2s_desktop.engine.checkpoint import atomic_write
+
+    target = tmp_path / "best.s2s"
+    target.write_bytes(tiny_model_file.read_bytes())
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, data):
+            self.fh.write(data[:10])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
+    with pytest.raises(CheckpointError) as info:
+        atomic_write(target, b"x" * 1000)
+    assert str(target) in str(info.value) and "No space left" in str(info.value)
+    assert target.read_bytes() == tiny_model_file.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["best.s2s"]
+    assert load_model(target).meta["src_lang"] == "en"

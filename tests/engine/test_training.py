@@ -1,6 +1,7 @@
 """The trainer learns, reports, saves, stops and resumes exactly."""
 
 import json
+import os
 import random
 import threading
 
@@ -160,3 +161,26 @@ def test_bad_training_options_are_named(tmp_path):
         list(train(SMALL, config(tmp_path, train_file, schedule="inverse-sqrt")))
     with pytest.raises(ConfigError, match="--train"):
         list(train(SMALL, config(tmp_path, None, train_tsv=None)))
+
+
+def test_full_disk_during_training_fails_with_a_message(tmp_path, monkeypatch):
+    import errno
+
+    from s2s_desktop.engine import checkpoint
+
+    train_file = tmp_path / "reverse.tsv"
+    reverse_corpus(train_file, 300, seed=9)
+
+    def no_space(path, data, error=checkpoint.CheckpointError):
+        raise error(f"Could not write {path}: {os.strerror(errno.ENOSPC)}")
+
+    events = []
+    gen = train(SMALL, config(tmp_path, train_file, max_steps=20, valid_every=5, log_every=1))
+    for event in gen:
+        events.append(event)
+        if isinstance(event, StepReport) and event.step == 2:
+            monkeypatch.setattr("s2s_desktop.engine.training.save_model",
+                                lambda path, *a, **k: no_space(path, b""))
+    assert isinstance(events[-1], Failed)
+    assert "No space left on device" in events[-1].message and "best.s2s" in events[-1].message
+    assert events[-1].step == 5
