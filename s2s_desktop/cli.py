@@ -64,6 +64,8 @@ MODEL_HELP = {
     "decoder_layers": "decoder RNN layers",
     "tie_output": "the output layer reuses the target embeddings",
     "share_embeddings": "one embedding matrix for source and target (needs --joint-vocab)",
+    "heads": "Transformer attention heads (d_model = --emb-size)",
+    "ff_size": "Transformer feed-forward size",
 }
 # TrainConfig fields with a hand-written flag below.
 SPECIAL_TRAIN = {
@@ -115,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_options(data, TrainConfig, {k: TRAIN_HELP[k] for k in (
         "valid_size", "max_len", "max_ratio", "vocab_size", "sp_model_type", "character_coverage", "joint_vocab")})
     model = t.add_argument_group("model")
-    model.add_argument("--arch", default="rnn", choices=["rnn"], help="architecture (default: rnn)")
+    model.add_argument("--arch", default="rnn", choices=["rnn", "transformer"], help="architecture (default: rnn)")
+    model.add_argument("--preset", choices=["tiny", "small", "base"],
+                       help="model size preset for the architecture (flags below override it)")
     _add_dataclass_options(model, ModelConfig, MODEL_HELP)
     opt = t.add_argument_group("optimisation and validation")
     _add_dataclass_options(opt, TrainConfig, {k: v for k, v in TRAIN_HELP.items() if k not in (
@@ -151,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--hyp-out", metavar="FILE", help="also write the translations to FILE")
 
+    avg = sub.add_parser("average", help="average the weights of several saves of one run")
+    avg.add_argument("--out", required=True, metavar="FILE", help="the averaged model file to write")
+    avg.add_argument("models", nargs="+", metavar="MODEL", help="model files of one run (e.g. step-*.s2s)")
+    avg.add_argument("--half", action="store_true", help="store the weights as float16 (half the size)")
+
     info = sub.add_parser("info", help="describe a model file")
     info.add_argument("--model", required=True, metavar="FILE")
     info.add_argument("--json", action="store_true")
@@ -175,7 +184,8 @@ def _add_decode_options(p) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = {"train": cmd_train, "translate": cmd_translate, "evaluate": cmd_evaluate, "info": cmd_info}
+    handler = {"train": cmd_train, "translate": cmd_translate, "evaluate": cmd_evaluate, "info": cmd_info,
+               "average": cmd_average}
     try:
         return handler[args.command](args)
     except S2SError as exc:
@@ -208,7 +218,12 @@ def cmd_train(args) -> int:
             if not train_kwargs.get(name):
                 raise_usage(f"{flag} is required")
     train_cfg = TrainConfig(**train_kwargs)
-    model_cfg = ModelConfig(arch=args.arch, **_collect(args, ModelConfig, MODEL_HELP))
+    from s2s_desktop.engine.presets import preset
+
+    sizes = preset(args.arch, args.preset) if args.preset else {}
+    if args.arch == "transformer" and not args.preset:
+        sizes = preset("transformer", "small")
+    model_cfg = ModelConfig(arch=args.arch, **{**sizes, **_collect(args, ModelConfig, MODEL_HELP)})
 
     stop = threading.Event()
 
@@ -254,8 +269,11 @@ def _print_event(event, quiet: bool) -> int:
             f"vocab {d.src_vocab}/{d.tgt_vocab}; mean length {d.mean_src_len:.1f}/{d.mean_tgt_len:.1f} pieces",
             file=out,
         )
-        print(f"model: {event.model['arch']} {event.model['cell']} {event.model['attention']}, "
-              f"{event.num_params:,} parameters", file=out)
+        m = event.model
+        kind = (f"transformer {m['encoder_layers']}+{m['decoder_layers']} layers, d {m['emb_size']}, "
+                f"{m['heads']} heads, ff {m['ff_size']}" if m["arch"] == "transformer"
+                else f"rnn {m['cell']} {m['attention']}")
+        print(f"model: {kind}, {event.num_params:,} parameters", file=out)
     elif kind == "step" and not quiet:
         print(
             f"step {event.step:>6} | epoch {event.epoch + 1:>3} | loss {event.loss:6.3f} | ppl {_exp(event.nll):8.2f} | "
@@ -403,6 +421,14 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_average(args) -> int:
+    from s2s_desktop.engine.checkpoint import average_models
+
+    loaded = average_models(args.models, args.out, half=args.half)
+    print(f"averaged {len(args.models)} models into {args.out} ({loaded.model.num_parameters():,} parameters)")
+    return 0
+
+
 def cmd_info(args) -> int:
     from s2s_desktop.engine.service import Translator
 
@@ -431,8 +457,12 @@ def cmd_info(args) -> int:
     m = info["model"]
     print(f"{info['path']}  ({size / 1e6:.1f} MB, {info['storage']})")
     print(f"  languages   {info['src_lang']} -> {info['tgt_lang']}")
-    print(f"  model       {m['arch']} {m['cell']} {m['attention']}, emb {m['emb_size']}, encoder "
-          f"{m['encoder_layers']}x{m['encoder_hidden']}x2, decoder {m['decoder_layers']}x{m['decoder_hidden']}")
+    if m["arch"] == "transformer":
+        print(f"  model       transformer {m['encoder_layers']}+{m['decoder_layers']} layers, d_model {m['emb_size']}, "
+              f"{m['heads']} heads, feed-forward {m['ff_size']}")
+    else:
+        print(f"  model       {m['arch']} {m['cell']} {m['attention']}, emb {m['emb_size']}, encoder "
+              f"{m['encoder_layers']}x{m['encoder_hidden']}x2, decoder {m['decoder_layers']}x{m['decoder_hidden']}")
     print(f"  parameters  {info['parameters']:,}")
     print(f"  vocabulary  {info['src_vocab']} / {info['tgt_vocab']}{' (joint)' if info['joint_vocab'] else ''}")
     tr = info["training"]

@@ -48,6 +48,9 @@ class ModelConfig:
     encoder_layers: int = 1
     decoder_hidden: int = 512
     decoder_layers: int = 1
+    # Transformer (d_model = emb_size; encoder_layers / decoder_layers count Transformer layers)
+    heads: int = 4
+    ff_size: int = 1024
     # Shared
     tie_output: bool = False  # output layer reuses the target embedding matrix
     share_embeddings: bool = False  # source and target embeddings are one matrix (joint vocabulary)

@@ -198,3 +198,31 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
         raise CheckpointError(f"{path}: the tokenizers do not match the model's vocabulary sizes")
     model.to(device).eval()
     return LoadedModel(model, src_tok, tgt_tok, info, str(path))
+
+
+def average_models(paths: list[str | os.PathLike], out: str | os.PathLike, half: bool = False) -> LoadedModel:
+    """Average the weights of several saves of one model (same config and tokenizers), as in the
+    "average the last N checkpoints" recipes; the result's metadata is the last file's, plus the list
+    of averaged files."""
+    if len(paths) < 2:
+        raise CheckpointError("averaging needs at least two model files")
+    models = [load_model(p) for p in paths]
+    first = models[0]
+    for path, m in zip(paths[1:], models[1:]):
+        if m.config != first.config:
+            raise CheckpointError(f"{path} has a different model config than {paths[0]}; only saves of one run can be averaged")
+        if m.src_tok.model_bytes != first.src_tok.model_bytes or m.tgt_tok.model_bytes != first.tgt_tok.model_bytes:
+            raise CheckpointError(f"{path} has different tokenizers than {paths[0]}; only saves of one run can be averaged")
+    states = [m.model.state_dict() for m in models]
+    averaged = {
+        k: (sum(s[k].float() for s in states) / len(states)).to(v.dtype) if v.is_floating_point() else v
+        for k, v in states[-1].items()
+    }
+    last = models[-1]
+    last.model.load_state_dict(averaged)
+    info = dict(last.meta)
+    training = dict(info.get("training", {}))
+    training["averaged_from"] = [str(p) for p in paths]
+    meta = ModelMeta(info["src_lang"], info["tgt_lang"], info.get("joint_vocab", False), training)
+    save_model(out, last.model, last.src_tok, last.tgt_tok, meta, half=half)
+    return load_model(out)

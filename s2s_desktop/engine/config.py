@@ -5,7 +5,7 @@ from __future__ import annotations
 from s2s_desktop.engine.api import ModelConfig, TrainConfig
 from s2s_desktop.errors import ConfigError
 
-ARCHS = ("rnn",)
+ARCHS = ("rnn", "transformer")
 CELLS = ("gru", "lstm")
 ATTENTIONS = ("bahdanau", "luong-dot", "luong-general")
 SCHEDULES = ("plateau", "inverse-sqrt", "constant")
@@ -50,7 +50,11 @@ def validate_model_config(cfg: ModelConfig) -> None:
         _at_least(cfg, name, 5)
     if not 0.0 <= cfg.dropout < 1.0:
         raise ConfigError(f"--dropout must be in [0, 1) (got {cfg.dropout})")
-    if cfg.attention == "luong-dot" and cfg.decoder_hidden != 2 * cfg.encoder_hidden:
+    _at_least(cfg, "heads", 1)
+    _at_least(cfg, "ff_size", 1)
+    if cfg.arch == "transformer" and cfg.emb_size % cfg.heads:
+        raise ConfigError(f"--emb-size (d_model, {cfg.emb_size}) must be divisible by --heads ({cfg.heads})")
+    if cfg.arch == "rnn" and cfg.attention == "luong-dot" and cfg.decoder_hidden != 2 * cfg.encoder_hidden:
         raise ConfigError(
             f"--attention luong-dot needs --decoder-hidden = 2 x --encoder-hidden "
             f"({cfg.decoder_hidden} != 2 x {cfg.encoder_hidden}); use luong-general otherwise"

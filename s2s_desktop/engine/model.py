@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +19,12 @@ from torch import nn
 from s2s_desktop.engine.api import PAD_ID, ModelConfig
 from s2s_desktop.engine.lowp import LowPrecisionLinear
 from s2s_desktop.engine.rnn import RNNEncoder, build_decoder
+from s2s_desktop.engine.transformer import (
+    TransformerDecoder,
+    TransformerEncoder,
+    TransformerState,
+    sinusoidal_positions,
+)
 from s2s_desktop.errors import ConfigError
 
 
@@ -27,15 +34,19 @@ class Encoded:
 
     memory: torch.Tensor  # (B, S, M)
     src_mask: torch.Tensor  # (B, S) bool, True at real tokens
-    final: torch.Tensor  # (B, M) summary that initialises the decoder
-    keys: torch.Tensor | None  # precomputed attention keys (B, S, A) or None
+    final: torch.Tensor  # (B, M) summary that initialises an RNN decoder ((B, 0) for a Transformer)
+    keys: torch.Tensor | tuple[torch.Tensor, ...] | None  # attention keys/values computed once per source
 
     def index_select(self, idx: torch.Tensor) -> Encoded:
+        if isinstance(self.keys, tuple):
+            keys = tuple(k.index_select(0, idx) for k in self.keys)
+        else:
+            keys = None if self.keys is None else self.keys.index_select(0, idx)
         return Encoded(
             self.memory.index_select(0, idx),
             self.src_mask.index_select(0, idx),
             self.final.index_select(0, idx),
-            None if self.keys is None else self.keys.index_select(0, idx),
+            keys,
         )
 
 
@@ -48,8 +59,16 @@ class Seq2Seq(nn.Module):
         self._tgt_embed = (
             None if cfg.share_embeddings else nn.Embedding(cfg.tgt_vocab_size, cfg.emb_size, padding_idx=PAD_ID)
         )
-        self.encoder = RNNEncoder(cfg)
-        self.decoder = build_decoder(cfg, self.encoder.output_size)
+        self.is_transformer = cfg.arch == "transformer"
+        if self.is_transformer:
+            self.encoder = TransformerEncoder(cfg)
+            self.decoder = TransformerDecoder(cfg)
+            self.embed_scale = math.sqrt(cfg.emb_size)
+            self.embed_dropout = nn.Dropout(cfg.dropout)
+            self.register_buffer("positions", sinusoidal_positions(256, cfg.emb_size), persistent=False)
+        else:
+            self.encoder = RNNEncoder(cfg)
+            self.decoder = build_decoder(cfg, self.encoder.output_size)
         hidden = self.decoder.output_size
         if cfg.tie_output:
             # The logits reuse the target embedding matrix; a projection bridges hidden -> emb size.
@@ -77,15 +96,48 @@ class Seq2Seq(nn.Module):
             with torch.no_grad():
                 emb.weight[PAD_ID].zero_()
 
+    def _position_table(self, length: int) -> torch.Tensor:
+        if length > self.positions.shape[0]:  # grow the sinusoid table for long inputs
+            self.positions = sinusoidal_positions(max(length, 2 * self.positions.shape[0]), self.cfg.emb_size).to(
+                self.positions.device
+            )
+        return self.positions
+
+    def _embed(self, embedding: nn.Embedding, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        """Transformer input: scaled embeddings + sinusoidal positions (+ dropout)."""
+        table = self._position_table(offset + ids.shape[1])
+        x = embedding(ids) * self.embed_scale + table[offset : offset + ids.shape[1]]
+        return self.embed_dropout(x)
+
     # -- encoder ------------------------------------------------------------------------------
     def encode(self, src: torch.Tensor, lengths: torch.Tensor) -> Encoded:
-        memory, final = self.encoder(self.src_embed(src), lengths)
         mask = src != PAD_ID
+        if self.is_transformer:
+            memory, _ = self.encoder(self._embed(self.src_embed, src), mask)
+            final = memory.new_zeros((memory.shape[0], 0))
+        else:
+            memory, final = self.encoder(self.src_embed(src), lengths)
         return Encoded(memory, mask, final, self.decoder.precompute_keys(memory))
 
+    def encoder_attention(self, src: torch.Tensor) -> torch.Tensor:
+        """Transformer encoder self-attention for inspection: (B, layers, heads, S, S)."""
+        if not self.is_transformer:
+            raise ValueError("only Transformers have encoder self-attention")
+        _, weights = self.encoder(self._embed(self.src_embed, src), src != PAD_ID, need_weights=True)
+        return torch.stack(weights, 1)
+
     # -- teacher-forced decoding ----------------------------------------------------------------
-    def decode(self, enc: Encoded, tgt_in: torch.Tensor, teacher_forcing: float = 1.0):
-        """tgt_in (B, T) -> (hidden (B, T, H) after dropout, attention probs (B, T, S))."""
+    def decode(self, enc: Encoded, tgt_in: torch.Tensor, teacher_forcing: float = 1.0, need_weights: bool = False):
+        """tgt_in (B, T) -> (hidden (B, T, H) after dropout, attention).
+
+        RNN: attention probs (B, T, S), always. Transformer: None during training (fused attention),
+        or with `need_weights` the cross-attention (B, layers, heads, T, S) and decoder
+        self-attention (B, layers, heads, T, T) as a pair."""
+        if self.is_transformer:
+            hidden, self_w, cross_w = self.decoder(self._embed(self.tgt_embed, tgt_in), enc.keys, enc.src_mask, need_weights)
+            if not need_weights:
+                return hidden, None
+            return hidden, (torch.stack(cross_w, 1), torch.stack(self_w, 1))
         emb = self.decoder.dropout(self.tgt_embed(tgt_in))
         state = self.decoder.init_state(enc.final)
         if teacher_forcing >= 1.0 or not self.training:
@@ -132,10 +184,16 @@ class Seq2Seq(nn.Module):
 
     # -- incremental decoding (search) -----------------------------------------------------------
     def init_state(self, enc: Encoded):
+        if self.is_transformer:
+            return TransformerState((), (), 0)
         return self.decoder.init_state(enc.final)
 
     def step(self, prev_tokens: torch.Tensor, state, enc: Encoded):
         """prev_tokens (B,) -> log-probs (B, V), attention (B, layers, heads, S), new state."""
+        if self.is_transformer:
+            x = self._embed(self.tgt_embed, prev_tokens[:, None], state.position)
+            out, attn, state = self.decoder.step(x, state, enc.keys, enc.src_mask)
+            return torch.log_softmax(self.logits(out).float(), dim=-1), attn, state
         att, probs, state = self.decoder.step(self.tgt_embed(prev_tokens), state, enc.memory, enc.src_mask, enc.keys)
         log_probs = torch.log_softmax(self.logits(att).float(), dim=-1)
         return log_probs, probs[:, None, None, :], state
@@ -190,8 +248,8 @@ def sequence_loss(model: Seq2Seq, batch, label_smoothing: float, teacher_forcing
 
 
 def build_model(cfg: ModelConfig) -> Seq2Seq:
-    if cfg.arch != "rnn":
-        raise ConfigError(f"architecture {cfg.arch!r} is not available in this version (use 'rnn')")
+    if cfg.arch not in ("rnn", "transformer"):
+        raise ConfigError(f"unknown architecture {cfg.arch!r} (use rnn or transformer)")
     if cfg.share_embeddings and cfg.src_vocab_size != cfg.tgt_vocab_size:
         raise ConfigError("share_embeddings needs a joint vocabulary (same source and target vocabulary)")
     try:

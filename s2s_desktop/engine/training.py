@@ -185,6 +185,8 @@ class _Run:
         )
         if cfg.joint_vocab is False and model_cfg.share_embeddings:
             raise ConfigError("--share-embeddings needs --joint-vocab")
+        if model_cfg.arch == "transformer" and cfg.teacher_forcing < 1.0:
+            raise ConfigError("--teacher-forcing below 1 (scheduled sampling) is only available for --arch rnn")
         validate_model_config(model_cfg)
         try:
             run_dir.mkdir(parents=True, exist_ok=True)

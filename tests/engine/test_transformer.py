@@ -1,0 +1,135 @@
+"""Transformer: cached decoding equals recomputation, attention shapes, padding, learning, averaging."""
+
+import numpy as np
+import pytest
+import torch
+
+from s2s_desktop.engine.api import DecodeOptions, Finished, ModelConfig, TrainConfig
+from s2s_desktop.engine.batching import make_batch
+from s2s_desktop.engine.checkpoint import ModelMeta, average_models, load_model, save_model
+from s2s_desktop.engine.model import build_model, sequence_loss
+from s2s_desktop.engine.presets import PRESETS
+from s2s_desktop.engine.service import Translator
+from s2s_desktop.engine.training import train
+from s2s_desktop.errors import CheckpointError, ConfigError
+
+SRC = [[5, 6, 7], [8, 9, 10, 11, 12, 13, 14], [15]]
+TGT = [[4, 5], [6, 7, 8, 9, 10], [11, 12, 13]]
+
+
+def tiny(**kw):
+    torch.manual_seed(0)
+    cfg = dict(arch="transformer", src_vocab_size=30, tgt_vocab_size=31, emb_size=32, heads=4, ff_size=64,
+               encoder_layers=2, decoder_layers=3, dropout=0.0)
+    cfg.update(kw)
+    return build_model(ModelConfig(**cfg)).eval()
+
+
+def test_cached_incremental_decoding_equals_full_recompute():
+    model = tiny()
+    batch = make_batch(SRC, TGT, np.arange(3))
+    with torch.no_grad():
+        enc = model.encode(batch.src, batch.src_lengths)
+        hidden, (cross, self_attn) = model.decode(enc, batch.tgt_in, need_weights=True)
+        full = torch.log_softmax(model.logits(hidden), -1)
+        state = model.init_state(enc)
+        for t in range(batch.tgt_in.shape[1]):
+            log_probs, attn, state = model.step(batch.tgt_in[:, t], state, enc)
+            torch.testing.assert_close(log_probs, full[:, t], rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(attn, cross[:, :, :, t], rtol=1e-4, atol=1e-6)
+            assert state.keys[0].shape[2] == t + 1  # the cache grows one position per step
+
+
+def test_attention_shapes_rows_and_padding():
+    model = tiny()
+    batch = make_batch(SRC, TGT, np.arange(3))
+    with torch.no_grad():
+        enc = model.encode(batch.src, batch.src_lengths)
+        _, (cross, self_attn) = model.decode(enc, batch.tgt_in, need_weights=True)
+        enc_attn = model.encoder_attention(batch.src)
+    b, s = batch.src.shape
+    t = batch.tgt_in.shape[1]
+    assert cross.shape == (b, 3, 4, t, s) and self_attn.shape == (b, 3, 4, t, t) and enc_attn.shape == (b, 2, 4, s, s)
+    torch.testing.assert_close(cross.sum(-1), torch.ones(b, 3, 4, t))
+    pad = batch.src == 0
+    assert torch.all(cross.masked_select(pad[:, None, None, None, :].expand_as(cross)) == 0)
+    assert torch.all(self_attn.triu(1) == 0)  # causal: no attention to later target positions
+    # fused (training) and explicit (inspection) attention compute the same function
+    with torch.no_grad():
+        fused, _ = model.decode(enc, batch.tgt_in)
+        explicit, _ = model.decode(enc, batch.tgt_in, need_weights=True)
+    torch.testing.assert_close(fused, explicit, rtol=1e-4, atol=1e-5)
+
+
+def test_padding_changes_nothing():
+    model = tiny()
+    alone = make_batch(SRC[:1], TGT[:1], np.array([0]))
+    together = make_batch(SRC, TGT, np.arange(3))
+    with torch.no_grad():
+        loss_alone, _ = sequence_loss(model, alone, 0.1)
+        loss_rest, _ = sequence_loss(model, make_batch(SRC[1:], TGT[1:], np.arange(2)), 0.1)
+        loss_all, _ = sequence_loss(model, together, 0.1)
+    torch.testing.assert_close(loss_all, loss_alone + loss_rest, rtol=1e-5, atol=1e-4)
+
+
+def test_shared_and_tied_embeddings_are_one_matrix():
+    model = tiny(src_vocab_size=31, share_embeddings=True, tie_output=True)
+    assert sum("embed" in name for name in model.state_dict()) == 1
+    assert model.output is None and model.pre_output is None
+
+
+def test_bad_transformer_config_is_named():
+    from s2s_desktop.engine.config import validate_model_config
+
+    with pytest.raises(ConfigError, match="--heads"):
+        validate_model_config(ModelConfig(arch="transformer", emb_size=30, heads=4))
+
+
+@pytest.mark.parametrize("arch", ["rnn", "transformer"])
+def test_presets_build(arch):
+    for sizes in PRESETS[arch].values():
+        model = build_model(ModelConfig(arch=arch, src_vocab_size=100, tgt_vocab_size=100, **sizes))
+        assert model.num_parameters() > 0
+
+
+@pytest.mark.slow
+def test_reverse_task_is_learned_and_averaging_works(tmp_path):
+    import random
+
+    rng = random.Random(3)
+    words = "zero one two three four five six seven eight nine".split()
+    lines = []
+    for _ in range(3000):
+        w = [rng.choice(words) for _ in range(rng.randint(3, 7))]
+        lines.append(f"{' '.join(w)}\t{' '.join(reversed(w))}\n")
+    (tmp_path / "r.tsv").write_text("".join(lines), encoding="utf-8")
+    cfg = TrainConfig(out_dir=str(tmp_path / "run"), src_lang="a", tgt_lang="b", train_tsv=str(tmp_path / "r.tsv"),
+                      valid_size=100, vocab_size=60, batch_tokens=400, lr=3e-3, warmup_steps=100,
+                      schedule="inverse-sqrt", max_steps=600, valid_every=200, keep_last=2, threads=2)
+    model = ModelConfig(arch="transformer", emb_size=64, heads=4, ff_size=128, encoder_layers=2, decoder_layers=2,
+                        dropout=0.1)
+    events = list(train(model, cfg))
+    assert isinstance(events[-1], Finished), events[-1]
+    tests = []
+    for _ in range(200):
+        w = [rng.choice(words) for _ in range(rng.randint(3, 7))]
+        tests.append((" ".join(w), " ".join(reversed(w))))
+    translator = Translator.open(events[-1].best_path, "cpu")
+    out = translator.translate([s for s, _ in tests], DecodeOptions(beam=4))
+    assert sum(o.text == r for o, (_, r) in zip(out, tests)) / len(tests) >= 0.9
+    assert out[0].best.attention.shape[:2] == (2, 4)  # layers x heads for every decoded token
+    steps = sorted((tmp_path / "run").glob("step-*.s2s"))
+    assert [p.name for p in steps] == ["step-0000400.s2s", "step-0000600.s2s"]
+    averaged = average_models(steps, tmp_path / "avg.s2s")
+    a, b = (load_model(p).model.state_dict() for p in steps)
+    key = "decoder.layers.0.ff.0.weight"
+    torch.testing.assert_close(averaged.model.state_dict()[key], (a[key] + b[key]) / 2)
+
+
+def test_averaging_refuses_different_runs(tmp_path, tiny_model_file, tiny_tokenizers):
+    src_tok, tgt_tok = tiny_tokenizers
+    other = build_model(ModelConfig(emb_size=8, encoder_hidden=8, decoder_hidden=16, src_vocab_size=len(src_tok),
+                                    tgt_vocab_size=len(tgt_tok)))
+    save_model(tmp_path / "other.s2s", other, src_tok, tgt_tok, ModelMeta("en", "de"))
+    with pytest.raises(CheckpointError, match="different model config"):
+        average_models([tiny_model_file, tmp_path / "other.s2s"], tmp_path / "avg.s2s")
