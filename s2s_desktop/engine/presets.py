@@ -13,19 +13,20 @@ from s2s_desktop.errors import ConfigError
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "rnn": {
-        # about 3.5M parameters
+        # 4.9M parameters with separate 8k vocabularies
         "tiny": dict(emb_size=128, encoder_hidden=128, decoder_hidden=256, encoder_layers=1, decoder_layers=1),
-        # about 11.2M: the benchmark model of docs/benchmarks.md
+        # 11.2M: the benchmark model of docs/benchmarks.md
         "small": dict(emb_size=256, encoder_hidden=256, decoder_hidden=512, encoder_layers=1, decoder_layers=1),
-        # about 33M
+        # 33.2M
         "base": dict(emb_size=512, encoder_hidden=512, decoder_hidden=1024, encoder_layers=2, decoder_layers=1),
     },
     "transformer": {
-        # Wu et al. 2021 "transformer_tiny": 4+4 layers, d 128, 4 heads, ff 256 (2.6M with a joint 10k vocabulary)
+        # Wu et al. 2021 "transformer_tiny": 4+4 layers, d 128, 4 heads, ff 256: 4.4M with separate 8k
+        # vocabularies, 2.6M with a joint 10k vocabulary and shared, tied embeddings
         "tiny": dict(emb_size=128, heads=4, ff_size=256, encoder_layers=4, decoder_layers=4),
-        # 3+3 layers, d 256, ff 1024: the size of the OpenNMT-py comparator in ../shared/bench/peers
+        # 3+3 layers, d 256, ff 1024 (11.7M): the size of the OpenNMT-py comparator in ../shared/bench/peers
         "small": dict(emb_size=256, heads=4, ff_size=1024, encoder_layers=3, decoder_layers=3),
-        # the "base" Transformer of Vaswani et al.: 6+6 layers, d 512, 8 heads, ff 2048
+        # the "base" Transformer of Vaswani et al.: 6+6 layers, d 512, 8 heads, ff 2048 (56.4M)
         "base": dict(emb_size=512, heads=8, ff_size=2048, encoder_layers=6, decoder_layers=6),
     },
 }
