@@ -198,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         # The reader of our output went away (e.g. `| head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # e.g. an output file in a folder that does not exist, or a full disk
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"s2s: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 # -- train -----------------------------------------------------------------------------------------

@@ -228,3 +228,14 @@ def test_module_entry_point_bad_model_no_traceback(tmp_path: Path, bad_model: Pa
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("s2s: error: ")
     assert proc.stdout == ""
+
+
+def test_unwritable_output_is_a_one_line_error(tiny_model_file, tmp_path, capsys):
+    from s2s_desktop.cli import main
+
+    target = tmp_path / "missing-folder" / "out.txt"
+    src = tmp_path / "in.txt"
+    src.write_text("one two\n", encoding="utf-8")
+    code = main(["translate", "--model", str(tiny_model_file), "--input", str(src), "--output", str(target), "--json"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("s2s: error: ") and "out.txt" in err and "Traceback" not in err
