@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "st", "vs", "etc", "e.g", "i.e", "jr", "sr", "no", "fig", "vol", "ca",
-    "z.b", "d.h", "u.a", "usw", "bzw", "nr", "str", "hr", "fr", "dipl", "ing", "mme", "mlle", "sra", "sr",
+    "z.b", "d.h", "u.a", "usw", "bzw", "nr", "str", "hr", "fr", "dipl", "ing", "mme", "mlle", "sra",
 }
 _END = re.compile(
     r"([.!?\u2026\u3002\uff01\uff1f]+[\"'\u201c\u201d\u2018\u2019\u00ab\u00bb)\]]*)(\s+)(?=[\"'\u201c\u2018\u201e\u201a\u00ab(\[]?\w)"

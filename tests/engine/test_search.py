@@ -74,12 +74,11 @@ def test_nbest_sorted_distinct_and_scored(loaded):
             assert h.attention.shape[2] == len(h.ids)
 
 
-def test_wider_beam_never_finds_a_worse_best(loaded):
+def test_wide_beam_finds_at_least_the_greedy_log_prob(loaded):
     enc, limits = encode(loaded, SENTENCES)
-    narrow = beam_search(loaded.model, enc, 2, limits, alpha=0.0)
     wide = beam_search(loaded.model, enc, 8, limits, alpha=0.0)
     greedy = greedy_search(loaded.model, enc, limits)
-    for g, (n,), (w,) in zip(greedy, narrow, wide):
+    for g, (w,) in zip(greedy, wide):
         assert w.log_prob >= g.log_prob - 1e-4
 
 
