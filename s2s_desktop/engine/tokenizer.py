@@ -52,9 +52,6 @@ class Tokenizer:
     def decode(self, ids: Sequence[int]) -> str:
         return self._sp.decode([int(i) for i in ids if i > EOS_ID or i == UNK_ID])
 
-    def decode_batch(self, batch: Sequence[Sequence[int]]) -> list[str]:
-        return [self.decode(ids) for ids in batch]
-
     def id_to_piece(self, i: int) -> str:
         return self._sp.id_to_piece(int(i))
 
