@@ -88,7 +88,7 @@ class TrainConfig:
     # Optimisation
     batch_tokens: int = 3000  # target tokens per batch (padding included)
     lr: float = 1e-3
-    schedule: str = "plateau"  # "plateau", "inverse-sqrt" or "constant"
+    schedule: str = "plateau"  # "plateau", "inverse-sqrt", "cosine" or "constant"
     warmup_steps: int = 0
     plateau_factor: float = 0.5
     plateau_patience: int = 2  # evaluations without improvement before the LR is cut

@@ -8,7 +8,7 @@ from s2s_desktop.errors import ConfigError
 ARCHS = ("rnn", "transformer")
 CELLS = ("gru", "lstm")
 ATTENTIONS = ("bahdanau", "luong-dot", "luong-general")
-SCHEDULES = ("plateau", "inverse-sqrt", "constant")
+SCHEDULES = ("plateau", "inverse-sqrt", "cosine", "constant")
 METRICS = ("loss", "bleu", "chrf")
 PRECISIONS = ("auto", "fp32", "bf16")
 SP_TYPES = ("unigram", "bpe")
@@ -104,5 +104,7 @@ def validate_train_config(cfg: TrainConfig) -> None:
         raise ConfigError("--clip-norm, --weight-decay and --min-lr cannot be negative")
     if cfg.schedule == "inverse-sqrt" and cfg.warmup_steps < 1:
         raise ConfigError("--schedule inverse-sqrt needs --warmup-steps of at least 1 (e.g. 4000)")
+    if cfg.schedule == "cosine" and (cfg.max_steps is None or cfg.max_steps <= cfg.warmup_steps):
+        raise ConfigError("--schedule cosine needs --max-steps larger than --warmup-steps (it decays to --min-lr there)")
     if not cfg.out_dir:
         raise ConfigError("--out (the run folder) is required")

@@ -39,7 +39,12 @@ from s2s_desktop.engine.api import (
     TrainConfig,
 )
 from s2s_desktop.engine.batching import EpochBatches, bucket_batches, make_batch
-from s2s_desktop.engine.checkpoint import MODEL_SUFFIX, ModelMeta, atomic_write, save_model
+from s2s_desktop.engine.checkpoint import (
+    MODEL_SUFFIX,
+    ModelMeta,
+    atomic_write,
+    save_model,
+)
 from s2s_desktop.engine.config import validate_model_config, validate_train_config
 from s2s_desktop.engine.dataset import PreparedData, prepare_data
 from s2s_desktop.engine.device import device_label, resolve_device
@@ -97,7 +102,11 @@ def read_metrics(path: str | Path) -> list[dict]:
 
 
 class LRSchedule:
-    """Linear warmup, then constant, inverse-square-root decay, or reduce-on-plateau."""
+    """Linear warmup, then constant, inverse-square-root decay, cosine decay, or reduce-on-plateau.
+
+    Cosine decays to ``min_lr`` at ``max_steps``: for a fixed budget it ends with a small learning
+    rate (what averaging checkpoints only approximates).
+    """
 
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
@@ -107,6 +116,10 @@ class LRSchedule:
         warm = cfg.warmup_steps
         if cfg.schedule == "inverse-sqrt":
             factor = min(step / warm, math.sqrt(warm / max(step, 1)))
+        elif cfg.schedule == "cosine" and step > warm:
+            done = min(1.0, (step - warm) / max(1, cfg.max_steps - warm))
+            floor = min(cfg.min_lr / cfg.lr, 1.0)
+            factor = floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * done))
         else:
             factor = min(1.0, step / warm) if warm else 1.0
         if cfg.schedule == "plateau":
