@@ -31,11 +31,11 @@ TRAIN_HELP = {
     "joint_vocab": "one SentencePiece model for both languages",
     "batch_tokens": "padded target tokens per batch",
     "lr": "peak learning rate",
-    "schedule": "plateau (reduce on plateau), inverse-sqrt (needs --warmup-steps) or constant",
+    "schedule": "plateau (reduce on plateau), inverse-sqrt (needs --warmup-steps), cosine (decays to --min-lr at --max-steps) or constant",
     "warmup_steps": "linear warmup steps",
     "plateau_factor": "LR multiplier when validation stops improving",
     "plateau_patience": "evaluations without improvement before the LR is cut",
-    "min_lr": "the plateau schedule never goes below this",
+    "min_lr": "the plateau schedule never goes below this; cosine ends here",
     "weight_decay": "AdamW weight decay",
     "adam_beta2": "AdamW beta2",
     "label_smoothing": "label smoothing of the cross-entropy",
@@ -436,25 +436,9 @@ def cmd_average(args) -> int:
 def cmd_info(args) -> int:
     from s2s_desktop.engine.service import Translator
 
-    translator = Translator.open(args.model, "cpu")
-    loaded = translator.loaded
-    meta = loaded.meta
-    size = os.path.getsize(args.model)
-    info = {
-        "path": str(args.model),
-        "file_size": size,
-        "format_version": 1,
-        "app_version": meta.get("app_version"),
-        "src_lang": meta["src_lang"],
-        "tgt_lang": meta["tgt_lang"],
-        "parameters": loaded.model.num_parameters(),
-        "src_vocab": loaded.src_tok.vocab_size,
-        "tgt_vocab": loaded.tgt_tok.vocab_size,
-        "joint_vocab": meta.get("joint_vocab", False),
-        "storage": meta.get("storage"),
-        "model": meta["model"],
-        "training": meta.get("training", {}),
-    }
+    info = Translator.open(args.model, "cpu").info()
+    info["path"] = str(args.model)
+    size = info["file_size"]
     if args.json:
         print(json.dumps(info, indent=2))
         return 0

@@ -41,3 +41,37 @@ def test_api_does_not_import_torch() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "TORCH False" in proc.stdout
+
+
+def test_gui_imports_torch_only_on_the_engine_thread() -> None:
+    """The window is built and shown without torch; the worker thread imports it afterwards."""
+    proc = run_python(
+        """
+        import os, sys, threading
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        import builtins
+        importer = {}
+        real_import = builtins.__import__
+        def spy(name, *args, **kwargs):
+            if name == "torch" and "torch" not in sys.modules:
+                importer["thread"] = threading.current_thread().name
+            return real_import(name, *args, **kwargs)
+        builtins.__import__ = spy
+        import s2s_desktop.app, s2s_desktop.gui.main_window
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        window = s2s_desktop.gui.main_window.MainWindow()
+        window.show()
+        app.processEvents()
+        print("BEFORE", "torch" in sys.modules)
+        loaded = []
+        window.client.engine_loaded.connect(lambda info: (loaded.append(info), app.quit()))
+        window.start_engine()
+        app.exec()
+        print("AFTER", "torch" in sys.modules, importer.get("thread") != threading.main_thread().name)
+        window.close()
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "BEFORE False" in proc.stdout
+    assert "AFTER True True" in proc.stdout

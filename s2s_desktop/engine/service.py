@@ -4,6 +4,7 @@ paragraphs and files. Everything it returns is plain data from `api` (numpy arra
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 import unicodedata
@@ -14,12 +15,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from s2s_desktop.engine.api import EOS_ID, Candidate, DecodeOptions, ParagraphTranslation, Translation
+from s2s_desktop.engine.api import (
+    EOS_ID,
+    Candidate,
+    DecodeOptions,
+    ParagraphTranslation,
+    Translation,
+)
 from s2s_desktop.engine.batching import bucket_batches, make_batch
 from s2s_desktop.engine.checkpoint import LoadedModel, atomic_write, load_model
 from s2s_desktop.engine.corpus import read_lines
 from s2s_desktop.engine.device import resolve_device
-from s2s_desktop.engine.search import Hypothesis, beam_search, greedy_search, max_lengths
+from s2s_desktop.engine.search import (
+    Hypothesis,
+    beam_search,
+    greedy_search,
+    max_lengths,
+)
 from s2s_desktop.engine.segment import split_sentences
 from s2s_desktop.errors import ConfigError, InputError
 
@@ -105,6 +117,28 @@ class Translator:
     @property
     def model(self):
         return self.loaded.model
+
+    def info(self) -> dict:
+        """What a user wants to know about the open model, as plain JSON-able data."""
+        loaded, meta = self.loaded, self.loaded.meta
+        path = loaded.path
+        return {
+            "path": str(path),
+            "file_size": os.path.getsize(path) if path and os.path.exists(path) else 0,
+            "format_version": 1,
+            "app_version": meta.get("app_version"),
+            "src_lang": meta["src_lang"],
+            "tgt_lang": meta["tgt_lang"],
+            "parameters": loaded.model.num_parameters(),
+            "src_vocab": loaded.src_tok.vocab_size,
+            "tgt_vocab": loaded.tgt_tok.vocab_size,
+            "joint_vocab": meta.get("joint_vocab", False),
+            "storage": meta.get("storage"),
+            "model": meta["model"],
+            "training": meta.get("training", {}),
+            "device": str(self.device),
+            "precision": self.precision,
+        }
 
     # -- sentences ---------------------------------------------------------------------------------
     def translate(
@@ -203,10 +237,21 @@ class Translator:
         )
 
     # -- paragraphs and files ----------------------------------------------------------------------
-    def translate_paragraph(self, text: str, opts: DecodeOptions = DecodeOptions()) -> ParagraphTranslation:
-        """Split into sentences, translate them as one batch, re-join with the original separators."""
+    def translate_paragraph(
+        self,
+        text: str,
+        opts: DecodeOptions = DecodeOptions(),
+        progress: Callable[[int, int], bool | None] | None = None,
+    ) -> ParagraphTranslation | None:
+        """Split into sentences, translate them as one batch, re-join with the original separators.
+
+        `progress` works as in `translate`; when it cancels, the result is None (a partial paragraph
+        would misalign the separators).
+        """
         seg = split_sentences(text)
-        sentences = tuple(self.translate(seg.sentences, opts)) if seg.sentences else ()
+        sentences = tuple(self.translate(seg.sentences, opts, progress=progress)) if seg.sentences else ()
+        if len(sentences) != len(seg.sentences):
+            return None
         return ParagraphTranslation(text, sentences, seg.separators, seg.leading)
 
     def translate_file(

@@ -1,0 +1,65 @@
+"""What the window shows with no model open: how to get one, instead of dead controls."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+
+TRAIN_HINT = (
+    "No model yet? Train one on your own parallel corpus from a terminal, for example:<br>"
+    "<code>s2s train --train-tsv pairs.tsv --src-lang en --tgt-lang de --out my-run</code><br>"
+    "then open <code>my-run/best.s2s</code> here."
+)
+
+
+class EmptyState(QWidget):
+    open_requested = Signal()
+    recent_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel("<h2>No model open</h2>", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.body = QLabel(
+            "Open a model file (<b>.s2s</b>) to start translating: <b>File › Open model…</b> (Ctrl+O), "
+            "or drop the file on this window.",
+            alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True,
+        )
+        self.open_button = QPushButton("Open model file…")
+        self.open_button.clicked.connect(self.open_requested)
+        self.recent_box = QVBoxLayout()
+        self.hint = QLabel(TRAIN_HINT, alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True,
+                           textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hint.setStyleSheet("color: palette(mid);")
+        layout = QVBoxLayout(self)
+        layout.addStretch(2)
+        layout.addWidget(self.title)
+        layout.addWidget(self.body)
+        layout.addSpacing(12)
+        layout.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignCenter)
+        layout.addLayout(self.recent_box)
+        layout.addSpacing(24)
+        layout.addWidget(self.hint)
+        layout.addStretch(3)
+
+    def set_busy(self, text: str) -> None:
+        """While the engine loads or a model opens: say so, and keep the button usable."""
+        self.title.setText(f"<h2>{text}</h2>")
+
+    def set_idle(self) -> None:
+        self.title.setText("<h2>No model open</h2>")
+
+    def set_recent(self, paths: list[str]) -> None:
+        while self.recent_box.count():
+            item = self.recent_box.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        if not paths:
+            return
+        self.recent_box.addWidget(QLabel("Recent models:", alignment=Qt.AlignmentFlag.AlignCenter))
+        for path in paths[:5]:
+            button = QPushButton(os.path.basename(path), toolTip=path, flat=True)
+            button.setStyleSheet("text-decoration: underline; color: palette(link);")
+            button.clicked.connect(lambda _=False, p=path: self.recent_requested.emit(p))
+            self.recent_box.addWidget(button, 0, Qt.AlignmentFlag.AlignCenter)

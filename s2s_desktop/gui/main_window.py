@@ -1,0 +1,397 @@
+"""The main window: menus, the translate panel (or the empty state), the model dock, the status bar.
+
+It wires the panels to the `EngineClient` and keeps the settings; it never touches torch.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from s2s_desktop import __version__
+from s2s_desktop.engine.api import ParagraphTranslation
+from s2s_desktop.gui.empty_state import EmptyState
+from s2s_desktop.gui.engine_client import EngineClient
+from s2s_desktop.gui.engine_worker import paragraph_words
+from s2s_desktop.gui.file_translation import FileTranslationDialog
+from s2s_desktop.gui.message_bar import MessageBar
+from s2s_desktop.gui.model_info import ModelInfoView
+from s2s_desktop.gui.translate_panel import TranslatePanel
+from s2s_desktop.settings import Settings, load_settings, save_settings
+
+MODEL_FILTER = "s2s-desktop models (*.s2s);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("s2s-desktop")
+        self.setAcceptDrops(True)
+        warning = None
+        if settings is None:
+            settings, warning = load_settings()
+        self.settings = settings
+        self.model_info: dict[str, Any] | None = None
+        self.opening: str | None = None
+        self.devices: list[str] = []
+        self.client = EngineClient(self)
+        self._file_dialog: FileTranslationDialog | None = None
+        self._closed = False
+
+        self.message_bar = MessageBar()
+        self.empty = EmptyState()
+        self.panel = TranslatePanel()
+        self.panel.set_options(settings.decode, settings.translate_as_you_type)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.empty)
+        self.pages.addWidget(self.panel)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+
+        self.info_view = ModelInfoView()
+        self.info_dock = QDockWidget("Model", self)
+        self.info_dock.setObjectName("model-dock")
+        self.info_dock.setWidget(self.info_view)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.info_dock)
+
+        self._build_actions()
+        self._build_status_bar()
+        self._connect()
+        self._refresh_recent()
+        self._restore_window()
+        self.empty.set_busy("Loading engine…")
+        if warning:
+            self.show_message(warning, "warning")
+
+    # -- construction ------------------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = QAction("&Open model…", self, shortcut=QKeySequence.StandardKey.Open)
+        self.open_action.triggered.connect(self.ask_open_model)
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.translate_file_action = QAction("&Translate a text file…", self, enabled=False)
+        self.translate_file_action.triggered.connect(self.ask_translate_file)
+        file_menu.addAction(self.translate_file_action)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        edit_menu = self.menuBar().addMenu("&Edit")
+        copy_action = QAction("&Copy translation", self, shortcut=QKeySequence("Ctrl+Shift+C"))
+        copy_action.triggered.connect(self.panel.copy_output)
+        edit_menu.addAction(copy_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.info_dock.toggleViewAction())
+
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About s2s-desktop", self)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+
+        toolbar = QToolBar("Engine", self)
+        toolbar.setObjectName("engine-toolbar")
+        toolbar.setMovable(False)
+        toolbar.addAction(self.open_action)
+        toolbar.addSeparator()
+        toolbar.addWidget(QLabel(" Device: "))
+        self.device_combo = QComboBox(enabled=False, toolTip="Where the model runs (the engine is loading)")
+        self.device_combo.setMinimumContentsLength(18)
+        self.device_combo.activated.connect(self._on_device_chosen)
+        toolbar.addWidget(self.device_combo)
+        self.addToolBar(toolbar)
+
+    def _build_status_bar(self) -> None:
+        self.state_label = QLabel("Loading engine…")
+        self.busy = QProgressBar(minimum=0, maximum=0, maximumWidth=80, maximumHeight=12, textVisible=False)
+        self.perf_label = QLabel("")
+        bar = self.statusBar()
+        bar.addWidget(self.state_label, 1)
+        bar.addPermanentWidget(self.perf_label)
+        bar.addPermanentWidget(self.busy)
+
+    def _connect(self) -> None:
+        c = self.client
+        c.engine_loaded.connect(self._on_engine_loaded)
+        c.model_opened.connect(self._on_model_opened)
+        c.translated.connect(self._on_translated)
+        c.failed.connect(self._on_failed)
+        c.file_progressed.connect(self._on_file_progress)
+        c.file_finished.connect(self._on_file_finished)
+        self.panel.translate_requested.connect(self._on_translate_requested)
+        self.panel.options_changed.connect(self._store_options)
+        self.empty.open_requested.connect(self.ask_open_model)
+        self.empty.recent_requested.connect(self.open_model)
+
+    def _restore_window(self) -> None:
+        s = self.settings
+        if s.window_geometry:
+            self.restoreGeometry(QByteArray.fromBase64(s.window_geometry.encode()))
+        else:
+            self.resize(1100, 680)
+        if s.window_state:
+            self.restoreState(QByteArray.fromBase64(s.window_state.encode()))
+        if s.splitter_state:
+            self.panel.splitter.restoreState(QByteArray.fromBase64(s.splitter_state.encode()))
+
+    # -- start-up ----------------------------------------------------------------------------------
+    def start_engine(self) -> None:
+        """Start the worker (it imports torch) and reopen the last model. Call once the window shows."""
+        self.client.start()
+        last = self.settings.last_model
+        if last and os.path.isfile(last):
+            self.open_model(last)
+        elif last:
+            self.show_message(f"The last model, {last}, is no longer there. Open another one.", "warning")
+
+    # -- model files -------------------------------------------------------------------------------
+    def ask_open_model(self) -> None:
+        start = os.path.dirname(self.settings.recent_models[0]) if self.settings.recent_models else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open a model file", start, MODEL_FILTER)
+        if path:
+            self.open_model(path)
+
+    def open_model(self, path: str) -> None:
+        path = os.path.abspath(path)
+        if not os.path.isfile(path):
+            self.show_message(f"Cannot open {path}: the file does not exist.")
+            self.settings.remove_recent(path)
+            self._refresh_recent()
+            return
+        self.opening = path
+        self.client.open_model(path, self.settings.device)
+        self._set_busy(f"Opening {os.path.basename(path)}…")
+        if self.model_info is None:
+            self.empty.set_busy(f"Opening {os.path.basename(path)}…")
+
+    def _on_model_opened(self, info: dict[str, Any]) -> None:
+        self.opening = None
+        self.model_info = info
+        if self.message_bar.level == "error":
+            self.message_bar.dismiss()  # the problem it described is solved
+        self.settings.last_model = info["path"]
+        self.settings.add_recent(info["path"])
+        self._refresh_recent()
+        self._save_settings()
+        self.info_view.show_info(info)
+        self.panel.set_languages(info["src_lang"], info["tgt_lang"])
+        self.pages.setCurrentWidget(self.panel)
+        self.translate_file_action.setEnabled(True)
+        self._select_device(info["device"])
+        self.setWindowTitle(f"{os.path.basename(info['path'])} — s2s-desktop")
+        self._set_idle(f"{info['src_lang']} → {info['tgt_lang']} · {os.path.basename(info['path'])} on {info['device']}")
+        if self.panel.source.toPlainText().strip():
+            self.panel.request_translation()
+        self.panel.source.setFocus()
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_models:
+            action = self.recent_menu.addAction(os.path.basename(path))
+            action.setToolTip(path)
+            action.setStatusTip(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_model(p))
+        self.recent_menu.setEnabled(bool(self.settings.recent_models))
+        self.empty.set_recent(self.settings.recent_models)
+
+    # -- devices -----------------------------------------------------------------------------------
+    def _on_engine_loaded(self, info: dict[str, Any]) -> None:
+        self.devices = list(info["devices"])
+        self.device_combo.clear()
+        for dev in self.devices:
+            self.device_combo.addItem(info["labels"].get(dev, dev), dev)
+        self.device_combo.setEnabled(True)
+        self.device_combo.setToolTip("Where the model runs; changing it reloads the model there")
+        self._select_device(self.settings.device)
+        if self.opening is None:
+            self._set_idle(f"Engine ready (torch {info['torch']}). Open a model to translate."
+                           if self.model_info is None else self.state_label.text())
+            if self.model_info is None:
+                self.empty.set_idle()
+
+    def _select_device(self, device: str) -> None:
+        if device == "auto":
+            device = next((d for d in self.devices if d.startswith("cuda")), "cpu")
+        if device == "cuda":
+            device = "cuda:0"
+        index = self.device_combo.findData(device)
+        if index >= 0:
+            self.device_combo.setCurrentIndex(index)
+
+    def _on_device_chosen(self, index: int) -> None:
+        device = self.device_combo.itemData(index)
+        self.settings.device = device
+        self._save_settings()
+        if self.model_info is not None and self.model_info["device"] != device:
+            self.open_model(self.model_info["path"])
+
+    # -- translation -------------------------------------------------------------------------------
+    def _on_translate_requested(self, text: str, options: dict[str, Any]) -> None:
+        if self.model_info is None and self.opening is None:
+            return
+        if not text.strip():
+            self.client.translate("", options)  # supersedes anything in flight
+            self.panel.clear_result()
+            self.perf_label.setText("")
+            return
+        self.client.translate(text, options)
+        self._set_busy("Translating…", keep_text=True)
+
+    def _on_translated(self, result: ParagraphTranslation, seconds: float) -> None:
+        if not result.source.strip():
+            return
+        self.panel.show_result(result)
+        words = paragraph_words(result)
+        rate = words / seconds if seconds > 0 else 0.0
+        self.perf_label.setText(f"{seconds * 1000:.0f} ms · {rate:,.0f} words/s")
+        if result.truncated:
+            self.show_message("A sentence was longer than the model's input limit and was cut; "
+                              "split it into shorter sentences for a complete translation.", "warning")
+        self._set_idle(keep_text=True)
+
+    # -- file translation --------------------------------------------------------------------------
+    def ask_file_paths(self) -> tuple[str, str] | None:
+        src, _ = QFileDialog.getOpenFileName(self, "Translate a text file", str(Path.home()),
+                                             "Text files (*.txt);;All files (*)")
+        if not src:
+            return None
+        p = Path(src)
+        tgt = (self.model_info or {}).get("tgt_lang", "out")
+        dst, _ = QFileDialog.getSaveFileName(self, "Save the translation as", str(p.with_name(f"{p.stem}.{tgt}{p.suffix}")),
+                                             "Text files (*.txt);;All files (*)")
+        return (src, dst) if dst else None
+
+    def ask_translate_file(self) -> None:
+        paths = self.ask_file_paths()
+        if paths is None:
+            return
+        src, dst = paths
+        if os.path.abspath(src) == os.path.abspath(dst):
+            self.show_message("The output file must differ from the input file.")
+            return
+        self._file_dialog = FileTranslationDialog(src, dst, self)
+        self._file_dialog.cancel_requested.connect(self.client.cancel_file)
+        self.client.translate_file(src, dst, self.panel.options())
+        self._file_dialog.show()
+
+    def _on_file_progress(self, done: int, total: int) -> None:
+        if self._file_dialog is not None:
+            self._file_dialog.update_progress(done, total)
+
+    def _on_file_finished(self, summary: dict[str, Any]) -> None:
+        self._close_file_dialog()
+        if summary["cancelled"]:
+            self.show_message("File translation cancelled; nothing was written.", "info")
+        else:
+            self.show_message(f"Translated {summary['lines']:,} lines in {summary['seconds']:.1f} s → "
+                              f"{summary['output']}", "info")
+
+    def _close_file_dialog(self) -> None:
+        if self._file_dialog is not None:
+            self._file_dialog.done(0)
+            self._file_dialog.deleteLater()
+            self._file_dialog = None
+
+    # -- errors and status -------------------------------------------------------------------------
+    def _on_failed(self, action: str, message: str) -> None:
+        if action.startswith("opening"):
+            path = self.opening or ""
+            self.opening = None
+            if self.model_info is None:
+                self.empty.set_idle()
+            keep = (f" The previous model, {os.path.basename(self.model_info['path'])}, is still in use."
+                    if self.model_info else "")
+            self.show_message(f"Could not open {os.path.basename(path) or 'the model'}: {message}.{keep}")
+        elif action.startswith("translating "):  # a file
+            self._close_file_dialog()
+            self.show_message(f"File translation failed: {message}")
+        elif action == "loading the engine":
+            self.show_message(f"The translation engine could not start: {message}")
+        else:
+            self.show_message(f"Error while {action}: {message}")
+        self._set_idle(keep_text=True)
+
+    def show_message(self, text: str, level: str = "error") -> None:
+        self.message_bar.show_message(text, level)
+
+    def _set_busy(self, text: str, keep_text: bool = False) -> None:
+        if not keep_text:
+            self.state_label.setText(text)
+        self.busy.show()
+
+    def _set_idle(self, text: str | None = None, keep_text: bool = False) -> None:
+        if text is not None and not keep_text:
+            self.state_label.setText(text)
+        elif text is None and not keep_text and self.model_info:
+            self.state_label.setText("Ready")
+        if self.opening is None:
+            self.busy.hide()
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About s2s-desktop",
+                          f"<h3>s2s-desktop {__version__}</h3><p>Train, run and look inside neural "
+                          "sequence-to-sequence translation models.</p>")
+
+    # -- settings and shutdown ---------------------------------------------------------------------
+    def _store_options(self) -> None:
+        self.settings.decode = self.panel.decode_settings()
+        self.settings.translate_as_you_type = self.panel.as_you_type.isChecked()
+        QTimer.singleShot(0, self._save_settings)
+
+    def _save_settings(self) -> None:
+        try:
+            save_settings(self.settings)
+        except OSError as exc:
+            self.show_message(f"Settings could not be saved ({exc}).", "warning")
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closed:
+            self._closed = True
+            self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
+            self.settings.window_state = bytes(self.saveState().toBase64()).decode()
+            self.settings.splitter_state = bytes(self.panel.splitter.saveState().toBase64()).decode()
+            self._store_options()
+            self._save_settings()
+            self.client.shutdown()
+        super().closeEvent(event)
+
+    # -- drag and drop -----------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile():
+            event.acceptProposedAction()
+            self.open_model(urls[0].toLocalFile())

@@ -1,0 +1,64 @@
+"""The model info view: what the open model is, how it was trained, and where it runs."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
+
+
+def describe(info: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, value) rows for a model info dict from `Translator.info()`."""
+    m, tr = info["model"], info.get("training") or {}
+    if m["arch"] == "transformer":
+        arch = (f"Transformer {m['encoder_layers']}+{m['decoder_layers']} layers, d_model {m['emb_size']}, "
+                f"{m['heads']} heads, feed-forward {m['ff_size']}")
+    else:
+        arch = (f"RNN ({m['cell'].upper()}, {m['attention']} attention), embeddings {m['emb_size']}, "
+                f"encoder {m['encoder_layers']}×{m['encoder_hidden']}×2, decoder {m['decoder_layers']}×{m['decoder_hidden']}")
+    rows = [
+        ("File", os.path.basename(info["path"])),
+        ("Size", f"{info['file_size'] / 1e6:.1f} MB ({info.get('storage') or 'float32'})"),
+        ("Languages", f"{info['src_lang']} → {info['tgt_lang']}"),
+        ("Architecture", arch),
+        ("Parameters", f"{info['parameters']:,}"),
+        ("Vocabulary", f"{info['src_vocab']:,} / {info['tgt_vocab']:,}{' (joint)' if info.get('joint_vocab') else ''}"),
+    ]
+    if tr:
+        corpus = str(tr.get("corpus", "?"))
+        rows.append(("Training data", " + ".join(os.path.basename(part) for part in corpus.split(" + "))))
+        minutes = tr.get("train_seconds", 0) / 60
+        trained = f"{tr.get('steps', '?')} steps, {tr.get('epochs', '?')} epochs, {minutes:.1f} min on {tr.get('device', '?')}"
+        rows.append(("Training", trained))
+        best = tr.get("best") or {}
+        if best:
+            rows.append(("Best validation", ", ".join(
+                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in best.items())))
+    rows.append(("Device", f"{info.get('device', '?')} ({info.get('precision', '?')} decoding)"))
+    return rows
+
+
+class ModelInfoView(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.form = QFormLayout(self)
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.rows: dict[str, str] = {}
+        self.show_info(None)
+
+    def show_info(self, info: dict[str, Any] | None) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.rows = dict(describe(info)) if info else {}
+        if not info:
+            self.form.addRow(QLabel("No model open."))
+            return
+        for key, value in self.rows.items():
+            label = QLabel(value, wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+            if key == "File":
+                label.setToolTip(info["path"])
+            elif key == "Training data":
+                label.setToolTip(str((info.get("training") or {}).get("corpus", "")))
+            self.form.addRow(f"{key}:", label)

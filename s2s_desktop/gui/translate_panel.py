@@ -1,0 +1,246 @@
+"""The translate panel: source and output side by side, decode options, the n-best list.
+
+It knows nothing about the engine: it emits `translate_requested(text, options)` (debounced while
+typing, at once on Ctrl+Return) and shows whatever `show_result` is given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QGuiApplication,
+    QKeySequence,
+    QShortcut,
+    QTextCharFormat,
+    QTextCursor,
+)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTextEdit,
+    QToolTip,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from s2s_desktop.engine.api import ParagraphTranslation
+from s2s_desktop.gui.output_spans import (
+    WordSpan,
+    output_spans,
+    sentence_at,
+    shade_alpha,
+    span_at,
+    tooltip,
+)
+from s2s_desktop.settings import DecodeSettings
+
+DEBOUNCE_MS = 300
+SHADE_RGB = (255, 160, 0)
+
+
+class TranslatePanel(QWidget):
+    translate_requested = Signal(str, object)  # text, decode options dict
+    options_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.result: ParagraphTranslation | None = None
+        self.spans: list[WordSpan] = []
+        self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.request_translation)
+
+        # Decode options.
+        self.beam = QSpinBox(minimum=1, maximum=32, value=5, toolTip="Beam size (1 = greedy search)")
+        self.nbest = QSpinBox(minimum=1, maximum=32, value=3, toolTip="How many hypotheses to list (at most the beam)")
+        self.length_penalty = QDoubleSpinBox(minimum=0.0, maximum=3.0, singleStep=0.1, value=1.0, decimals=1,
+                                             toolTip="GNMT length penalty alpha: higher favours longer outputs")
+        self.max_ratio = QDoubleSpinBox(minimum=0.5, maximum=5.0, singleStep=0.1, value=1.5, decimals=1,
+                                        toolTip="Maximum output length: this many pieces per source piece, plus 10")
+        self.as_you_type = QCheckBox("Translate as you type", checked=True)
+        self.translate_button = QPushButton("Translate", toolTip="Translate now (Ctrl+Return)")
+        self.translate_button.clicked.connect(self.request_translation)
+        options = QHBoxLayout()
+        for label, widget in (("Beam", self.beam), ("N-best", self.nbest), ("Length penalty", self.length_penalty),
+                              ("Max length ×", self.max_ratio)):
+            lab = QLabel(label)
+            lab.setBuddy(widget)
+            options.addWidget(lab)
+            options.addWidget(widget)
+            options.addSpacing(8)
+        options.addStretch(1)
+        options.addWidget(self.as_you_type)
+        options.addWidget(self.translate_button)
+        for w in (self.beam, self.nbest, self.length_penalty, self.max_ratio):
+            w.valueChanged.connect(self._on_options_changed)
+        self.beam.valueChanged.connect(lambda v: self.nbest.setMaximum(v))
+        self.as_you_type.toggled.connect(lambda _: self.options_changed.emit())
+
+        # Source and output.
+        self.source_label = QLabel("Source")
+        self.source = QPlainTextEdit(placeholderText="Type or paste text to translate…")
+        self.source.textChanged.connect(self._on_source_changed)
+        self.source.cursorPositionChanged.connect(self._show_nbest_for_cursor)
+        self.output_label = QLabel("Translation")
+        self.output = QTextEdit(readOnly=True, placeholderText="The translation appears here.")
+        self.output.setAcceptRichText(False)
+        self.output.viewport().installEventFilter(self)
+        self.output.viewport().setMouseTracking(True)
+        self.copy_button = QPushButton("Copy", toolTip="Copy the translation to the clipboard")
+        self.copy_button.clicked.connect(self.copy_output)
+        self.legend = QLabel("Shaded words: the model was unsure (hover a word for its probability).")
+        self.legend.setStyleSheet("color: palette(mid);")
+
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.source_label)
+        lv.addWidget(self.source)
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        head = QHBoxLayout()
+        head.addWidget(self.output_label)
+        head.addStretch(1)
+        head.addWidget(self.copy_button)
+        rv.addLayout(head)
+        rv.addWidget(self.output)
+        rv.addWidget(self.legend)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setChildrenCollapsible(False)
+
+        # N-best list.
+        self.nbest_label = QLabel("N-best")
+        self.nbest_list = QTreeWidget()
+        self.nbest_list.setHeaderLabels(["#", "Score", "Log-prob", "Translation"])
+        self.nbest_list.setRootIsDecorated(False)
+        self.nbest_list.setColumnWidth(0, 30)
+        self.nbest_list.setColumnWidth(1, 70)
+        self.nbest_list.setColumnWidth(2, 70)
+        bottom = QWidget()
+        bv = QVBoxLayout(bottom)
+        bv.setContentsMargins(0, 0, 0, 0)
+        bv.addWidget(self.nbest_label)
+        bv.addWidget(self.nbest_list)
+        self.vsplitter = QSplitter(Qt.Orientation.Vertical)
+        self.vsplitter.addWidget(self.splitter)
+        self.vsplitter.addWidget(bottom)
+        self.vsplitter.setStretchFactor(0, 3)
+        self.vsplitter.setStretchFactor(1, 1)
+        self.vsplitter.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(options)
+        layout.addWidget(self.vsplitter, 1)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, activated=self.request_translation)
+
+    # -- options -----------------------------------------------------------------------------------
+    def options(self) -> dict[str, Any]:
+        return {
+            "beam": self.beam.value(),
+            "nbest": min(self.nbest.value(), self.beam.value()),
+            "length_penalty": self.length_penalty.value(),
+            "max_length_ratio": self.max_ratio.value(),
+        }
+
+    def set_options(self, decode: DecodeSettings, as_you_type: bool) -> None:
+        self.beam.setValue(decode.beam)
+        self.nbest.setValue(decode.nbest)
+        self.length_penalty.setValue(decode.length_penalty)
+        self.max_ratio.setValue(decode.max_length_ratio)
+        self.as_you_type.setChecked(as_you_type)
+
+    def decode_settings(self) -> DecodeSettings:
+        o = self.options()
+        return DecodeSettings(o["beam"], o["nbest"], o["length_penalty"], o["max_length_ratio"])
+
+    def set_languages(self, src: str, tgt: str) -> None:
+        self.source_label.setText(f"Source ({src})")
+        self.output_label.setText(f"Translation ({tgt})")
+
+    # -- requests ----------------------------------------------------------------------------------
+    def _on_source_changed(self) -> None:
+        if self.as_you_type.isChecked():
+            self._debounce.start()
+
+    def _on_options_changed(self) -> None:
+        self.options_changed.emit()
+        if self.as_you_type.isChecked() and self.source.toPlainText().strip():
+            self._debounce.start()
+
+    def request_translation(self) -> None:
+        self._debounce.stop()
+        self.translate_requested.emit(self.source.toPlainText(), self.options())
+
+    # -- results -----------------------------------------------------------------------------------
+    def show_result(self, result: ParagraphTranslation) -> None:
+        """Show a translation: the text with confidence shading, and the n-best list."""
+        self.result = result
+        self.spans = output_spans(result)
+        doc_text = result.text
+        self.output.setPlainText(doc_text)
+        cursor = QTextCursor(self.output.document())
+        cursor.beginEditBlock()
+        for span in self.spans:
+            alpha = shade_alpha(span.prob)
+            if not alpha:
+                continue
+            fmt = QTextCharFormat()
+            fmt.setBackground(QColor(*SHADE_RGB, alpha))
+            cursor.setPosition(span.start)
+            cursor.setPosition(span.end, QTextCursor.MoveMode.KeepAnchor)
+            cursor.mergeCharFormat(fmt)
+        cursor.endEditBlock()
+        self._show_nbest_for_cursor()
+
+    def clear_result(self) -> None:
+        self.result = None
+        self.spans = []
+        self.output.clear()
+        self.nbest_list.clear()
+
+    def _show_nbest_for_cursor(self) -> None:
+        self.nbest_list.clear()
+        result = self.result
+        if result is None or not result.sentences:
+            self.nbest_label.setText("N-best")
+            return
+        index = sentence_at(result, self.source.textCursor().position(), source=True)
+        index = min(index, len(result.sentences) - 1)
+        t = result.sentences[index]
+        where = f" for sentence {index + 1} of {len(result.sentences)}" if len(result.sentences) > 1 else ""
+        self.nbest_label.setText(f"N-best{where} (score = log-probability with length penalty)")
+        for rank, cand in enumerate(t.nbest, 1):
+            QTreeWidgetItem(self.nbest_list, [str(rank), f"{cand.score:.3f}", f"{cand.log_prob:.2f}", cand.text])
+
+    def word_at(self, position: int) -> WordSpan | None:
+        return span_at(self.spans, position)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.output.viewport() and event.type() == QEvent.Type.ToolTip:
+            pos = self.output.cursorForPosition(event.pos()).position()
+            span = self.word_at(pos)
+            if span is None and pos > 0:
+                span = self.word_at(pos - 1)
+            if span is not None:
+                QToolTip.showText(event.globalPos(), tooltip(span), self.output.viewport())
+            else:
+                QToolTip.hideText()
+            return True
+        return super().eventFilter(obj, event)
+
+    def copy_output(self) -> None:
+        QGuiApplication.clipboard().setText(self.output.toPlainText())
