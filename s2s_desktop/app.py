@@ -8,8 +8,11 @@ killing the app.
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import sys
+import time
 import threading
 import traceback
 
@@ -44,8 +47,52 @@ def _setup_logging() -> None:
                         handlers=handlers)
 
 
+def _parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="s2s-desktop", description="Train, run and inspect translation models.")
+    parser.add_argument("model", nargs="?", help="a model file (.s2s) to open instead of the last one")
+    parser.add_argument("--text", help="text to translate once the model is open")
+    parser.add_argument("--trace-startup", action="store_true",
+                        help="print start-up milestones (JSON lines with wall-clock times) and quit after the "
+                             "first translation (used by bench/bench_startup.py)")
+    args, _qt_args = parser.parse_known_args(argv[1:])
+    return args
+
+
+def _trace(window, app, quit_after_translation: bool) -> None:
+    """Report when the window first paints, the engine loads, the model opens and a text is translated."""
+    from PySide6.QtCore import QEvent, QObject
+
+    def emit(name: str) -> None:
+        print(json.dumps({"milestone": name, "time": time.time()}), flush=True)
+
+    class FirstPaint(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen = False
+
+        def eventFilter(self, obj, event) -> bool:
+            if not self.seen and event.type() == QEvent.Type.Paint and obj.isWidgetType() and obj.window() is window:
+                self.seen = True
+                emit("first_paint")
+            return False
+
+    window._first_paint = FirstPaint()  # kept alive by the window
+    app.installEventFilter(window._first_paint)
+    window.client.engine_loaded.connect(lambda _info: emit("engine_loaded"))
+    window.client.model_opened.connect(lambda _info: emit("model_opened"))
+
+    def translated(_result, _seconds) -> None:
+        emit("first_translation")
+        if quit_after_translation:
+            window.close()
+            app.quit()
+
+    window.client.translated.connect(translated)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
+    args = _parse_args(argv)
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -59,11 +106,19 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("s2s-desktop")
     window = MainWindow()
     _install_excepthooks(window)
-    models = [a for a in argv[1:] if not a.startswith("-")]
+    if args.trace_startup:
+        _trace(window, app, quit_after_translation=bool(args.text))
     window.show()
-    QTimer.singleShot(0, window.start_engine)
-    if models:
-        QTimer.singleShot(0, lambda: window.open_model(models[0]))
+
+    def start() -> None:  # runs once the event loop has shown the window
+        window.start_engine(open_last=args.model is None)
+        if args.model:
+            window.open_model(args.model)
+        if args.text:
+            window.panel.source.setPlainText(args.text)
+            window.panel.request_translation()  # queued behind the model: runs as soon as it is open
+
+    QTimer.singleShot(0, start)
     return app.exec()
 
 

@@ -164,10 +164,10 @@ class MainWindow(QMainWindow):
             self.panel.splitter.restoreState(QByteArray.fromBase64(s.splitter_state.encode()))
 
     # -- start-up ----------------------------------------------------------------------------------
-    def start_engine(self) -> None:
+    def start_engine(self, open_last: bool = True) -> None:
         """Start the worker (it imports torch) and reopen the last model. Call once the window shows."""
         self.client.start()
-        last = self.settings.last_model
+        last = self.settings.last_model if open_last else ""
         if last and os.path.isfile(last):
             self.open_model(last)
         elif last:
