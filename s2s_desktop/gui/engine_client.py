@@ -15,6 +15,7 @@ class EngineClient(QObject):
     engine_loaded = Signal(object)  # {"devices", "labels", "torch", "seconds"}
     model_opened = Signal(object)  # model info dict
     translated = Signal(object, float)  # ParagraphTranslation, seconds (only the newest request's)
+    redecoded = Signal(int, object)  # sentence index, Translation with a forced prefix
     file_progressed = Signal(int, int)
     file_finished = Signal(object)
     failed = Signal(str, str)  # what was being done, message
@@ -24,6 +25,7 @@ class EngineClient(QObject):
     _open = Signal(int, str, str)
     _translate = Signal(int, str, object)
     _translate_file = Signal(int, str, str, object)
+    _redecode = Signal(int, int, str, object, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -39,6 +41,8 @@ class EngineClient(QObject):
         self._open.connect(self.worker.open_model)
         self._translate.connect(self.worker.translate)
         self._translate_file.connect(self.worker.translate_file)
+        self._redecode.connect(self.worker.redecode)
+        self.worker.redecoded.connect(self._on_redecoded)
         self.worker.engine_loaded.connect(self._on_engine_loaded)
         self.worker.model_opened.connect(lambda req, info: self.model_opened.emit(info))
         self.worker.translated.connect(self._on_translated)
@@ -61,6 +65,12 @@ class EngineClient(QObject):
         self.latest_translate = req
         self.worker.latest_translate = req  # read by the worker between batches: supersedes at once
         self._translate.emit(req, text, dict(options))
+        return req
+
+    def redecode(self, sentence: int, source: str, prefix: object, options: dict[str, Any]) -> int:
+        """Decode one sentence again from a forced prefix (target pieces or text)."""
+        req = next(self._ids)
+        self._redecode.emit(req, sentence, source, prefix, dict(options))
         return req
 
     def translate_file(self, src: str, dst: str, options: dict[str, Any]) -> int:
@@ -89,6 +99,12 @@ class EngineClient(QObject):
             self.dropped += 1
             return
         self.translated.emit(result, seconds)
+
+    def _on_redecoded(self, req: int, sentence: int, result: object) -> None:
+        if req < self.latest_translate:
+            self.dropped += 1  # the text changed after the what-if was asked
+            return
+        self.redecoded.emit(sentence, result)
 
     def _on_failed(self, req: int, action: str, message: str) -> None:
         if action == "translating" and req != self.latest_translate:

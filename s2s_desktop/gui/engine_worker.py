@@ -39,6 +39,7 @@ class EngineWorker(QObject):
     engine_loaded = Signal(object)  # {"devices": [...], "labels": {...}, "torch": str, "seconds": float}
     model_opened = Signal(int, object)  # request id, model info dict
     translated = Signal(int, object, float)  # request id, ParagraphTranslation, seconds
+    redecoded = Signal(int, int, object)  # request id, sentence index, Translation
     file_progressed = Signal(int, int, int)  # request id, lines done, lines total
     file_finished = Signal(int, object)  # request id, {"lines", "seconds", "cancelled", "output"}
     failed = Signal(int, str, str)  # request id, what was being done, message for the user
@@ -112,6 +113,19 @@ class EngineWorker(QObject):
                 self.translated.emit(req, result, time.perf_counter() - start)
 
         self._guard(req, "translating", work)
+
+    @Slot(int, int, str, object, object)
+    def redecode(self, req: int, sentence: int, source: str, prefix: object, options: dict) -> None:
+        """Translate one sentence again with its output forced to start with `prefix` (what-if)."""
+        if self._translator is None:
+            self.failed.emit(req, "re-decoding", "no model is open: open a model file first")
+            return
+
+        def work() -> None:
+            (result,) = self._translator.translate([source], decode_options(options), prefixes=[prefix])
+            self.redecoded.emit(req, sentence, result)
+
+        self._guard(req, "re-decoding", work)
 
     @Slot(int, str, str, object)
     def translate_file(self, req: int, src: str, dst: str, options: dict) -> None:

@@ -145,6 +145,10 @@ class MainWindow(QMainWindow):
         c.model_opened.connect(self._on_model_opened)
         c.translated.connect(self._on_translated)
         c.failed.connect(self._on_failed)
+        c.redecoded.connect(self.panel.replace_sentence)
+        c.redecoded.connect(lambda *_: self._set_idle(keep_text=True))
+        self.panel.inspector.redecode_requested.connect(self._on_redecode_requested)
+        self.panel.inspector.reset_requested.connect(self.panel.reset_sentence)
         c.file_progressed.connect(self._on_file_progress)
         c.file_finished.connect(self._on_file_finished)
         self.panel.translate_requested.connect(self._on_translate_requested)
@@ -277,6 +281,13 @@ class MainWindow(QMainWindow):
             self.show_message("A sentence was longer than the model's input limit and was cut; "
                               "split it into shorter sentences for a complete translation.", "warning")
         self._set_idle(keep_text=True)
+
+    def _on_redecode_requested(self, sentence: int, prefix: object) -> None:
+        result = self.panel.result
+        if result is None or sentence >= len(result.sentences):
+            return
+        self.client.redecode(sentence, result.sentences[sentence].source, prefix, self.panel.options())
+        self._set_busy("Decoding from the forced prefix…", keep_text=True)
 
     # -- file translation --------------------------------------------------------------------------
     def ask_file_paths(self) -> tuple[str, str] | None:

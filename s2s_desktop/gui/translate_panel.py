@@ -6,6 +6,7 @@ typing, at once on Ctrl+Return) and shows whatever `show_result` is given.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QTabWidget,
     QTextEdit,
     QToolTip,
     QTreeWidget,
@@ -34,7 +36,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from s2s_desktop.engine.api import ParagraphTranslation
+from s2s_desktop.engine.api import ParagraphTranslation, Translation
+from s2s_desktop.gui.inspector_panel import InspectorPanel
 from s2s_desktop.gui.output_spans import (
     WordSpan,
     output_spans,
@@ -43,6 +46,7 @@ from s2s_desktop.gui.output_spans import (
     span_at,
     tooltip,
 )
+from s2s_desktop.gui.text_link import TextLink
 from s2s_desktop.settings import DecodeSettings
 
 DEBOUNCE_MS = 300
@@ -121,7 +125,10 @@ class TranslatePanel(QWidget):
         self.splitter.addWidget(right)
         self.splitter.setChildrenCollapsible(False)
 
-        # N-best list.
+        # The attention inspector and the n-best list, as tabs under the texts.
+        self.inspector = InspectorPanel()
+        self.link = TextLink(self.source, self.output, self.inspector)
+        self.free_result: ParagraphTranslation | None = None  # the last decode without forced prefixes
         self.nbest_label = QLabel("N-best")
         self.nbest_list = QTreeWidget()
         self.nbest_list.setHeaderLabels(["#", "Score", "Log-prob", "Translation"])
@@ -134,11 +141,14 @@ class TranslatePanel(QWidget):
         bv.setContentsMargins(0, 0, 0, 0)
         bv.addWidget(self.nbest_label)
         bv.addWidget(self.nbest_list)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.inspector, "Attention")
+        self.tabs.addTab(bottom, "N-best")
         self.vsplitter = QSplitter(Qt.Orientation.Vertical)
         self.vsplitter.addWidget(self.splitter)
-        self.vsplitter.addWidget(bottom)
-        self.vsplitter.setStretchFactor(0, 3)
-        self.vsplitter.setStretchFactor(1, 1)
+        self.vsplitter.addWidget(self.tabs)
+        self.vsplitter.setStretchFactor(0, 2)
+        self.vsplitter.setStretchFactor(1, 3)
         self.vsplitter.setChildrenCollapsible(False)
 
         layout = QVBoxLayout(self)
@@ -186,12 +196,17 @@ class TranslatePanel(QWidget):
         self.translate_requested.emit(self.source.toPlainText(), self.options())
 
     # -- results -----------------------------------------------------------------------------------
-    def show_result(self, result: ParagraphTranslation) -> None:
-        """Show a translation: the text with confidence shading, and the n-best list."""
+    def show_result(self, result: ParagraphTranslation, free: bool = True, sentence: int | None = None) -> None:
+        """Show a translation: the text with confidence shading, the attention map and the n-best list.
+
+        `free` is False for a what-if (forced-prefix) result, which Reset can undo.
+        """
+        if free:
+            self.free_result = result
         self.result = result
         self.spans = output_spans(result)
-        doc_text = result.text
-        self.output.setPlainText(doc_text)
+        self.link.muted = True  # replacing the text moves the output cursor: not a user's selection
+        self.output.setPlainText(result.text)
         cursor = QTextCursor(self.output.document())
         cursor.beginEditBlock()
         for span in self.spans:
@@ -204,12 +219,36 @@ class TranslatePanel(QWidget):
             cursor.setPosition(span.end, QTextCursor.MoveMode.KeepAnchor)
             cursor.mergeCharFormat(fmt)
         cursor.endEditBlock()
+        self.link.muted = False
+        self.link.set_result(result, self.spans)
+        self.link.clear_shading()
+        if sentence is None:
+            sentence = sentence_at(result, self.source.textCursor().position(), source=True)
+        self.inspector.set_result(result, sentence)
         self._show_nbest_for_cursor()
 
+    def replace_sentence(self, index: int, translation: Translation) -> None:
+        """Show a re-decoded sentence (what-if) in place of the current one."""
+        if self.result is None or index >= len(self.result.sentences):
+            return
+        sentences = list(self.result.sentences)
+        sentences[index] = translation
+        self.show_result(dataclasses.replace(self.result, sentences=tuple(sentences)), free=False, sentence=index)
+
+    def reset_sentence(self, index: int) -> None:
+        """Back to the free decode of one sentence."""
+        if self.free_result is not None and index < len(self.free_result.sentences):
+            self.replace_sentence(index, self.free_result.sentences[index])
+
     def clear_result(self) -> None:
-        self.result = None
+        self.result = self.free_result = None
         self.spans = []
+        self.link.muted = True
         self.output.clear()
+        self.link.muted = False
+        self.link.set_result(None, [])
+        self.link.clear_shading()
+        self.inspector.set_result(None)
         self.nbest_list.clear()
 
     def _show_nbest_for_cursor(self) -> None:
