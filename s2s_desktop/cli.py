@@ -134,6 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR where it stopped")
     run.add_argument("--quiet", action="store_true", help="print evaluations only, no step lines")
     _add_dataclass_options(run, TrainConfig, {k: TRAIN_HELP[k] for k in ("threads", "precision", "seed")})
+    dist = t.add_argument_group("distributed (torchrun, DistributedDataParallel: gloo on CPU, NCCL on CUDA)")
+    dist.add_argument("--nproc-per-node", type=int, metavar="N",
+                      help="train in N processes on this machine; --batch-tokens is per process")
+    dist.add_argument("--nnodes", type=int, default=1, metavar="M",
+                      help="machines taking part; run the same command on each (default: 1)")
+    dist.add_argument("--node-rank", type=int, default=0, metavar="R", help="this machine's index, 0 to M-1")
+    dist.add_argument("--master-addr", metavar="HOST", help="address of the machine with --node-rank 0")
+    dist.add_argument("--master-port", type=int, metavar="PORT",
+                      help="a free TCP port there (default: 29500 with several machines, any free port with one)")
 
     tr = sub.add_parser("translate", help="translate text with a model file")
     tr.add_argument("--model", required=True, metavar="FILE", help="a .s2s model file")
@@ -184,12 +193,14 @@ def _add_decode_options(p) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what the processes of a distributed run get
     handler = {"train": cmd_train, "translate": cmd_translate, "evaluate": cmd_evaluate, "info": cmd_info,
                "average": cmd_average}
     try:
         return handler[args.command](args)
     except S2SError as exc:
-        print(f"s2s: error: {exc}", file=sys.stderr)
+        if not _secondary_rank(args):
+            print(f"s2s: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("s2s: interrupted", file=sys.stderr)
@@ -207,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
 # -- train -----------------------------------------------------------------------------------------
 def cmd_train(args) -> int:
     from s2s_desktop.engine.api import ModelConfig, TrainConfig
+    from s2s_desktop.engine.distributed import launched, launched_rank
     from s2s_desktop.engine.training import train
 
     train_kwargs = _collect(args, TrainConfig, TRAIN_HELP)
@@ -228,13 +240,20 @@ def cmd_train(args) -> int:
     if args.arch == "transformer" and not args.preset:
         sizes = preset("transformer", "small")
     model_cfg = ModelConfig(arch=args.arch, **{**sizes, **_collect(args, ModelConfig, MODEL_HELP)})
+    if _start_distributed(args, model_cfg, train_cfg):
+        return 0
+    rank = launched_rank()  # 0 unless this is a process of a distributed run, where rank 0 speaks for all
 
     stop = threading.Event()
 
     def on_signal(signum, frame):
         if stop.is_set():
             raise KeyboardInterrupt
-        print("\nstopping: finishing the step and saving (press Ctrl+C again to abort)", file=sys.stderr)
+        if launched():  # torchrun passed the signal on to every process; a second one ends the launcher
+            if rank == 0:
+                print("\nstopping: every process finishes the step, then the run is saved", file=sys.stderr)
+        else:
+            print("\nstopping: finishing the step and saving (press Ctrl+C again to abort)", file=sys.stderr)
         stop.set()
 
     old = signal.signal(signal.SIGINT, on_signal)
@@ -242,11 +261,45 @@ def cmd_train(args) -> int:
     try:
         status = 0
         for event in train(model_cfg, train_cfg, stop=stop, resume=args.resume):
-            status = _print_event(event, args.quiet) or status
+            if rank == 0:
+                status = _print_event(event, args.quiet) or status
+            elif event.kind == "failed":
+                status = 1
         return status
     finally:
         signal.signal(signal.SIGINT, old)
         signal.signal(signal.SIGTERM, old_term)
+
+
+def _start_distributed(args, model_cfg, train_cfg) -> bool:
+    """With --nproc-per-node / --nnodes (and not yet under torchrun): check the options here, then run
+    this same command in every process under torchrun. False when this process should train itself."""
+    from s2s_desktop.engine.config import validate_model_config, validate_train_config
+    from s2s_desktop.engine.distributed import check_launch, launch, launched
+
+    nproc = 1 if args.nproc_per_node is None else args.nproc_per_node
+    if launched():  # a process torchrun started: torchrun's numbers are the ones that count
+        expected = int(os.environ.get("LOCAL_WORLD_SIZE", nproc))
+        if args.nproc_per_node is not None and args.nproc_per_node != expected:
+            raise_usage(f"--nproc-per-node {args.nproc_per_node} differs from torchrun's {expected}")
+        return False
+    check_launch(nproc, args.nnodes, args.node_rank)
+    if (nproc, args.nnodes) == (1, 1):
+        return False
+    if not args.resume:  # the usual mistakes, once, before N processes start
+        validate_train_config(train_cfg)
+        validate_model_config(model_cfg)
+    launch(args.argv, nproc, args.nnodes, args.node_rank, args.master_addr, args.master_port)
+    return True
+
+
+def _secondary_rank(args) -> bool:
+    """A process of a distributed run other than rank 0, which reports for all of them."""
+    if getattr(args, "command", None) != "train":
+        return False
+    from s2s_desktop.engine.distributed import launched_rank
+
+    return launched_rank() > 0
 
 
 def raise_usage(message: str):

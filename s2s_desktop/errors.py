@@ -31,3 +31,7 @@ class TrainingError(S2SError):
 
 class InputError(S2SError):
     """Text or a file given for translation cannot be used."""
+
+
+class PeerFailure(TrainingError):
+    """Another process of a distributed training run failed or was lost; rank 0 reports it."""

@@ -239,3 +239,31 @@ def test_unwritable_output_is_a_one_line_error(tiny_model_file, tmp_path, capsys
     code = main(["translate", "--model", str(tiny_model_file), "--input", str(src), "--output", str(target), "--json"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("s2s: error: ") and "out.txt" in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- distributed training flags
+
+
+@pytest.mark.parametrize(("flags", "named"), [
+    (["--nproc-per-node", "0"], "--nproc-per-node"),
+    (["--node-rank", "1"], "--node-rank"),
+    (["--nnodes", "2", "--node-rank", "2"], "--node-rank"),
+    (["--nproc-per-node", "2", "--lr", "0"], "--lr"),  # checked once, before any process starts
+])
+def test_train_bad_distributed_options(capsys, tmp_path: Path, flags: list[str], named: str) -> None:
+    tsv = tmp_path / "train.tsv"
+    tsv.write_text("one\teins\ntwo\tzwei\n", encoding="utf-8")
+    msg = assert_usage_error(*run_cli(capsys, *_train_args(tmp_path / "run", "--train", str(tsv), *flags)))
+    assert named in msg
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_under_torchrun_rejects_a_different_process_count(capsys, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    tsv = tmp_path / "train.tsv"
+    tsv.write_text("one\teins\n", encoding="utf-8")
+    msg = assert_usage_error(*run_cli(capsys, *_train_args(tmp_path / "run", "--train", str(tsv),
+                                                           "--nproc-per-node", "4")))
+    assert "--nproc-per-node 4" in msg and "2" in msg

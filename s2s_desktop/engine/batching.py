@@ -60,7 +60,7 @@ def make_batch(
         tgts = [tgt_ids[i] for i in indices]
         tgt_in = torch.from_numpy(pad_batch(tgts, prefix=BOS_ID))
         tgt_out = torch.from_numpy(pad_batch(tgts, suffix=EOS_ID))
-        n_tokens = sum(len(t) + 1 for t in tgts)
+        n_tokens = target_tokens(tgt_ids, indices)
     else:
         tgt_in = tgt_out = torch.zeros((len(srcs), 0), dtype=torch.long)
         n_tokens = 0
@@ -73,6 +73,11 @@ def make_batch(
         n_tokens=n_tokens,
         indices=np.asarray(indices),
     )
+
+
+def target_tokens(tgt_ids: Sequence[Sequence[int]], indices: np.ndarray) -> int:
+    """Real target tokens (EOS included) of the sentences at `indices`: what a batch's loss is divided by."""
+    return sum(len(tgt_ids[i]) + 1 for i in indices)
 
 
 def bucket_batches(

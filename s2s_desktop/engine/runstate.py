@@ -53,8 +53,10 @@ def save_resume(
     configs: dict[str, Any],
     src_tok: Tokenizer,
     tgt_tok: Tokenizer,
+    extra: dict[str, torch.Tensor] | None = None,
 ) -> None:
-    tensors: dict[str, torch.Tensor] = {}
+    """`extra`: more tensors to keep (the random states of a distributed run's other ranks)."""
+    tensors: dict[str, torch.Tensor] = dict(extra or {})
     for name, value in model.state_dict().items():
         tensors["model." + name] = value.detach().cpu().contiguous()
     opt_state = optimizer.state_dict()

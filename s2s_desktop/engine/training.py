@@ -7,6 +7,8 @@ The CLI prints these events and the GUI plots them; each is also appended to `me
 run folder. A run folder holds `config.json`, `metrics.jsonl`, `best.s2s`, `last.s2s` and the resume
 state; `train(..., resume=True)` continues a stopped or killed run exactly (same batches, RNG and
 optimizer state), so its loss trajectory is the one the uninterrupted run would have had.
+
+In a process started by torchrun, `train` is one rank of a distributed run (see `distributed`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,12 @@ from s2s_desktop.engine.api import (
     StepReport,
     TrainConfig,
 )
-from s2s_desktop.engine.batching import EpochBatches, bucket_batches, make_batch
+from s2s_desktop.engine.batching import (
+    EpochBatches,
+    bucket_batches,
+    make_batch,
+    target_tokens,
+)
 from s2s_desktop.engine.checkpoint import (
     MODEL_SUFFIX,
     ModelMeta,
@@ -46,12 +53,25 @@ from s2s_desktop.engine.checkpoint import (
     save_model,
 )
 from s2s_desktop.engine.config import validate_model_config, validate_train_config
-from s2s_desktop.engine.dataset import PreparedData, prepare_data
-from s2s_desktop.engine.device import device_label, resolve_device
+from s2s_desktop.engine.dataset import (
+    PreparedData,
+    build_tokenizers,
+    prepare_data,
+    read_corpora,
+)
+from s2s_desktop.engine.device import device_label
+from s2s_desktop.engine.distributed import Ranks
 from s2s_desktop.engine.metrics import score
 from s2s_desktop.engine.model import Seq2Seq, build_model, sequence_loss
-from s2s_desktop.engine.runstate import RESUME_FILE, Progress, load_resume, save_resume
+from s2s_desktop.engine.runstate import (
+    RESUME_FILE,
+    Progress,
+    ResumeState,
+    load_resume,
+    save_resume,
+)
 from s2s_desktop.engine.search import greedy_search, max_lengths
+from s2s_desktop.engine.tokenizer import Tokenizer
 from s2s_desktop.errors import ConfigError, S2SError, TrainingError
 
 CONFIG_FILE = "config.json"
@@ -163,36 +183,53 @@ def train(
 ) -> Iterator[Event]:
     """Train, yielding events. Errors in user input raise S2SError before the first event; problems
     during the run (NaN loss, disk full) end it with a `Failed` event."""
-    run = _Run.open(model_cfg, train_cfg, resume)
+    ranks = Ranks.join()  # the processes of a torchrun job; a single one otherwise
     try:
-        yield from run.loop(stop or threading.Event(), pause)
+        run = _Run.open(model_cfg, train_cfg, resume, ranks)
+        try:
+            yield from run.loop(stop or threading.Event(), pause)
+        finally:
+            run.close()
     finally:
-        run.close()
+        ranks.leave()
 
 
 class _Run:
     """State of one training run; `loop` is the generator behind `train`."""
 
     @classmethod
-    def open(cls, model_cfg: ModelConfig, cfg: TrainConfig, resume: bool) -> _Run:
+    def open(cls, model_cfg: ModelConfig, cfg: TrainConfig, resume: bool, ranks: Ranks) -> _Run:
         run_dir = Path(cfg.out_dir)
-        state = None
-        if resume:
-            state = load_resume(run_dir)
+        state = ranks.from_main(lambda: _existing_state(run_dir, resume))  # rank 0 reads the run folder
+        if state is not None:
             saved_train = TrainConfig.from_dict(state.configs["train"])
             # Options given now (those that differ from the defaults) replace the saved ones.
             defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
             overrides = {k: getattr(cfg, k) for k in RESUMABLE_OVERRIDES if getattr(cfg, k) != defaults[k]}
             cfg = dataclasses.replace(saved_train, out_dir=str(run_dir), **overrides)
             model_cfg = ModelConfig.from_dict(state.configs["model"])
-        elif (run_dir / RESUME_FILE).exists() or (run_dir / BEST_FILE).exists():
-            raise ConfigError(
-                f"{run_dir} already holds a training run; continue it with --resume or choose a new --out folder"
-            )
+            if state.configs.get("processes", 1) != ranks.world:
+                raise ConfigError(
+                    f"{run_dir} was trained in {state.configs.get('processes', 1)} process(es); resume it with "
+                    f"as many (--nproc-per-node), not {ranks.world}"
+                )
         validate_train_config(cfg)
-        device = resolve_device(cfg.device, cfg.threads)
+        device = ranks.device(cfg.device, cfg.threads)
         torch.manual_seed(cfg.seed)
-        data = prepare_data(cfg, state.tokenizers() if state else None)
+        tokenizers = state.tokenizers() if state else None
+        if tokenizers is None and ranks.world > 1:
+            # SentencePiece is trained once, on rank 0: every rank must cut the corpus into the same pieces.
+            tokenizers = _tokenizers(ranks.from_main(lambda: _train_tokenizers(cfg)))
+        with ranks.together():  # no collectives in here: a failed rank would leave the others waiting in one
+            data, model_cfg, model, optimizer, progress, configs = cls._build(
+                model_cfg, cfg, device, state, tokenizers, ranks
+            )
+        return cls(run_dir, model_cfg, cfg, device, data, model, optimizer, progress, configs, state is not None, ranks)
+
+    @staticmethod
+    def _build(model_cfg, cfg, device, state, tokenizers, ranks):
+        run_dir = Path(cfg.out_dir)
+        data = prepare_data(cfg, tokenizers)
         model_cfg = dataclasses.replace(
             model_cfg, src_vocab_size=data.src_tok.vocab_size, tgt_vocab_size=data.tgt_tok.vocab_size
         )
@@ -201,10 +238,11 @@ class _Run:
         if model_cfg.arch == "transformer" and cfg.teacher_forcing < 1.0:
             raise ConfigError("--teacher-forcing below 1 (scheduled sampling) is only available for --arch rnn")
         validate_model_config(model_cfg)
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise TrainingError(f"Cannot create the run folder {run_dir}: {exc.strerror or exc}") from exc
+        if ranks.is_main:
+            try:
+                run_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise TrainingError(f"Cannot create the run folder {run_dir}: {exc.strerror or exc}") from exc
         model = build_model(model_cfg).to(device)
         fused = device.type == "cuda"
         optimizer = torch.optim.AdamW(
@@ -213,12 +251,18 @@ class _Run:
         progress = Progress()
         if state is not None:
             state.restore(model, optimizer)
+            ranks.restore_rng(state.tensors)
             progress = state.progress
+        else:
+            ranks.seed(cfg.seed)
         configs = {"model": model_cfg.to_dict(), "train": cfg.to_dict(), "app_version": __version__}
-        atomic_write(run_dir / CONFIG_FILE, json.dumps(configs, indent=2).encode())
-        return cls(run_dir, model_cfg, cfg, device, data, model, optimizer, progress, configs, state is not None)
+        if ranks.world > 1:
+            configs["processes"] = ranks.world
+        if ranks.is_main:
+            atomic_write(run_dir / CONFIG_FILE, json.dumps(configs, indent=2).encode())
+        return data, model_cfg, model, optimizer, progress, configs
 
-    def __init__(self, run_dir, model_cfg, cfg, device, data, model, optimizer, progress, configs, resumed):
+    def __init__(self, run_dir, model_cfg, cfg, device, data, model, optimizer, progress, configs, resumed, ranks):
         self.run_dir: Path = run_dir
         self.model_cfg: ModelConfig = model_cfg
         self.cfg: TrainConfig = cfg
@@ -229,17 +273,26 @@ class _Run:
         self.progress: Progress = progress
         self.configs = configs
         self.resumed = resumed
+        self.ranks: Ranks = ranks
         self.schedule = LRSchedule(cfg)
-        self.batches = EpochBatches(data.train_src, data.train_tgt, cfg.batch_tokens, cfg.seed)
-        self.log = MetricsLog(run_dir / METRICS_FILE)
+        # --batch-tokens is per process: the global batches hold N times as many tokens.
+        self.batches = EpochBatches(data.train_src, data.train_tgt, cfg.batch_tokens * ranks.world, cfg.seed)
+        self.loss = ranks.loss_function(model, self._loss)
+        self.log = MetricsLog(run_dir / METRICS_FILE) if ranks.is_main else None
         self.sample_idx = self._sample_indices()
 
     def close(self) -> None:
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
 
     def _emit(self, event: Event) -> Event:
-        self.log.write(event)
+        """Every rank yields the run's events; rank 0 logs them."""
+        if self.log is not None:
+            self.log.write(event)
         return event
+
+    def _loss(self, model: Seq2Seq, batch):
+        return sequence_loss(model, batch, self.cfg.label_smoothing, self.cfg.teacher_forcing)
 
     def _sample_indices(self) -> np.ndarray:
         n = len(self.data.valid_src)
@@ -255,7 +308,7 @@ class _Run:
         yield self._emit(
             RunStarted(
                 run_dir=str(self.run_dir),
-                device=device_label(str(self.device)),
+                device=self.ranks.label(device_label(str(self.device))),
                 num_params=self.model.num_parameters(),
                 resumed_from_step=p.step if self.resumed else 0,
                 data=self.data.summary,
@@ -272,7 +325,7 @@ class _Run:
             while reason is None:
                 batches = self.batches.indices(p.epoch)
                 while p.batch_in_epoch < len(batches):
-                    if stop.is_set():
+                    if self.ranks.any(stop.is_set()):  # every rank stops at the same step
                         reason = "stopped"
                         break
                     if pause is not None and pause.is_set():
@@ -300,7 +353,7 @@ class _Run:
                         yield self._emit(interval.report(p, self.optimizer.param_groups[0]["lr"]))
                     if p.step % cfg.valid_every == 0:
                         yield from self._evaluate_and_save()
-                        if cfg.patience and p.bad_evals >= cfg.patience:
+                        if self.ranks.from_main(lambda: bool(cfg.patience and p.bad_evals >= cfg.patience)):
                             reason = "early-stopping"
                     reason = reason or self._limit_reached()
                     if reason:
@@ -320,7 +373,7 @@ class _Run:
         except S2SError as exc:
             failed = Failed(p.step, str(exc))
             try:
-                self.log.write(failed)
+                self._emit(failed)
             except TrainingError:
                 pass  # the log itself is what failed; the event still reaches the caller
             yield failed
@@ -341,23 +394,27 @@ class _Run:
         cfg, p = self.cfg, self.progress
         if cfg.max_steps is not None and p.step >= cfg.max_steps:
             return "max-steps"
-        if cfg.max_minutes is not None and p.elapsed >= cfg.max_minutes * 60:
+        if cfg.max_minutes is not None and self.ranks.any(p.elapsed >= cfg.max_minutes * 60):
             return "max-minutes"
         return None
 
     def _train_step(self, indices: np.ndarray, interval: _Interval) -> bool:
-        p, cfg = self.progress, self.cfg
-        batch = make_batch(self.data.train_src, self.data.train_tgt, indices, self.device)
+        p, cfg, ranks = self.progress, self.cfg, self.ranks
+        mine, weight = ranks.batch_part(indices)  # on a single process: all of it, weight 1
+        batch = make_batch(self.data.train_src, self.data.train_tgt, mine, self.device)
+        n_tokens = target_tokens(self.data.train_tgt, indices)  # of the whole (global) batch
         lr = self.schedule.lr(p.step + 1, p)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
         with _autocast(self.device, cfg.precision):
-            loss, nll = sequence_loss(self.model, batch, cfg.label_smoothing, cfg.teacher_forcing)
-        if not torch.isfinite(loss):
+            loss, nll = self.loss(batch)
+        loss_sum, nll_sum = ranks.sum(weight * float(loss.detach()), weight * float(nll.detach()))
+        if not math.isfinite(loss_sum):  # the same sum on every rank: all of them skip the batch
             self.optimizer.zero_grad(set_to_none=True)
             return False
-        (loss / batch.n_tokens).backward()
+        # The per-token loss of the global batch; DDP averages over the N ranks, hence "/ N".
+        ranks.backward(loss * weight / (n_tokens / ranks.world))
         if cfg.clip_norm > 0:
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_norm))
         else:
@@ -365,8 +422,8 @@ class _Run:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         p.step += 1
-        p.tokens_seen += batch.n_tokens
-        interval.add(float(loss.detach()), float(nll.detach()), batch.n_tokens, grad_norm)
+        p.tokens_seen += n_tokens
+        interval.add(loss_sum, nll_sum, n_tokens, grad_norm)
         return True
 
     # -- validation and saving ---------------------------------------------------------------------
@@ -375,7 +432,10 @@ class _Run:
         val_loss = self._validation_loss()
         decode_start = time.perf_counter()
         idx = self.sample_idx
-        hyps = translate_ids(self.model, self.data.tgt_tok, [self.data.valid_src[i] for i in idx], self.device)
+        hyps = self.ranks.map(  # each rank decodes a share
+            lambda part: translate_ids(self.model, self.data.tgt_tok, [self.data.valid_src[i] for i in part], self.device),
+            idx,
+        )
         refs = [self.data.valid_targets[i] for i in idx]
         scores = score(hyps, refs)
         decode_seconds = time.perf_counter() - decode_start
@@ -425,15 +485,18 @@ class _Run:
             p.kept_steps.append(p.step)
             while len(p.kept_steps) > cfg.keep_last:
                 old = self.run_dir / f"step-{p.kept_steps.pop(0):07d}{MODEL_SUFFIX}"
-                old.unlink(missing_ok=True)
+                if self.ranks.is_main:
+                    old.unlink(missing_ok=True)
         self._save_resume()
 
     def _save_resume(self) -> None:
-        save_resume(
-            self.run_dir, self.model, self.optimizer, self.progress, self.configs, self.data.src_tok, self.data.tgt_tok
-        )
+        rng = self.ranks.rng_states()  # every rank's random state, for an exact resume
+        if self.ranks.is_main:
+            save_resume(self.run_dir, self.model, self.optimizer, self.progress, self.configs, self.data.src_tok,
+                        self.data.tgt_tok, extra=rng)
 
     def _save(self, name: str, role: str) -> ModelSaved:
+        """Rank 0 writes the file; every rank reports the save."""
         p = self.progress
         meta = ModelMeta(
             src_lang=self.cfg.src_lang,
@@ -452,7 +515,8 @@ class _Run:
             },
         )
         path = self.run_dir / name
-        save_model(path, self.model, self.data.src_tok, self.data.tgt_tok, meta)
+        if self.ranks.is_main:
+            save_model(path, self.model, self.data.src_tok, self.data.tgt_tok, meta)
         return ModelSaved(p.step, str(path), role)
 
     @torch.inference_mode()
@@ -461,13 +525,35 @@ class _Run:
         total, count = 0.0, 0
         lens_s = np.array([len(x) for x in self.data.valid_src])
         lens_t = np.array([len(x) for x in self.data.valid_tgt])
-        for indices in bucket_batches(lens_s, lens_t, self.cfg.batch_tokens):
+        for indices in self.ranks.part(bucket_batches(lens_s, lens_t, self.cfg.batch_tokens)):
             batch = make_batch(self.data.valid_src, self.data.valid_tgt, indices, self.device)
             with _autocast(self.device, self.cfg.precision):
                 _, nll = sequence_loss(self.model, batch, 0.0)
             total += float(nll)
             count += batch.n_tokens
+        total, count = self.ranks.sum(total, count)
         return total / max(count, 1)
+
+
+def _existing_state(run_dir: Path, resume: bool) -> ResumeState | None:
+    """The resume state of the run to continue, after checking that a new run starts in a new folder."""
+    if resume:
+        return load_resume(run_dir)
+    if (run_dir / RESUME_FILE).exists() or (run_dir / BEST_FILE).exists():
+        raise ConfigError(
+            f"{run_dir} already holds a training run; continue it with --resume or choose a new --out folder"
+        )
+    return None
+
+
+def _train_tokenizers(cfg: TrainConfig) -> tuple[bytes, bytes]:
+    src, tgt = build_tokenizers(cfg, read_corpora(cfg)[0])
+    return src.model_bytes, tgt.model_bytes
+
+
+def _tokenizers(model_bytes: tuple[bytes, bytes]) -> tuple[Tokenizer, Tokenizer]:
+    src = Tokenizer(model_bytes[0])
+    return src, (src if model_bytes[1] == model_bytes[0] else Tokenizer(model_bytes[1]))
 
 
 def _ppl(nll: float) -> float:
