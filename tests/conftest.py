@@ -90,3 +90,22 @@ def reverse_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     events = list(train(model, cfg))
     assert isinstance(events[-1], Finished), events[-1]
     return Path(events[-1].best_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_transformer_file(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizers) -> Path:
+    """A valid .s2s file holding a small untrained Transformer (2+2 layers, 2 heads): its attention
+    differs between layers and heads, which inspection tests need."""
+    import torch
+
+    from s2s_desktop.engine.api import ModelConfig
+    from s2s_desktop.engine.checkpoint import ModelMeta, save_model
+    from s2s_desktop.engine.model import build_model
+
+    src_tok, tgt_tok = tiny_tokenizers
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(arch="transformer", emb_size=16, heads=2, encoder_layers=2, decoder_layers=2,
+                                    ff_size=32, src_vocab_size=len(src_tok), tgt_vocab_size=len(tgt_tok)))
+    path = tmp_path_factory.mktemp("transformer") / "tiny-transformer.s2s"
+    save_model(path, model, src_tok, tgt_tok, ModelMeta("en", "de"))
+    return path

@@ -183,23 +183,32 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.setBackground("w")
         self.boxes: list[tuple[pg.ViewBox, int, int]] = []
+        self.images: list[pg.ImageItem] = []
+        self.shape: tuple[int, int] = (0, 0)
         self.scene().sigMouseClicked.connect(self._on_click)
 
     def set_attention(self, attention: np.ndarray, current: tuple[int, int]) -> None:
-        """attention: [L, H, T, S]."""
-        self.clear()
-        self.boxes = []
+        """attention: [L, H, T, S]. The small views are kept while the layer x head shape is the same
+        (rebuilding 16-48 view boxes per translation would cost hundreds of milliseconds)."""
         layers, heads = attention.shape[:2]
-        for layer in range(layers):
-            for head in range(heads):
-                box = self.addViewBox(row=layer, col=head, lockAspect=False, enableMouse=False)
-                box.invertY(True)
-                img = pg.ImageItem(np.asarray(attention[layer, head], dtype=np.float32), axisOrder="row-major",
-                                   levels=(0, 1))
-                img.setColorMap(pg.colormap.get(COLORMAP))
-                box.addItem(img)
-                box.setMenuEnabled(False)
-                self.boxes.append((box, layer, head))
+        if (layers, heads) != self.shape:
+            self.clear()
+            self.boxes, self.images = [], []
+            cmap = pg.colormap.get(COLORMAP)
+            for layer in range(layers):
+                for head in range(heads):
+                    box = self.addViewBox(row=layer, col=head, lockAspect=False, enableMouse=False)
+                    box.invertY(True)
+                    box.setMenuEnabled(False)
+                    img = pg.ImageItem(axisOrder="row-major")
+                    img.setColorMap(cmap)
+                    box.addItem(img)
+                    self.boxes.append((box, layer, head))
+                    self.images.append(img)
+            self.shape = (layers, heads)
+        for (box, layer, head), img in zip(self.boxes, self.images):
+            img.setImage(np.asarray(attention[layer, head], dtype=np.float32), levels=(0, 1), autoLevels=False)
+            box.autoRange(padding=0)
         self.mark(*current)
 
     def mark(self, layer: int, head: int) -> None:

@@ -54,6 +54,7 @@ class InspectorPanel(QWidget):
     selection_cleared = Signal()
     redecode_requested = Signal(int, object)  # sentence, prefix (target pieces or text)
     reset_requested = Signal(int)  # sentence: back to the free decode
+    export_failed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -65,6 +66,7 @@ class InspectorPanel(QWidget):
         self.view: AttentionView | None = None
         self.row: int | None = None
         self.col: int | None = None
+        self._grid_of: Candidate | None = None
 
         self.sentence_box = QComboBox(toolTip="Which sentence of the text the map shows")
         self.hyp_box = QComboBox(toolTip="Which n-best hypothesis the map shows")
@@ -77,7 +79,7 @@ class InspectorPanel(QWidget):
                               ("Matrix as JSON…", ".json")):
             menu.addAction(label, lambda s=suffix: self.ask_export(s))
         self.export_button.setMenu(menu)
-        self.sentence_box.setMinimumContentsLength(28)
+        self.sentence_box.setMinimumContentsLength(16)
         self.sentence_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         controls = QHBoxLayout()
         self.layer_label, self.head_label = QLabel("Layer"), QLabel("Head")
@@ -220,8 +222,9 @@ class InspectorPanel(QWidget):
         self.view = attention_view(t, cand, self.layer, self.head, self.words_box.isChecked())
         self.heatmap.set_matrix(self.view.matrix, self.view.target_labels, self.view.source_labels)
         att = np.asarray(cand.attention)
-        if att.ndim == 4 and att.shape[0] * att.shape[1] > 1 and att.size:
+        if att.ndim == 4 and att.shape[0] * att.shape[1] > 1 and att.size and self._grid_of is not cand:
             self.grid.set_attention(att, (self.layer, self.head))
+            self._grid_of = cand  # layer/head switches only move the grid's marker
         forced = cand.prefix_length
         self.reset_button.setEnabled(forced > 0)
         if keep_selection:
@@ -382,7 +385,10 @@ class InspectorPanel(QWidget):
             return
         path, _ = QFileDialog.getSaveFileName(self, "Export the attention map", f"attention{suffix}", EXPORT_FILTER)
         if path:
-            self.export(path)
+            try:
+                self.export(path)
+            except (OSError, ValueError) as exc:
+                self.export_failed.emit(f"Could not export the attention map to {path}: {exc}")
 
     def export(self, path: str) -> None:
         """Write the map (.png, .svg) or the matrix with its tokens (.csv, .json); raises OSError."""
@@ -391,9 +397,7 @@ class InspectorPanel(QWidget):
             if not self.heatmap.grab().save(path):
                 raise OSError(f"could not write {path}")
         elif suffix == ".svg":
-            from pyqtgraph.exporters import SVGExporter
-
-            SVGExporter(self.heatmap.plot).export(path)
+            self._export_svg(path)
         elif suffix == ".csv":
             Path(path).write_text(to_csv(self.view), encoding="utf-8")
         elif suffix == ".json":
@@ -401,6 +405,26 @@ class InspectorPanel(QWidget):
             Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
         else:
             raise ValueError(f"unknown export format {suffix!r}: use .png, .svg, .csv or .json")
+
+    def _export_svg(self, path: str) -> None:
+        """Labels, axes and colour bar as vectors (the matrix cells are an embedded image). Qt's own
+        SVG generator: pyqtgraph's SVG exporter fails on the paths recent Qt versions emit."""
+        from PySide6.QtGui import QPainter
+        from PySide6.QtSvg import QSvgGenerator
+
+        size = self.heatmap.size()
+        generator = QSvgGenerator()
+        generator.setFileName(path)
+        generator.setSize(size)
+        generator.setViewBox(self.heatmap.rect())
+        generator.setTitle("Attention map")
+        painter = QPainter(generator)
+        try:
+            self.heatmap.render(painter)
+        finally:
+            painter.end()
+        if not Path(path).exists():
+            raise OSError(f"could not write {path}")
 
     def _set_enabled(self, enabled: bool) -> None:
         for w in (self.sentence_box, self.hyp_box, self.layer_box, self.head_box, self.words_box,

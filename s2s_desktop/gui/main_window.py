@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
         c.redecoded.connect(lambda *_: self._set_idle(keep_text=True))
         self.panel.inspector.redecode_requested.connect(self._on_redecode_requested)
         self.panel.inspector.reset_requested.connect(self.panel.reset_sentence)
+        self.panel.inspector.export_failed.connect(self.show_message)
         c.file_progressed.connect(self._on_file_progress)
         c.file_finished.connect(self._on_file_finished)
         self.panel.translate_requested.connect(self._on_translate_requested)
