@@ -282,6 +282,7 @@ class _Run:
         self.sample_idx = self._sample_indices()
 
     def close(self) -> None:
+        self.loss = None  # DistributedDataParallel holds the process group: let it go first
         if self.log is not None:
             self.log.close()
 
