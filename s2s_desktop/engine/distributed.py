@@ -327,19 +327,20 @@ def launch(
 
 def _describe_failures(exc) -> str:
     """What happened to each process torchrun saw fail; SIGTERM and SIGINT are torchrun stopping the
-    others after the first failure."""
-    failed, stopped, reported = [], [], False
+    others after the first failure. Rank 0 prints the errors it knows of, unless it was killed."""
+    failed, stopped, statuses, rank0_killed = [], [], False, False
     for rank, failure in sorted(exc.failures.items()):
         if failure.exitcode in (-signal.SIGTERM, -signal.SIGINT):
             stopped.append(str(rank))
         elif failure.exitcode < 0:
             failed.append(f"rank {rank} (pid {failure.pid}) was killed by {_signal_name(-failure.exitcode)}")
+            rank0_killed = rank0_killed or rank == 0
         else:
             failed.append(f"rank {rank} exited with status {failure.exitcode}")
-            reported = True
+            statuses = True
     if stopped:
         failed.append(f"torchrun stopped rank {', '.join(stopped)}")
-    return "; ".join(failed) + (" (the error is reported above)" if reported else "")
+    return "; ".join(failed) + (" (see the error above)" if statuses and not rank0_killed else "")
 
 
 def _signal_name(number: int) -> str:
