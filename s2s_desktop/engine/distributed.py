@@ -326,21 +326,22 @@ def launch(
 
 
 def _describe_failures(exc) -> str:
-    """What happened to each process torchrun saw fail; SIGTERM and SIGINT are torchrun stopping the
-    others after the first failure. Rank 0 prints the errors it knows of, unless it was killed."""
-    failed, stopped, statuses, rank0_killed = [], [], False, False
+    """What happened to each process torchrun saw fail: killed ones first (the likely cause), then
+    those that exited with an error, then those torchrun stopped (SIGTERM or SIGINT) because of them.
+    Rank 0 prints the errors it knows of, unless it was killed."""
+    stop_codes = (-signal.SIGTERM, -signal.SIGINT)
+    killed, exited, stopped = [], [], []
     for rank, failure in sorted(exc.failures.items()):
-        if failure.exitcode in (-signal.SIGTERM, -signal.SIGINT):
+        if failure.exitcode in stop_codes:
             stopped.append(str(rank))
         elif failure.exitcode < 0:
-            failed.append(f"rank {rank} (pid {failure.pid}) was killed by {_signal_name(-failure.exitcode)}")
-            rank0_killed = rank0_killed or rank == 0
+            killed.append(f"rank {rank} (pid {failure.pid}) was killed by {_signal_name(-failure.exitcode)}")
         else:
-            failed.append(f"rank {rank} exited with status {failure.exitcode}")
-            statuses = True
-    if stopped:
-        failed.append(f"torchrun stopped rank {', '.join(stopped)}")
-    return "; ".join(failed) + (" (see the error above)" if statuses and not rank0_killed else "")
+            exited.append(f"rank {rank} exited with status {failure.exitcode}")
+    parts = killed + exited + ([f"torchrun stopped rank {', '.join(stopped)}"] if stopped else [])
+    rank0 = exc.failures.get(0)
+    rank0_killed = rank0 is not None and rank0.exitcode < 0 and rank0.exitcode not in stop_codes
+    return "; ".join(parts) + (" (see the error above)" if exited and not rank0_killed else "")
 
 
 def _signal_name(number: int) -> str:

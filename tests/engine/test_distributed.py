@@ -194,7 +194,9 @@ def test_a_killed_rank_stops_the_run_with_a_one_line_error(corpus, tmp_path):
         _, err = parent.communicate(timeout=60)
         seconds = time.monotonic() - killed
     finally:
-        if parent.poll() is None:
+        if parent.poll() is None:  # the test failed: leave no training processes behind
+            for pid in _children(parent.pid):
+                os.kill(pid, signal.SIGKILL)
             parent.kill()
     assert seconds < 20, seconds  # a dead peer is noticed at once, not after the process-group timeout
     assert parent.returncode != 0
@@ -202,5 +204,20 @@ def test_a_killed_rank_stops_the_run_with_a_one_line_error(corpus, tmp_path):
     assert "Traceback" not in err
     # rank 0 says what it saw; the launcher ends with one line naming the process that died
     assert any("another process of the run probably failed or was killed" in line for line in lines[:-1]), err
-    assert lines[-1].startswith("s2s: error: distributed training failed: rank 1")
-    assert "SIGKILL" in lines[-1]
+    assert lines[-1].startswith("s2s: error: distributed training failed: rank 1 (pid ")
+    assert f"(pid {victim}) was killed by SIGKILL" in lines[-1]
+
+
+def test_the_failure_line_names_the_killed_process_first():
+    from types import SimpleNamespace
+
+    from s2s_desktop.engine.distributed import _describe_failures
+
+    def line(**exitcodes):
+        return _describe_failures(SimpleNamespace(failures={
+            int(rank[1:]): SimpleNamespace(exitcode=code, pid=100 + int(rank[1:])) for rank, code in exitcodes.items()
+        }))
+
+    assert line(r0=1, r1=-9) == "rank 1 (pid 101) was killed by SIGKILL; rank 0 exited with status 1 (see the error above)"
+    assert line(r0=-15, r1=2) == "rank 1 exited with status 2; torchrun stopped rank 0 (see the error above)"
+    assert line(r0=-9, r1=1) == "rank 0 (pid 100) was killed by SIGKILL; rank 1 exited with status 1"  # rank 0 said nothing
