@@ -228,6 +228,7 @@ class _Run:
 
     @staticmethod
     def _build(model_cfg, cfg, device, state, tokenizers, ranks):
+        """Data, model, optimizer and the run folder: the part of `open` that involves no other process."""
         run_dir = Path(cfg.out_dir)
         data = prepare_data(cfg, tokenizers)
         model_cfg = dataclasses.replace(
