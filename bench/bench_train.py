@@ -37,7 +37,8 @@ def peak_rss_gib(time_file: Path) -> float:
     return round(kb / 2**20, 2)
 
 
-def run_ours(data: Path, work: Path, name: str, seconds: float, extra: list[str]) -> dict:
+def run_ours(data: Path, work: Path, name: str, seconds: float, extra: list[str],
+             base_args: list[str] = MODEL_ARGS) -> dict:
     out = work / name
     subprocess.run(["rm", "-rf", str(out)], check=True)
     cmd = [
@@ -47,7 +48,7 @@ def run_ours(data: Path, work: Path, name: str, seconds: float, extra: list[str]
         "--valid-src", str(data / "val.en.gz"), "--valid-tgt", str(data / "val.de.gz"),
         "--src-lang", "en", "--tgt-lang", "de", "--arch", "rnn", "--out", str(out),
         "--max-minutes", str(seconds / 60), "--valid-every", "1000000", "--valid-sample", "50",
-        "--log-every", "20", "--device", "cpu", "--threads", "2", "--quiet", *MODEL_ARGS, *extra,
+        "--log-every", "20", "--device", "cpu", "--threads", "2", "--quiet", *base_args, *extra,
     ]
     print("$", " ".join(cmd[4:]), flush=True)
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)

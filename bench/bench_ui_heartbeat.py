@@ -65,7 +65,7 @@ def main() -> None:
 
     from s2s_desktop.gui.main_window import MainWindow
 
-    app = QApplication(sys.argv)
+    _app = QApplication(sys.argv)  # kept alive for the whole run
     window = MainWindow()
     window.show()
 

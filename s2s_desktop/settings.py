@@ -39,6 +39,7 @@ class Settings:
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
     splitter_state: str = ""  # base64 of the translate panel's splitter state
+    run_folders: list[str] = field(default_factory=list)  # extra folders listed in the run history
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know
 
     def add_recent(self, path: str) -> None:

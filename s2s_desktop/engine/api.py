@@ -202,6 +202,11 @@ class Sample:
     source: str
     reference: str
     hypothesis: str
+    # The attention of the greedy decode (last decoder layer, mean of heads), so that a viewer sees
+    # attention form as training goes on: weights[target piece][source piece], rounded.
+    source_tokens: tuple[str, ...] = ()
+    target_tokens: tuple[str, ...] = ()
+    attention: tuple[tuple[float, ...], ...] = ()
 
 
 @dataclass(frozen=True)

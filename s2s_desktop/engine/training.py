@@ -27,6 +27,7 @@ import torch
 
 from s2s_desktop import __version__
 from s2s_desktop.engine.api import (
+    EOS_ID,
     EvalReport,
     Event,
     Failed,
@@ -63,6 +64,7 @@ from s2s_desktop.engine.device import device_label
 from s2s_desktop.engine.distributed import Ranks
 from s2s_desktop.engine.metrics import score
 from s2s_desktop.engine.model import Seq2Seq, build_model, sequence_loss
+from s2s_desktop.engine.runlog import read_metrics  # noqa: F401 - part of this module's API
 from s2s_desktop.engine.runstate import (
     RESUME_FILE,
     Progress,
@@ -104,21 +106,6 @@ class MetricsLog:
 
     def close(self) -> None:
         self._fh.close()
-
-
-def read_metrics(path: str | Path) -> list[dict]:
-    """Events of a run's metrics.jsonl; unreadable lines (a killed writer's last line) are skipped."""
-    events = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                events.append(json.loads(line))
-            except ValueError:
-                continue
-    return events
 
 
 class LRSchedule:
@@ -471,9 +458,12 @@ class _Run:
                 decode_seconds=decode_seconds,
             )
         )
+        chosen = idx[: cfg.samples_shown]
+        attention = sample_attention(self.model, self.data.src_tok, self.data.tgt_tok,
+                                     [self.data.valid_src[i] for i in chosen], self.device)
         shown = [
-            Sample(self.data.valid_sources[i], self.data.valid_targets[i], hyps[j])
-            for j, i in enumerate(idx[: cfg.samples_shown])
+            Sample(self.data.valid_sources[i], self.data.valid_targets[i], hyps[j], *attention[j])
+            for j, i in enumerate(chosen)
         ]
         if shown:
             yield self._emit(SampleTranslations(p.step, tuple(shown)))
@@ -595,6 +585,25 @@ class _Interval:
         )
         self.reset()
         return out
+
+
+@torch.inference_mode()
+def sample_attention(model: Seq2Seq, src_tok, tgt_tok, src_ids: list[list[int]], device) -> list[tuple]:
+    """(source pieces, target pieces, attention rows) of the greedy decode of a few sentences: the last
+    decoder layer, averaged over heads, rounded to 4 decimals (it goes into metrics.jsonl)."""
+    if not src_ids:
+        return []
+    model.eval()
+    batch = make_batch(src_ids, None, np.arange(len(src_ids)), device)
+    enc = model.encode(batch.src, batch.src_lengths)
+    hyps = greedy_search(model, enc, max_lengths(batch.src_lengths, 1.5, 10, 512), topk=0)
+    out = []
+    for ids, h in zip(src_ids, hyps):
+        weights = np.asarray(h.attention[-1]).mean(axis=0)  # [T, S]
+        src = tuple(src_tok.ids_to_pieces(ids)) + ("</s>",)
+        tgt = tuple("</s>" if i == EOS_ID else tgt_tok.id_to_piece(int(i)) for i in h.ids)
+        out.append((src, tgt, tuple(tuple(round(float(v), 4) for v in row) for row in weights)))
+    return out
 
 
 @torch.inference_mode()

@@ -5,17 +5,17 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 TRAIN_HINT = (
-    "No model yet? Train one on your own parallel corpus from a terminal, for example:<br>"
-    "<code>s2s train --train-tsv pairs.tsv --src-lang en --tgt-lang de --out my-run</code><br>"
-    "then open <code>my-run/best.s2s</code> here."
+    "No model yet? Train one on your own parallel corpus in the <b>Train</b> tab, or from a terminal:<br>"
+    "<code>s2s train --train pairs.tsv --src-lang en --tgt-lang de --out my-run</code>"
 )
 
 
 class EmptyState(QWidget):
     open_requested = Signal()
+    train_requested = Signal()
     recent_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -28,6 +28,8 @@ class EmptyState(QWidget):
         )
         self.open_button = QPushButton("Open model file…")
         self.open_button.clicked.connect(self.open_requested)
+        self.train_button = QPushButton("Train a model…")
+        self.train_button.clicked.connect(self.train_requested)
         self.recent_box = QVBoxLayout()
         self.hint = QLabel(TRAIN_HINT, alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True,
                            textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -37,7 +39,12 @@ class EmptyState(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.body)
         layout.addSpacing(12)
-        layout.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignCenter)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.train_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
         layout.addLayout(self.recent_box)
         layout.addSpacing(24)
         layout.addWidget(self.hint)

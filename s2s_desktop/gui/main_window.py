@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QStackedWidget,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -39,6 +40,7 @@ from s2s_desktop.gui.engine_worker import paragraph_words
 from s2s_desktop.gui.file_translation import FileTranslationDialog
 from s2s_desktop.gui.message_bar import MessageBar
 from s2s_desktop.gui.model_info import ModelInfoView
+from s2s_desktop.gui.training_panel import TrainingPanel
 from s2s_desktop.gui.translate_panel import TranslatePanel
 from s2s_desktop.settings import Settings, load_settings, save_settings
 
@@ -68,11 +70,15 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget()
         self.pages.addWidget(self.empty)
         self.pages.addWidget(self.panel)
+        self.training = TrainingPanel(settings.run_folders)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.pages, "Translate")
+        self.tabs.addTab(self.training, "Train")
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 0)
         layout.addWidget(self.message_bar)
-        layout.addWidget(self.pages, 1)
+        layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
         self.info_view = ModelInfoView()
@@ -155,6 +161,9 @@ class MainWindow(QMainWindow):
         self.panel.translate_requested.connect(self._on_translate_requested)
         self.panel.options_changed.connect(self._store_options)
         self.empty.open_requested.connect(self.ask_open_model)
+        self.empty.train_requested.connect(lambda: self.tabs.setCurrentWidget(self.training))
+        self.training.use_model.connect(self._use_trained_model)
+        self.training.message.connect(self.show_message)
         self.empty.recent_requested.connect(self.open_model)
 
     def _restore_window(self) -> None:
@@ -218,6 +227,10 @@ class MainWindow(QMainWindow):
             self.panel.request_translation()
         self.panel.source.setFocus()
 
+    def _use_trained_model(self, path: str) -> None:
+        self.open_model(path)
+        self.tabs.setCurrentWidget(self.pages)
+
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
         for path in self.settings.recent_models:
@@ -235,6 +248,8 @@ class MainWindow(QMainWindow):
         for dev in self.devices:
             self.device_combo.addItem(info["labels"].get(dev, dev), dev)
         self.device_combo.setEnabled(True)
+        self.training.form.device.clear()
+        self.training.form.device.addItems(["auto", *self.devices])
         self.device_combo.setToolTip("Where the model runs; changing it reloads the model there")
         self._select_device(self.settings.device)
         if self.opening is None:
@@ -385,9 +400,23 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             self.show_message(f"Settings could not be saved ({exc}).", "warning")
 
+    def confirm_stop_training(self) -> bool:
+        """Asked when the window closes during training; True to stop (a model is saved) and quit."""
+        answer = QMessageBox.question(
+            self, "Training is running",
+            "A model is training. Stop it (the current model is saved, and the run can be resumed later) and quit?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closed and self.training.client.running and not self.confirm_stop_training():
+            event.ignore()
+            return
         if not self._closed:
             self._closed = True
+            self.settings.run_folders = list(self.training.history.extra_folders)
+            self.state_label.setText("Stopping training and saving a model…")
+            self.training.client.shutdown()
             self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
             self.settings.window_state = bytes(self.saveState().toBase64()).decode()
             self.settings.splitter_state = bytes(self.panel.splitter.saveState().toBase64()).decode()

@@ -143,3 +143,28 @@ def test_dropping_a_model_file_opens_it(qtbot, make_window, reverse_model_file):
     with qtbot.waitSignal(window.client.model_opened, timeout=ENGINE_TIMEOUT):
         window.dropEvent(event)
     assert window.model_info["path"] == str(reverse_model_file)
+
+
+def test_closing_while_training_asks_first_and_stopping_saves(qtbot, make_window, tmp_path, monkeypatch):
+    from tests.gui.test_training_panel import fill_form
+
+    corpus = tmp_path / "pairs.tsv"
+    corpus.write_text("".join(f"one two {w}\t{w} two one\n" for w in ("three", "four", "five", "six") * 50))
+    window = make_window()
+    form = window.training.form
+    fill_form(form, corpus, steps=100_000, name="closing")
+    steps = []
+    window.training.client.event.connect(lambda e: steps.append(e) if e.kind == "step" else None)
+    form.start_button.click()
+    qtbot.waitUntil(lambda: bool(steps), timeout=ENGINE_TIMEOUT)
+    asked = []
+    monkeypatch.setattr(window, "confirm_stop_training", lambda: asked.append(1) or False)
+    window.close()
+    assert asked and window.isVisible() and window.training.client.running  # "No" keeps training
+    monkeypatch.setattr(window, "confirm_stop_training", lambda: True)
+    window.close()
+    assert not window.isVisible() and not window.training.client.running
+    run_dir = window.training.run_dir
+    from s2s_desktop.engine.runlog import read_metrics
+
+    assert read_metrics(f"{run_dir}/metrics.jsonl")[-1]["reason"] == "stopped"

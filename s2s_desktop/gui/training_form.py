@@ -1,0 +1,316 @@
+"""The new-run form: corpus, languages, architecture and preset, and the advanced settings.
+
+Invalid values cannot be entered (ranges, validators) or cannot start a run: the engine's own config
+validation runs on every change and the Start button stays disabled with the reason in its tooltip
+and under the form. "Check corpus" reads the files as training will and shows the counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import time
+from typing import Any
+
+from PySide6.QtCore import QRegularExpression, Signal
+from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from s2s_desktop import paths
+from s2s_desktop.engine.api import ModelConfig, TrainConfig
+from s2s_desktop.engine.config import validate_model_config, validate_train_config
+from s2s_desktop.engine.presets import preset
+from s2s_desktop.errors import S2SError
+
+ARCHITECTURES = [  # label, arch, cell, attention
+    ("Transformer", "transformer", "gru", "luong-general"),
+    ("RNN: GRU + Luong attention (fast)", "rnn", "gru", "luong-general"),
+    ("RNN: GRU + Bahdanau attention", "rnn", "gru", "bahdanau"),
+    ("RNN: LSTM + Luong attention", "rnn", "lstm", "luong-general"),
+    ("RNN: LSTM + Bahdanau attention", "rnn", "lstm", "bahdanau"),
+]
+LANG = QRegularExpression(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
+
+
+class PathField(QWidget):
+    changed = Signal()
+
+    def __init__(self, placeholder: str, save: bool = False, folder: bool = False) -> None:
+        super().__init__()
+        self.edit = QLineEdit(placeholderText=placeholder)
+        self.edit.textChanged.connect(self.changed)
+        button = QPushButton("Browse…")
+        button.clicked.connect(self._browse)
+        self.save, self.folder = save, folder
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.edit, 1)
+        row.addWidget(button)
+
+    def _browse(self) -> None:
+        if self.folder:
+            path = QFileDialog.getExistingDirectory(self, "Choose a folder", self.text() or str(paths.runs_dir()))
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Choose a corpus file", self.text(),
+                                                  "Text corpora (*.txt *.tsv *.gz *.en *.de *.fr);;All files (*)")
+        if path:
+            self.edit.setText(path)
+
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+    def setText(self, text: str) -> None:
+        self.edit.setText(text)
+
+
+class TrainingForm(QWidget):
+    start_requested = Signal(object, object)  # model config dict, train config dict
+    check_requested = Signal(object)  # train config dict
+
+    def __init__(self, devices: list[str] | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # Corpus.
+        self.tsv_mode = QRadioButton("One TSV file (source<TAB>target)", checked=True)
+        self.pair_mode = QRadioButton("Two aligned files")
+        self.train_tsv = PathField("train.tsv")
+        self.train_src = PathField("train.en")
+        self.train_tgt = PathField("train.de")
+        self.valid_tsv = PathField("optional: valid.tsv (otherwise split off the training data)")
+        self.valid_src = PathField("optional: valid.en")
+        self.valid_tgt = PathField("optional: valid.de")
+        self.src_lang = QLineEdit("en", validator=QRegularExpressionValidator(LANG), maxLength=12)
+        self.tgt_lang = QLineEdit("de", validator=QRegularExpressionValidator(LANG), maxLength=12)
+        corpus = QGroupBox("Corpus")
+        cf = QFormLayout(corpus)
+        modes = QHBoxLayout()
+        modes.addWidget(self.tsv_mode)
+        modes.addWidget(self.pair_mode)
+        cf.addRow(modes)
+        cf.addRow("Training", self.train_tsv)
+        cf.addRow("Training source", self.train_src)
+        cf.addRow("Training target", self.train_tgt)
+        cf.addRow("Validation", self.valid_tsv)
+        cf.addRow("Validation source", self.valid_src)
+        cf.addRow("Validation target", self.valid_tgt)
+        langs = QHBoxLayout()
+        langs.addWidget(self.src_lang)
+        langs.addWidget(QLabel("→"))
+        langs.addWidget(self.tgt_lang)
+        cf.addRow("Languages", langs)
+        self.corpus_form = cf
+
+        # Model.
+        self.arch = QComboBox()
+        for label, *_ in ARCHITECTURES:
+            self.arch.addItem(label)
+        self.arch.setCurrentIndex(1)
+        self.preset = QComboBox()
+        self.preset.addItems(["tiny", "small", "base"])
+        self.preset.setCurrentText("small")
+        self.run_name = QLineEdit(placeholderText="name of the run folder (default: date and languages)")
+        model = QGroupBox("Model")
+        mf = QFormLayout(model)
+        mf.addRow("Architecture", self.arch)
+        mf.addRow("Size", self.preset)
+        mf.addRow("Run name", self.run_name)
+
+        # Advanced.
+        self.advanced = QGroupBox("Advanced", checkable=True, checked=False)
+        af = QFormLayout(self.advanced)
+        self.vocab = QSpinBox(minimum=100, maximum=64000, singleStep=1000, value=8000)
+        self.joint = QCheckBox("One vocabulary for both languages (shares embeddings)")
+        self.limit_kind = QComboBox()
+        self.limit_kind.addItems(["minutes", "steps", "epochs"])
+        self.limit = QSpinBox(minimum=1, maximum=10_000_000, value=30)
+        self.batch = QSpinBox(minimum=200, maximum=200_000, singleStep=500, value=3000)
+        self.lr = QDoubleSpinBox(decimals=5, minimum=0.00001, maximum=1.0, singleStep=0.0005, value=0.0015)
+        self.schedule = QComboBox()
+        self.schedule.addItems(["plateau", "inverse-sqrt", "cosine", "constant"])
+        self.warmup = QSpinBox(minimum=0, maximum=100_000, value=100)
+        self.dropout = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.9, singleStep=0.05, value=0.2)
+        self.smoothing = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.5, singleStep=0.05, value=0.1)
+        self.stop_metric = QComboBox()
+        self.stop_metric.addItems(["bleu", "chrf", "loss"])
+        self.patience = QSpinBox(minimum=0, maximum=1000, value=10, toolTip="0 = never stop early")
+        self.valid_every = QSpinBox(minimum=10, maximum=1_000_000, singleStep=100, value=300)
+        self.device = QComboBox()
+        for dev in devices or ["auto", "cpu"]:
+            self.device.addItem(dev)
+        limit_row = QHBoxLayout()
+        limit_row.addWidget(self.limit)
+        limit_row.addWidget(self.limit_kind)
+        warm_row = QHBoxLayout()
+        warm_row.addWidget(self.schedule)
+        warm_row.addWidget(QLabel("warmup steps"))
+        warm_row.addWidget(self.warmup)
+        stop_row = QHBoxLayout()
+        stop_row.addWidget(self.stop_metric)
+        stop_row.addWidget(QLabel("patience"))
+        stop_row.addWidget(self.patience)
+        for label, widget in (("Vocabulary size", self.vocab), ("", self.joint), ("Train for", limit_row),
+                              ("Batch (target tokens)", self.batch), ("Learning rate", self.lr),
+                              ("Schedule", warm_row), ("Dropout", self.dropout), ("Label smoothing", self.smoothing),
+                              ("Best model / early stopping by", stop_row), ("Validate every (steps)", self.valid_every),
+                              ("Device", self.device)):
+            af.addRow(label, widget)
+        self._advanced_body = [af.itemAt(i).widget() for i in range(af.count()) if af.itemAt(i).widget()]
+
+        # Actions.
+        self.problem = QLabel(wordWrap=True)
+        self.problem.setStyleSheet("color: #a01010;")
+        self.counts = QLabel(wordWrap=True)
+        self.check_button = QPushButton("Check corpus")
+        self.start_button = QPushButton("Start training")
+        self.start_button.setDefault(True)
+        self.check_button.clicked.connect(lambda: self._emit_if_valid(check=True))
+        self.start_button.clicked.connect(lambda: self._emit_if_valid(check=False))
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.check_button)
+        buttons.addWidget(self.start_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(corpus)
+        layout.addWidget(model)
+        layout.addWidget(self.advanced)
+        layout.addWidget(self.counts)
+        layout.addWidget(self.problem)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+
+        for w in (self.train_tsv, self.train_src, self.train_tgt, self.valid_tsv, self.valid_src, self.valid_tgt):
+            w.changed.connect(self.revalidate)
+        for w in (self.src_lang, self.tgt_lang, self.run_name):
+            w.textChanged.connect(self.revalidate)
+        for w in (self.arch, self.preset, self.limit_kind, self.schedule, self.stop_metric, self.device):
+            w.currentIndexChanged.connect(self.revalidate)
+        for w in (self.vocab, self.limit, self.batch, self.lr, self.warmup, self.dropout, self.smoothing,
+                  self.patience, self.valid_every):
+            w.valueChanged.connect(self.revalidate)
+        self.tsv_mode.toggled.connect(self._on_mode)
+        self.joint.toggled.connect(self.revalidate)
+        self.arch.currentIndexChanged.connect(self._arch_defaults)
+        self._on_mode()
+
+    # -- building configs --------------------------------------------------------------------------
+    def _on_mode(self) -> None:
+        tsv = self.tsv_mode.isChecked()
+        for w in (self.train_tsv, self.valid_tsv):
+            w.setVisible(tsv)
+            self.corpus_form.labelForField(w).setVisible(tsv)
+        for w in (self.train_src, self.train_tgt, self.valid_src, self.valid_tgt):
+            w.setVisible(not tsv)
+            self.corpus_form.labelForField(w).setVisible(not tsv)
+        self.revalidate()
+
+    def _arch_defaults(self) -> None:
+        """Sensible defaults per architecture (the recipes in docs/benchmarks.md)."""
+        if ARCHITECTURES[self.arch.currentIndex()][1] == "transformer":
+            self.lr.setValue(0.005)
+            self.schedule.setCurrentText("inverse-sqrt")
+            self.warmup.setValue(1000)
+            self.batch.setValue(4096)
+            self.dropout.setValue(0.3)
+        else:
+            self.lr.setValue(0.0015)
+            self.schedule.setCurrentText("plateau")
+            self.warmup.setValue(100)
+            self.batch.setValue(3000)
+            self.dropout.setValue(0.2)
+
+    def configs(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(model config, train config) as plain dicts; raises S2SError when they are not valid."""
+        _label, arch, cell, attention = ARCHITECTURES[self.arch.currentIndex()]
+        joint = self.joint.isChecked()
+        model = ModelConfig(arch=arch, cell=cell, attention=attention, dropout=self.dropout.value(),
+                            share_embeddings=joint, tie_output=joint or arch == "transformer",
+                            **preset(arch, self.preset.currentText()))
+        tsv = self.tsv_mode.isChecked()
+        valid = (self.valid_tsv.text() if tsv else "") or None, (self.valid_src.text() if not tsv else "") or None
+        kind, value = self.limit_kind.currentText(), self.limit.value()
+        train = TrainConfig(
+            out_dir=self.out_dir(), src_lang=self.src_lang.text(), tgt_lang=self.tgt_lang.text(),
+            train_tsv=self.train_tsv.text() or None if tsv else None,
+            train_src=None if tsv else self.train_src.text() or None,
+            train_tgt=None if tsv else self.train_tgt.text() or None,
+            valid_tsv=valid[0], valid_src=valid[1], valid_tgt=None if tsv else (self.valid_tgt.text() or None),
+            vocab_size=self.vocab.value(), joint_vocab=joint, batch_tokens=self.batch.value(), lr=self.lr.value(),
+            schedule=self.schedule.currentText(), warmup_steps=self.warmup.value(),
+            label_smoothing=self.smoothing.value(), early_stopping=self.stop_metric.currentText(),
+            patience=self.patience.value(), valid_every=self.valid_every.value(), device=self.device.currentText(),
+            adam_beta2=0.98 if arch == "transformer" else 0.999, clip_norm=25.0 if arch == "transformer" else 5.0,
+            sp_model_type="bpe" if arch == "transformer" else "unigram",
+            max_minutes=float(value) if kind == "minutes" else None,
+            max_steps=value if kind == "steps" else None, max_epochs=value if kind == "epochs" else None,
+        )
+        validate_model_config(model)
+        validate_train_config(train)
+        problem = self._file_problem(train)
+        if problem:
+            raise S2SError(problem)
+        if not (train.src_lang and self.src_lang.hasAcceptableInput() and self.tgt_lang.hasAcceptableInput()):
+            raise S2SError("language codes must look like en, de or pt-BR")
+        return dataclasses.asdict(model), dataclasses.asdict(train)
+
+    def out_dir(self) -> str:
+        name = self.run_name.text().strip() or time.strftime("%Y%m%d-%H%M%S") + f"-{self.src_lang.text()}-{self.tgt_lang.text()}"
+        name = re.sub(r"[^\w.-]+", "_", name)
+        return str(paths.runs_dir() / name)
+
+    @staticmethod
+    def _file_problem(train: TrainConfig) -> str:
+        for label, path in (("training file", train.train_tsv), ("training source", train.train_src),
+                            ("training target", train.train_tgt), ("validation file", train.valid_tsv),
+                            ("validation source", train.valid_src), ("validation target", train.valid_tgt)):
+            if path and not os.path.isfile(path):
+                return f"the {label} {path} does not exist"
+        if bool(train.valid_src) != bool(train.valid_tgt):
+            return "give both validation files, or neither"
+        return ""
+
+    # -- validation --------------------------------------------------------------------------------
+    def revalidate(self) -> bool:
+        try:
+            self.configs()
+        except S2SError as exc:
+            reason = str(exc).replace("--", "")
+            self.problem.setText(reason[0].upper() + reason[1:] if reason else "")
+            for b in (self.start_button, self.check_button):
+                b.setEnabled(False)
+                b.setToolTip(self.problem.text())
+            return False
+        self.problem.setText("")
+        for b in (self.start_button, self.check_button):
+            b.setEnabled(True)
+            b.setToolTip("")
+        return True
+
+    def _emit_if_valid(self, check: bool) -> None:
+        if not self.revalidate():
+            return
+        model, train = self.configs()
+        (self.check_requested.emit(train) if check else self.start_requested.emit(model, train))
+
+    def show_counts(self, counts: dict[str, Any]) -> None:
+        self.counts.setText(
+            f"<b>{counts['train_pairs']:,}</b> training pairs ({counts['train_origin']}; {counts['skipped_empty']:,} "
+            f"empty skipped), <b>{counts['valid_pairs']:,}</b> validation pairs ({counts['valid_origin']}). "
+            f"Mean length {counts['mean_src_words']:.1f} → {counts['mean_tgt_words']:.1f} words; "
+            f"{counts['too_long_words']:,} pairs over the length limit and {counts['bad_ratio_words']:,} with an "
+            "unlikely length ratio will be filtered (counted in words here, in pieces during training)."
+        )
