@@ -12,8 +12,8 @@ import argparse
 import json
 import logging
 import sys
-import time
 import threading
+import time
 import traceback
 
 

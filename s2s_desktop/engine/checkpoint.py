@@ -18,6 +18,7 @@ import json
 import os
 import struct
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,11 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 
 from s2s_desktop import __version__
 from s2s_desktop.engine.api import ModelConfig
 from s2s_desktop.engine.model import Seq2Seq, build_model
+from s2s_desktop.engine.safetensors_io import serialize
 from s2s_desktop.engine.tokenizer import Tokenizer
 from s2s_desktop.errors import CheckpointError, S2SError
 
@@ -66,16 +67,18 @@ def bytes_tensor(data: bytes) -> torch.Tensor:
     return torch.from_numpy(np.frombuffer(data, dtype=np.uint8).copy())
 
 
-def atomic_write(path: str | os.PathLike, data: bytes, error: type[S2SError] = CheckpointError) -> None:
+def atomic_write(path: str | os.PathLike, data: bytes | Iterable[bytes | memoryview],
+                 error: type[S2SError] = CheckpointError) -> None:
     """Write via a temporary file in the same folder and os.replace, so a crash or a full disk never
-    leaves a half-written file where a good one was."""
+    leaves a half-written file where a good one was. `data` is bytes or an iterable of chunks."""
     path = Path(path)
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for chunk in [data] if isinstance(data, (bytes, bytearray, memoryview)) else data:
+                fh.write(chunk)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -88,6 +91,11 @@ def atomic_write(path: str | os.PathLike, data: bytes, error: type[S2SError] = C
 
 
 def model_bytes(model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, meta: ModelMeta, half: bool = False) -> bytes:
+    """The whole model file in memory."""
+    return b"".join(serialize(*_model_tensors(model, src_tok, tgt_tok, meta, half)))
+
+
+def _model_tensors(model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, meta: ModelMeta, half: bool = False):
     tensors: dict[str, torch.Tensor] = {}
     for name, value in model.state_dict().items():
         value = value.detach().to("cpu")
@@ -107,11 +115,11 @@ def model_bytes(model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, meta: Mo
         "storage": "float16" if half else "float32",
     }
     header = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "meta": json.dumps(info)}
-    return st_save(tensors, metadata=header)
+    return tensors, header
 
 
 def save_model(path, model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, meta: ModelMeta, half=False) -> None:
-    atomic_write(path, model_bytes(model, src_tok, tgt_tok, meta, half))
+    atomic_write(path, serialize(*_model_tensors(model, src_tok, tgt_tok, meta, half)))
 
 
 def read_header(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:

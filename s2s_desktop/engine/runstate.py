@@ -15,9 +15,9 @@ from typing import Any
 
 import torch
 from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 
 from s2s_desktop.engine.checkpoint import atomic_write, bytes_tensor
+from s2s_desktop.engine.safetensors_io import serialize
 from s2s_desktop.engine.tokenizer import Tokenizer
 from s2s_desktop.errors import CheckpointError
 
@@ -79,7 +79,7 @@ def save_resume(
         "optim_scalars": scalars,
         "configs": configs,
     }
-    atomic_write(run_dir / RESUME_FILE, st_save(tensors, metadata={"format": RESUME_FORMAT, "state": json.dumps(meta)}))
+    atomic_write(run_dir / RESUME_FILE, serialize(tensors, {"format": RESUME_FORMAT, "state": json.dumps(meta)}))
 
 
 @dataclass

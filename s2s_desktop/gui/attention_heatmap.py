@@ -197,7 +197,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
             cmap = pg.colormap.get(COLORMAP)
             for layer in range(layers):
                 for head in range(heads):
-                    box = self.addViewBox(row=layer, col=head, lockAspect=False, enableMouse=False)
+                    box = self.addViewBox(row=layer, col=head, lockAspect=False, enableMouse=False, enableMenu=False)
                     box.invertY(True)
                     box.setMenuEnabled(False)
                     img = pg.ImageItem(axisOrder="row-major")

@@ -73,6 +73,8 @@ class EngineWorker(QObject):
             import torch
 
             from s2s_desktop.engine import device, service
+            from s2s_desktop.engine import training as _training  # noqa: F401 - imported here, at start-up,
+            # so that the first run in the Train tab does not hold the GIL for its imports
 
             self._service = service
             devices = device.available_devices()

@@ -79,7 +79,7 @@ class InspectorPanel(QWidget):
                               ("Matrix as JSON…", ".json")):
             menu.addAction(label, lambda s=suffix: self.ask_export(s))
         self.export_button.setMenu(menu)
-        self.sentence_box.setMinimumContentsLength(16)
+        self.sentence_box.setMinimumContentsLength(12)
         self.sentence_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         controls = QHBoxLayout()
         self.layer_label, self.head_label = QLabel("Layer"), QLabel("Head")
@@ -154,6 +154,13 @@ class InspectorPanel(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.splitter, 1)
         self._set_enabled(False)
+
+    def warm_up(self) -> None:
+        """Paint the map once with dummy data: pyqtgraph's first paint (colour tables, font metrics)
+        costs about 100 ms, better spent while the engine loads than when the first result arrives."""
+        self.heatmap.set_matrix(np.eye(3, dtype=np.float32), ("a", "b", "c"), ("x", "y", "z"))
+        self.heatmap.grab()
+        self.heatmap.set_matrix(np.zeros((0, 0)), (), ())
 
     # -- what is shown -----------------------------------------------------------------------------
     @property

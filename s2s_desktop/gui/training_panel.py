@@ -13,6 +13,7 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QProgressBar,
@@ -73,14 +74,15 @@ class TrainingPanel(QWidget):
 
         self.form = TrainingForm()
         self.history = RunHistory(extra_run_folders)
-        form_scroll = QScrollArea(widgetResizable=True)
+        form_scroll = QScrollArea(widgetResizable=True, minimumWidth=300)
         form_scroll.setWidget(self.form)
         self.left = QTabWidget()
         self.left.addTab(form_scroll, "New run")
         self.left.addTab(self.history, "History")
 
         self.title = QLabel("<b>No run yet</b>: fill in the form and press Start training, or open one from History.")
-        self.status = QLabel(" ")
+        self.status = QLabel(" ", wordWrap=True)
+        self.title.setWordWrap(True)
         self.progress = QProgressBar(minimum=0, maximum=1000, textVisible=True)
         self.progress.setFormat("")
         self.pause_button = QPushButton("Pause", enabled=False)
@@ -100,15 +102,16 @@ class TrainingPanel(QWidget):
         self.plots.eval_point_clicked.connect(self._open_step_model)
         self.sample_table = QTableWidget(0, 3)
         self.sample_table.setHorizontalHeaderLabels(["Source", "Reference", "Model output"])
-        self.sample_table.horizontalHeader().setStretchLastSection(True)
-        self.sample_table.setColumnWidth(0, 220)
-        self.sample_table.setColumnWidth(1, 220)
+        self.sample_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.sample_table.setWordWrap(True)
         self.sample_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.sample_table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.sample_table.currentCellChanged.connect(lambda row, *_: self._show_sample_attention(row))
-        self.sample_label = QLabel("Sample translations at the last validation (select one to see its attention)")
+        self.sample_label = QLabel("Sample translations at the last validation (select one to see its attention)",
+                                   wordWrap=True)
         self.attention = AttentionHeatmap()
-        self.attention_label = QLabel("Attention of the selected sample (last decoder layer, mean of heads)")
+        self.attention_label = QLabel("Attention of the selected sample (last decoder layer, mean of heads)",
+                                      wordWrap=True)
         self.notices = QPlainTextEdit(readOnly=True, maximumBlockCount=500, placeholderText="Notices")
         self.notices.setMaximumHeight(70)
 
@@ -167,9 +170,20 @@ class TrainingPanel(QWidget):
             return
         self._stop_watching()
         self._reset_view(train_cfg["out_dir"], train_cfg)
+        self._warm_up()
         self.title.setText(f"<b>{Path(train_cfg['out_dir']).name}</b>: {'resuming' if resume else 'preparing the data'}…")
         self.client.start(model_cfg, train_cfg, resume)
         self._set_running(True)
+
+    def _warm_up(self) -> None:
+        """Paint the sample attention map once while the data is prepared: pyqtgraph's first paint
+        costs ~100 ms, which would otherwise land on the first validation."""
+        if getattr(self, "_warmed", False):
+            return
+        self._warmed = True
+        self.attention.set_matrix(np.eye(3, dtype=np.float32), ("a", "b", "c"), ("x", "y", "z"))
+        self.attention.grab()
+        self.attention.set_matrix(np.zeros((0, 0)), (), ())
 
     def resume_run(self, folder: str) -> None:
         try:
@@ -259,6 +273,7 @@ class TrainingPanel(QWidget):
         for row, s in enumerate(self.samples):
             for col, key in enumerate(("source", "reference", "hypothesis")):
                 self.sample_table.setItem(row, col, QTableWidgetItem(s.get(key, "")))
+        self.sample_table.resizeRowsToContents()
         row = max(self.sample_table.currentRow(), 0)
         if self.samples:
             self.sample_table.selectRow(row)

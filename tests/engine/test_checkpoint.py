@@ -344,3 +344,26 @@ def test_full_disk_keeps_the_old_file_and_names_the_problem(
     assert target.read_bytes() == tiny_model_file.read_bytes()
     assert [p.name for p in tmp_path.iterdir()] == ["best.s2s"]
     assert load_model(target).meta["src_lang"] == "en"
+
+
+def test_streamed_safetensors_files_read_back_with_the_library(tmp_path):
+    """Our chunked writer (which lets the GUI thread run during saves) makes standard files."""
+    import torch
+    from safetensors.torch import load_file, safe_open
+
+    from s2s_desktop.engine.checkpoint import atomic_write
+    from s2s_desktop.engine.safetensors_io import serialize
+
+    tensors = {
+        "w": torch.randn(3, 5), "half": torch.randn(7).half(), "bf": torch.randn(2, 2).bfloat16(),
+        "ids": torch.arange(6, dtype=torch.int64).reshape(2, 3), "bytes": torch.tensor([1, 2, 255], dtype=torch.uint8),
+        "empty": torch.zeros(0), "flag": torch.tensor([True, False]), "strided": torch.randn(4, 6)[:, ::2],
+    }
+    path = tmp_path / "x.safetensors"
+    atomic_write(path, serialize(tensors, {"format": "test", "n": "1"}))
+    back = load_file(path)
+    assert set(back) == set(tensors)
+    for name, t in tensors.items():
+        assert back[name].dtype == t.dtype and torch.equal(back[name], t), name
+    with safe_open(path, "pt") as fh:
+        assert fh.metadata() == {"format": "test", "n": "1"}
