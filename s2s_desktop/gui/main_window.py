@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
         self.empty.open_requested.connect(self.ask_open_model)
         self.empty.train_requested.connect(lambda: self.tabs.setCurrentWidget(self.training))
         self.training.use_model.connect(self._use_trained_model)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         self.training.message.connect(self.show_message)
         self.empty.recent_requested.connect(self.open_model)
 
@@ -236,6 +237,15 @@ class MainWindow(QMainWindow):
         if self.panel.source.toPlainText().strip():
             self.panel.request_translation()
         self.panel.source.setFocus()
+
+    def _on_tab_changed(self, index: int) -> None:
+        """The model panel describes the translation model: the Train tab gets its width instead."""
+        training = self.tabs.widget(index) is self.training
+        if training:
+            self._dock_was_visible = self.info_dock.isVisible()
+            self.info_dock.hide()
+        elif getattr(self, "_dock_was_visible", False):
+            self.info_dock.show()
 
     def _use_trained_model(self, path: str) -> None:
         self.open_model(path)
