@@ -216,10 +216,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # -- train -----------------------------------------------------------------------------------------
-def cmd_train(args) -> int:
+def train_configs(args):
+    """(ModelConfig, TrainConfig) from parsed `s2s train` arguments."""
     from s2s_desktop.engine.api import ModelConfig, TrainConfig
-    from s2s_desktop.engine.distributed import launched, launched_rank
-    from s2s_desktop.engine.training import train
 
     train_kwargs = _collect(args, TrainConfig, TRAIN_HELP)
     for name in SPECIAL_TRAIN:
@@ -240,6 +239,31 @@ def cmd_train(args) -> int:
     if args.arch == "transformer" and not args.preset:
         sizes = preset("transformer", "small")
     model_cfg = ModelConfig(arch=args.arch, **{**sizes, **_collect(args, ModelConfig, MODEL_HELP)})
+    return model_cfg, train_cfg
+
+
+def train_argv(model: dict, train: dict) -> list[str]:
+    """`s2s train ...` arguments that rebuild these configs (the app starts distributed runs this way)."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    options = {a.dest: a for a in sub._actions if a.option_strings}
+    argv = ["train"]
+    for name, value in {**model, **train}.items():
+        action = options.get(name)
+        if action is None or value is None:
+            continue
+        if isinstance(action, argparse.BooleanOptionalAction):
+            argv.append(action.option_strings[0] if value else action.option_strings[1])
+        else:
+            argv += [next(s for s in action.option_strings if s.startswith("--")), str(value)]
+    return argv
+
+
+def cmd_train(args) -> int:
+    from s2s_desktop.engine.distributed import launched, launched_rank
+    from s2s_desktop.engine.training import train
+
+    model_cfg, train_cfg = train_configs(args)
     if _start_distributed(args, model_cfg, train_cfg):
         return 0
     rank = launched_rank()  # 0 unless this is a process of a distributed run, where rank 0 speaks for all

@@ -267,3 +267,21 @@ def test_train_under_torchrun_rejects_a_different_process_count(capsys, monkeypa
     msg = assert_usage_error(*run_cli(capsys, *_train_args(tmp_path / "run", "--train", str(tsv),
                                                            "--nproc-per-node", "4")))
     assert "--nproc-per-node 4" in msg and "2" in msg
+
+
+def test_train_argv_rebuilds_the_same_configs() -> None:
+    """The app starts distributed runs as `s2s train` processes: the flags must mean the same configs."""
+    import dataclasses
+
+    from s2s_desktop.cli import build_parser, train_argv, train_configs
+    from s2s_desktop.engine.api import ModelConfig, TrainConfig
+    from s2s_desktop.engine.presets import preset
+
+    model = ModelConfig(arch="transformer", dropout=0.3, share_embeddings=True, tie_output=True,
+                        **preset("transformer", "tiny"))
+    train = TrainConfig(out_dir="/tmp/run", src_lang="en", tgt_lang="de", train_tsv="pairs.tsv", joint_vocab=True,
+                        lr=0.005, schedule="inverse-sqrt", warmup_steps=1000, max_steps=300, valid_every=50,
+                        device="cpu", early_stopping="chrf", label_smoothing=0.2)
+    args = build_parser().parse_args(train_argv(dataclasses.asdict(model), dataclasses.asdict(train)))
+    model2, train2 = train_configs(args)
+    assert model2 == model and train2 == train

@@ -269,8 +269,7 @@ class MainWindow(QMainWindow):
         for dev in self.devices:
             self.device_combo.addItem(info["labels"].get(dev, dev), dev)
         self.device_combo.setEnabled(True)
-        self.training.form.device.clear()
-        self.training.form.device.addItems(["auto", *self.devices])
+        self.training.form.set_devices(["auto", *self.devices])
         self.device_combo.setToolTip("Where the model runs; changing it reloads the model there")
         self._select_device(self.settings.device)
         if self.opening is None:
@@ -430,7 +429,8 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._closed and self.training.client.running and not self.confirm_stop_training():
+        training = self.training.client.running or self.training.process is not None
+        if not self._closed and training and not self.confirm_stop_training():
             event.ignore()
             return
         if not self._closed:
@@ -438,6 +438,9 @@ class MainWindow(QMainWindow):
             self.settings.run_folders = list(self.training.history.extra_folders)
             self.state_label.setText("Stopping training and saving a model…")
             self.training.client.shutdown()
+            if self.training.process is not None:  # a distributed run: it stops and saves on SIGTERM
+                self.training.process.terminate()
+                self.training.process.waitForFinished(120_000)
             self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
             self.settings.window_state = bytes(self.saveState().toBase64()).decode()
             self.settings.splitter_state = bytes(self.panel.splitter.saveState().toBase64()).decode()

@@ -80,7 +80,7 @@ class PathField(QWidget):
 
 
 class TrainingForm(QWidget):
-    start_requested = Signal(object, object)  # model config dict, train config dict
+    start_requested = Signal(object, object, int)  # model config dict, train config dict, processes
     check_requested = Signal(object)  # train config dict
 
     def __init__(self, devices: list[str] | None = None, parent: QWidget | None = None) -> None:
@@ -150,8 +150,9 @@ class TrainingForm(QWidget):
         self.patience = QSpinBox(minimum=0, maximum=1000, value=10, toolTip="0 = never stop early")
         self.valid_every = QSpinBox(minimum=10, maximum=1_000_000, singleStep=100, value=300)
         self.device = QComboBox()
-        for dev in devices or ["auto", "cpu"]:
-            self.device.addItem(dev)
+        self.processes = QSpinBox(minimum=1, maximum=1, value=1,
+                                  toolTip="Train with one process per GPU (PyTorch DDP under torchrun)")
+        self.set_devices(devices or ["auto", "cpu"])
         limit_row = QHBoxLayout()
         limit_row.addWidget(self.limit)
         limit_row.addWidget(self.limit_kind)
@@ -167,8 +168,9 @@ class TrainingForm(QWidget):
                               ("Batch (target tokens)", self.batch), ("Learning rate", self.lr),
                               ("Schedule", warm_row), ("Dropout", self.dropout), ("Label smoothing", self.smoothing),
                               ("Best model / early stopping by", stop_row), ("Validate every (steps)", self.valid_every),
-                              ("Device", self.device)):
+                              ("Device", self.device), ("Processes (GPUs)", self.processes)):
             af.addRow(label, widget)
+        self._advanced_form = af
         self._advanced_body = [af.itemAt(i).widget() for i in range(af.count()) if af.itemAt(i).widget()]
 
         # Actions.
@@ -206,6 +208,18 @@ class TrainingForm(QWidget):
         self.joint.toggled.connect(self.revalidate)
         self.arch.currentIndexChanged.connect(self._arch_defaults)
         self._on_mode()
+
+    def set_devices(self, devices: list[str]) -> None:
+        """The device list; "processes" is offered only when there is more than one GPU."""
+        self.device.clear()
+        self.device.addItems(devices)
+        gpus = sum(1 for d in devices if d.startswith("cuda:"))
+        self.processes.setMaximum(max(gpus, 1))
+        visible = gpus > 1
+        self.processes.setVisible(visible)
+        form = getattr(self, "_advanced_form", None)
+        if form is not None and form.labelForField(self.processes) is not None:
+            form.labelForField(self.processes).setVisible(visible)
 
     # -- building configs --------------------------------------------------------------------------
     def _on_mode(self) -> None:
@@ -304,7 +318,10 @@ class TrainingForm(QWidget):
         if not self.revalidate():
             return
         model, train = self.configs()
-        (self.check_requested.emit(train) if check else self.start_requested.emit(model, train))
+        if check:
+            self.check_requested.emit(train)
+        else:
+            self.start_requested.emit(model, train, self.processes.value() if self.processes.isVisible() else 1)
 
     def show_counts(self, counts: dict[str, Any]) -> None:
         self.counts.setText(

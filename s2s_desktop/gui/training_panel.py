@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QProcess, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -58,6 +59,7 @@ def run_progress(train: dict[str, Any], step: int, epoch: int, elapsed: float) -
 
 class TrainingPanel(QWidget):
     use_model = Signal(str)  # a model file to open in the translate panel
+    process_done = Signal(int)  # a distributed run's launcher exited (its status)
     message = Signal(str, str)  # text, level: for the window's message bar
 
     def __init__(self, extra_run_folders: list[str] | None = None, parent: QWidget | None = None) -> None:
@@ -69,6 +71,7 @@ class TrainingPanel(QWidget):
         self.best_path = ""
         self.samples: tuple = ()
         self.tail: MetricsTail | None = None
+        self.process: QProcess | None = None
         self.watch_timer = QTimer(self, interval=WATCH_MS)
         self.watch_timer.timeout.connect(self._poll_watched)
 
@@ -164,8 +167,11 @@ class TrainingPanel(QWidget):
         self.history.export_failed.connect(lambda text: self.message.emit(text, "error"))
 
     # -- runs started here -------------------------------------------------------------------------
-    def start(self, model_cfg: dict, train_cfg: dict, resume: bool = False) -> None:
-        if self.client.running:
+    def start(self, model_cfg: dict, train_cfg: dict, processes: int = 1, resume: bool = False) -> None:
+        if processes > 1:
+            self.start_distributed(model_cfg, train_cfg, processes)
+            return
+        if self.client.running or self.process is not None:
             self.message.emit("A run is already training; stop it first.", "warning")
             return
         self._stop_watching()
@@ -185,6 +191,42 @@ class TrainingPanel(QWidget):
         self.attention.grab()
         self.attention.set_matrix(np.zeros((0, 0)), (), ())
 
+    def start_distributed(self, model_cfg: dict, train_cfg: dict, processes: int) -> None:
+        """Several processes (one per GPU) cannot share this app's thread: the run is an `s2s train
+        --nproc-per-node N` child process, watched through its metrics.jsonl like a CLI run."""
+        from s2s_desktop.cli import train_argv
+
+        if self.client.running or self.process is not None:
+            self.message.emit("A run is already training; stop it first.", "warning")
+            return
+        Path(train_cfg["out_dir"]).mkdir(parents=True, exist_ok=True)
+        self.process = QProcess(self)
+        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
+        self.process.finished.connect(self._on_process_finished)
+        self.process.start(sys.executable, ["-m", "s2s_desktop", *train_argv(model_cfg, train_cfg), "--quiet",
+                                            "--nproc-per-node", str(processes)])
+        self._stop_watching()
+        self._reset_view(train_cfg["out_dir"], train_cfg)
+        self.title.setText(f"<b>{Path(train_cfg['out_dir']).name}</b>: starting {processes} processes…")
+        self.tail = MetricsTail(Path(train_cfg["out_dir"]) / METRICS_FILE)
+        self.watch_timer.start()
+        self.stop_button.setEnabled(True)
+        self.pause_button.setEnabled(False)  # a distributed run can be stopped, not paused
+        self.form.start_button.setEnabled(False)
+
+    def _on_process_finished(self, code: int, _status) -> None:
+        output = bytes(self.process.readAll()).decode("utf-8", errors="replace").strip()
+        self.process.deleteLater()
+        self.process = None
+        self._poll_watched()
+        self._stop_watching()
+        self._set_running(False)
+        self.history.refresh()
+        if code != 0:
+            last = output.splitlines()[-1] if output else f"exit status {code}"
+            self.message.emit(f"The distributed run ended with an error: {last}", "error")
+        self.process_done.emit(code)
+
     def resume_run(self, folder: str) -> None:
         try:
             cfg = json.loads((Path(folder) / CONFIG_FILE).read_text(encoding="utf-8"))
@@ -201,6 +243,8 @@ class TrainingPanel(QWidget):
         self.status.setText(("Paused. " if paused else "") + self.status.text().removeprefix("Paused. "))
 
     def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()  # SIGTERM: every process finishes its step and rank 0 saves
         self.client.stop()
         self.stop_button.setEnabled(False)
         self.pause_button.setEnabled(False)

@@ -80,7 +80,7 @@ def test_a_run_from_the_form_fills_plots_progress_and_samples(qtbot, training, c
     qtbot.wait(250)  # one redraw tick
     series = training.plots.curves.series
     assert series["loss"].n >= 2 and series["bleu"].n == 3 and series["lr"].n == series["loss"].n
-    x, y = training.plots.items["loss_raw"].getData()
+    x, _y = training.plots.items["loss_raw"].getData()
     assert len(x) == series["loss"].n  # drawn, not only buffered
     assert training.progress.value() == training.progress.maximum()
     assert "Finished (max-steps) at step 60" in training.status.text()
@@ -180,3 +180,21 @@ def test_ema_smoothing_and_progress():
     assert run_progress({"max_steps": 100}, 25, 0, 0.0) == 0.25
     assert run_progress({"max_steps": 100, "max_minutes": 1.0}, 10, 0, 30.0) == 0.5  # the closest limit
     assert run_progress({}, 10, 1, 5.0) is None
+
+
+def test_processes_are_offered_with_several_gpus_and_run_under_torchrun(qtbot, training, corpus):
+    form = training.form
+    form.set_devices(["auto", "cpu"])
+    assert not form.processes.isVisibleTo(form)
+    form.set_devices(["auto", "cpu", "cuda:0", "cuda:1"])
+    assert form.processes.isVisibleTo(form) and form.processes.maximum() == 2
+    # The launch path itself, on this CPU machine: two gloo processes instead of two GPUs.
+    fill_form(form, corpus, steps=40, name="two-processes")
+    form.device.setCurrentText("cpu")
+    form.processes.setValue(2)
+    with qtbot.waitSignal(training.process_done, timeout=RUN_TIMEOUT) as done:
+        form.start_button.click()
+    assert done.args[0] == 0
+    assert training.plots.curves.series["loss"].n >= 1  # watched through metrics.jsonl
+    assert "Finished (max-steps) at step 40" in training.status.text()
+    assert training.best_path.endswith("best.s2s")
