@@ -98,7 +98,7 @@ class TrainingForm(QWidget):
         self.tgt_lang = QLineEdit("de", validator=QRegularExpressionValidator(LANG), maxLength=12)
         corpus = QGroupBox("Corpus")
         cf = QFormLayout(corpus)
-        modes = QHBoxLayout()
+        modes = QVBoxLayout()
         modes.addWidget(self.tsv_mode)
         modes.addWidget(self.pair_mode)
         cf.addRow(modes)
@@ -134,7 +134,7 @@ class TrainingForm(QWidget):
         self.advanced = QGroupBox("Advanced", checkable=True, checked=False)
         af = QFormLayout(self.advanced)
         self.vocab = QSpinBox(minimum=100, maximum=64000, singleStep=1000, value=8000)
-        self.joint = QCheckBox("One vocabulary for both languages (shares embeddings)")
+        self.joint = QCheckBox("Joint vocabulary", toolTip="One vocabulary for both languages (shares embeddings)")
         self.limit_kind = QComboBox()
         self.limit_kind.addItems(["minutes", "steps", "epochs"])
         self.limit = QSpinBox(minimum=1, maximum=10_000_000, value=30)
@@ -156,18 +156,11 @@ class TrainingForm(QWidget):
         limit_row = QHBoxLayout()
         limit_row.addWidget(self.limit)
         limit_row.addWidget(self.limit_kind)
-        warm_row = QHBoxLayout()
-        warm_row.addWidget(self.schedule)
-        warm_row.addWidget(QLabel("warmup steps"))
-        warm_row.addWidget(self.warmup)
-        stop_row = QHBoxLayout()
-        stop_row.addWidget(self.stop_metric)
-        stop_row.addWidget(QLabel("patience"))
-        stop_row.addWidget(self.patience)
         for label, widget in (("Vocabulary size", self.vocab), ("", self.joint), ("Train for", limit_row),
                               ("Batch (target tokens)", self.batch), ("Learning rate", self.lr),
-                              ("Schedule", warm_row), ("Dropout", self.dropout), ("Label smoothing", self.smoothing),
-                              ("Best model / early stopping by", stop_row), ("Validate every (steps)", self.valid_every),
+                              ("LR schedule", self.schedule), ("Warmup steps", self.warmup), ("Dropout", self.dropout),
+                              ("Label smoothing", self.smoothing), ("Best model by", self.stop_metric),
+                              ("Early-stop patience", self.patience), ("Validate every (steps)", self.valid_every),
                               ("Device", self.device), ("Processes (GPUs)", self.processes)):
             af.addRow(label, widget)
         self._advanced_form = af
