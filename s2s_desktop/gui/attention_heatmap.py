@@ -7,6 +7,8 @@ a cell, a row label or a column label selects it. Clicks go through `attention_m
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Signal
@@ -127,6 +129,13 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
             self.view.setRange(QRectF(0, 0, max(cols, 1), max(rows, 1)), padding=0)
         self.select(None, None)
 
+    def warm_up(self) -> None:
+        """Paint once with dummy data: pyqtgraph's first paint (colour tables, font metrics) costs
+        about 100 ms, better spent while the engine works than when the first real map arrives."""
+        self.set_matrix(np.eye(3, dtype=np.float32), ("a", "b", "c"), ("x", "y", "z"))
+        self.grab()
+        self.set_matrix(np.zeros((0, 0)), (), ())
+
     def select(self, row: int | None, col: int | None) -> None:
         rows, cols = self.matrix.shape if self.matrix.ndim == 2 else (0, 0)
         if row is not None and 0 <= row < rows:
@@ -141,7 +150,7 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
             self.col_band.hide()
 
     def _describe(self, row: int, col: int) -> str:
-        return (f"target <b>{_esc(self.row_labels[row])}</b> → source <b>{_esc(self.col_labels[col])}</b>: "
+        return (f"target <b>{html.escape(self.row_labels[row])}</b> → source <b>{html.escape(self.col_labels[col])}</b>: "
                 f"{self.matrix[row, col]:.3f}")
 
     # -- clicks ------------------------------------------------------------------------------------
@@ -220,7 +229,3 @@ class HeadGrid(pg.GraphicsLayoutWidget):
             if box.sceneBoundingRect().contains(ev.scenePos()):
                 self.head_picked.emit(layer, head)
                 return
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -127,29 +126,3 @@ def to_json(view: AttentionView, source: str, target: str) -> dict:
         "rows": [{"target": label, "weights": [round(float(v), 6) for v in row]}
                  for label, row in zip(view.target_labels, view.matrix)],
     }
-
-
-# -- linking tokens and text ---------------------------------------------------------------------------
-def word_spans(text: str, words: Sequence[str], base: int = 0) -> list[tuple[int, int] | None]:
-    """Character span of each word in `text` (searched in order), or None where it is not found
-    (SentencePiece normalisation can change a word's surface form)."""
-    spans: list[tuple[int, int] | None] = []
-    cursor = 0
-    for word in words:
-        k = text.find(word, cursor) if word else -1
-        if k < 0:
-            spans.append(None)
-            continue
-        spans.append((base + k, base + k + len(word)))
-        cursor = k + len(word)
-    return spans
-
-
-def unit_weights_to_words(weights: np.ndarray, groups: Sequence[Sequence[int]], n_words: int,
-                          piece_word: np.ndarray, words_mode: bool) -> np.ndarray:
-    """Weights over map units (pieces or words) -> weights over words (summing pieces)."""
-    if words_mode:
-        return np.asarray(weights, dtype=np.float64)
-    out = np.zeros(n_words)
-    np.add.at(out, piece_word[: len(weights)], weights)
-    return out

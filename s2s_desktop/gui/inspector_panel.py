@@ -7,6 +7,7 @@ the editors) and what-if requests (so the window asks the engine); it never call
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -154,13 +155,6 @@ class InspectorPanel(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.splitter, 1)
         self._set_enabled(False)
-
-    def warm_up(self) -> None:
-        """Paint the map once with dummy data: pyqtgraph's first paint (colour tables, font metrics)
-        costs about 100 ms, better spent while the engine loads than when the first result arrives."""
-        self.heatmap.set_matrix(np.eye(3, dtype=np.float32), ("a", "b", "c"), ("x", "y", "z"))
-        self.heatmap.grab()
-        self.heatmap.set_matrix(np.zeros((0, 0)), (), ())
 
     # -- what is shown -----------------------------------------------------------------------------
     @property
@@ -321,7 +315,7 @@ class InspectorPanel(QWidget):
         tgt_words = word_groups(cand.tokens)
         if self.row is not None:
             row = view.matrix[self.row]
-            self.selected_label.setText(f"Target <b>{_esc(view.target_labels[self.row])}</b> attends to:")
+            self.selected_label.setText(f"Target <b>{html.escape(view.target_labels[self.row])}</b> attends to:")
             self._show_bars(row, view.source_labels)
             first_piece = view.target_groups[self.row][0]
             for tok, p in cand.alternatives(first_piece) if cand.alt_tokens else []:
@@ -334,7 +328,7 @@ class InspectorPanel(QWidget):
             self.target_selected.emit(self.sentence, per_word, word if self.hypothesis == 0 else -1)
         else:
             col = view.matrix[:, self.col]
-            self.selected_label.setText(f"Source <b>{_esc(view.source_labels[self.col])}</b> is attended by:")
+            self.selected_label.setText(f"Source <b>{html.escape(view.source_labels[self.col])}</b> is attended by:")
             self._show_bars(col, view.target_labels)
             per_word = _to_words(col, view.target_groups, tgt_words, len(cand.tokens), mean=True)
             first_piece = view.source_groups[self.col][0]
@@ -449,7 +443,3 @@ def _to_words(weights: np.ndarray, unit_groups, word_groups_, n_pieces: int, mea
 
 def _pieces_text(pieces) -> str:
     return "".join(pieces).replace(WORD_START, " ").strip()
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

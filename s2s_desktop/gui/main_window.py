@@ -190,7 +190,7 @@ class MainWindow(QMainWindow):
     def start_engine(self, open_last: bool = True) -> None:
         """Start the worker (it imports torch) and reopen the last model. Call once the window shows."""
         self.client.start()
-        QTimer.singleShot(0, self.panel.inspector.warm_up)  # while torch imports on the engine thread
+        QTimer.singleShot(0, self.panel.inspector.heatmap.warm_up)  # while torch imports on the engine thread
         last = self.settings.last_model if open_last else ""
         if last and os.path.isfile(last):
             self.open_model(last)

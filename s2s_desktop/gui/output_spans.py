@@ -7,6 +7,8 @@ Kept free of Qt so tests call it directly.
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,20 +34,32 @@ class WordSpan:
     alternatives: tuple[tuple[str, float], ...]  # at the word's first piece
 
 
+def word_spans(text: str, words: Sequence[str], base: int = 0) -> list[tuple[int, int] | None]:
+    """Character span of each word in `text` (searched in order), or None where it is not found
+    (SentencePiece normalisation or detokenisation can change a word's surface form)."""
+    spans: list[tuple[int, int] | None] = []
+    cursor = 0
+    for word in words:
+        k = text.find(word, cursor) if word else -1
+        if k < 0:
+            spans.append(None)
+            continue
+        spans.append((base + k, base + k + len(word)))
+        cursor = k + len(word)
+    return spans
+
+
 def sentence_spans(t: Translation, sentence: int, base: int) -> list[WordSpan]:
     cand = t.best
     probs = np.asarray(cand.token_probs, dtype=float)
-    spans, cursor = [], 0
-    for w, (group, word) in enumerate(zip(cand.word_groups, cand.words)):
-        if cand.tokens[group[0]] in SPECIALS:
-            continue
-        k = cand.text.find(word, cursor)
-        if k < 0:
-            continue  # detokenisation changed the word (rare): leave it unshaded
-        cursor = k + len(word)
+    groups, words = cand.word_groups, cand.words
+    spans = []
+    for w, (group, word, span) in enumerate(zip(groups, words, word_spans(cand.text, words, base))):
+        if span is None or cand.tokens[group[0]] in SPECIALS:
+            continue  # "</s>", or a word detokenisation changed (rare): left unshaded
         alts = tuple(cand.alternatives(group[0])) if cand.alt_tokens else ()
         spans.append(WordSpan(
-            base + k, base + cursor, sentence, w, word, float(np.prod(probs[group])),
+            span[0], span[1], sentence, w, word, float(np.prod(probs[group])),
             tuple(cand.tokens[i] for i in group), tuple(float(probs[i]) for i in group), alts,
         ))
     return spans
@@ -86,13 +100,9 @@ def shade_alpha(prob: float) -> int:
 
 
 def tooltip(span: WordSpan) -> str:
-    lines = [f"<b>{_esc(span.text)}</b>: probability {span.prob:.2f}"]
+    lines = [f"<b>{html.escape(span.text)}</b>: probability {span.prob:.2f}"]
     if len(span.pieces) > 1:
-        lines.append("pieces: " + ", ".join(f"{_esc(p)} {q:.2f}" for p, q in zip(span.pieces, span.piece_probs)))
+        lines.append("pieces: " + ", ".join(f"{html.escape(p)} {q:.2f}" for p, q in zip(span.pieces, span.piece_probs)))
     if span.alternatives:
-        lines.append("alternatives: " + ", ".join(f"{_esc(p)} {q:.2f}" for p, q in span.alternatives[:5]))
+        lines.append("alternatives: " + ", ".join(f"{html.escape(p)} {q:.2f}" for p, q in span.alternatives[:5]))
     return "<br>".join(lines)
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -13,9 +13,8 @@ from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit, QTextEdit
 
 from s2s_desktop.engine.api import ParagraphTranslation
-from s2s_desktop.gui.attention_math import word_spans
 from s2s_desktop.gui.inspector_panel import InspectorPanel
-from s2s_desktop.gui.output_spans import WordSpan, span_at
+from s2s_desktop.gui.output_spans import WordSpan, span_at, word_spans
 
 ATTENTION_RGB = (40, 110, 255)
 MIN_SHOWN = 0.05  # weights below 5% of the row's largest are not shaded

@@ -72,13 +72,16 @@ class TrainingPanel(QWidget):
         self.samples: tuple = ()
         self.tail: MetricsTail | None = None
         self.process: QProcess | None = None
+        self._warmed = False
         self.watch_timer = QTimer(self, interval=WATCH_MS)
         self.watch_timer.timeout.connect(self._poll_watched)
 
         self.form = TrainingForm()
         self.history = RunHistory(extra_run_folders)
-        form_scroll = QScrollArea(widgetResizable=True, minimumWidth=300)
+        form_scroll = QScrollArea(widgetResizable=True)
         form_scroll.setWidget(self.form)
+        form_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the form fits its width
+        form_scroll.setMinimumWidth(self.form.minimumSizeHint().width() + 24)
         self.left = QTabWidget()
         self.left.addTab(form_scroll, "New run")
         self.left.addTab(self.history, "History")
@@ -176,20 +179,12 @@ class TrainingPanel(QWidget):
             return
         self._stop_watching()
         self._reset_view(train_cfg["out_dir"], train_cfg)
-        self._warm_up()
+        if not self._warmed:  # while the data is prepared, not on the first validation
+            self.attention.warm_up()
+            self._warmed = True
         self.title.setText(f"<b>{Path(train_cfg['out_dir']).name}</b>: {'resuming' if resume else 'preparing the data'}…")
         self.client.start(model_cfg, train_cfg, resume)
         self._set_running(True)
-
-    def _warm_up(self) -> None:
-        """Paint the sample attention map once while the data is prepared: pyqtgraph's first paint
-        costs ~100 ms, which would otherwise land on the first validation."""
-        if getattr(self, "_warmed", False):
-            return
-        self._warmed = True
-        self.attention.set_matrix(np.eye(3, dtype=np.float32), ("a", "b", "c"), ("x", "y", "z"))
-        self.attention.grab()
-        self.attention.set_matrix(np.zeros((0, 0)), (), ())
 
     def start_distributed(self, model_cfg: dict, train_cfg: dict, processes: int) -> None:
         """Several processes (one per GPU) cannot share this app's thread: the run is an `s2s train
