@@ -106,7 +106,7 @@ def train_screenshots(window, wait_for, shot, data: Path) -> None:
     wait_for(panel.client.corpus_checked)
     shot("train-form.png")
     evals = []
-    panel.client.event.connect(lambda e: evals.append(e) if e.kind == "samples" else None)
+    panel.client.event.connect(lambda e: evals.append(e) if e["event"] == "samples" else None)
     form.start_button.click()
     loop = QEventLoop()
     timer = QTimer(interval=200)

@@ -2,4 +2,5 @@
 
 from s2s_desktop.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # guarded: multiprocessing's spawn re-imports the parent's main module
+    raise SystemExit(main())

@@ -1,13 +1,12 @@
-"""Training on its own thread: a QObject whose slots run the engine's trainer (a generator of events)
-and forward every event as a signal. Pause and stop are `threading.Event`s that the GUI thread sets
-directly (a queued "stop" slot would wait behind the running loop). torch is imported on this thread.
+"""Training from the app: a QObject on its own thread that starts the engine's trainer in a child
+process and forwards every event (a dict, as in metrics.jsonl) as a signal. Pause and stop are
+`threading.Event`s that the GUI thread sets directly (a queued "stop" slot would wait behind the
+running loop); this thread passes them on to the child.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
-import os
 import statistics
 import threading
 import traceback
@@ -20,19 +19,9 @@ from s2s_desktop.errors import S2SError
 log = logging.getLogger(__name__)
 
 
-def lower_thread_priority(nice: int = 10) -> None:
-    """Make the calling thread (and the compute threads it starts: torch's OpenMP team, SentencePiece's
-    trainer) yield the CPU to the UI thread. Training uses every core; without this the window waits
-    60-100 ms for a core now and then. When the UI is idle the run is as fast as from the CLI."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-    except (AttributeError, OSError):  # not available on this platform: run at normal priority
-        pass
-
-
 class TrainingWorker(QObject):
     corpus_checked = Signal(object)  # dict of counts
-    event = Signal(object)  # an engine Event (RunStarted, StepReport, EvalReport, ...)
+    event = Signal(object)  # an event dict, as in metrics.jsonl (started, step, eval, samples, ...)
     done = Signal()  # the run ended (after its Finished or Failed event)
     failed = Signal(str, str)  # what was being done, message
 
@@ -69,29 +58,34 @@ class TrainingWorker(QObject):
 
     @Slot(object, object, bool)
     def run(self, model_cfg: dict, train_cfg: dict, resume: bool) -> None:
+        """Train in a child process (see engine/training_process.py for why) and relay its events.
+        This thread only forwards the GUI's pause and stop and parses one small JSON line per event."""
         self.stop.clear()
         self.pause.clear()
-        # Preparing the data creates millions of small objects (token lists). Full garbage collections
-        # over them hold the GIL for 100-170 ms each and freeze the window, though none of them is
-        # garbage: collection is off until the data is ready, then they are frozen out of later scans.
-        gc.disable()
-        lower_thread_priority()
+        proc = None
         try:
-            from s2s_desktop.engine.api import ModelConfig, TrainConfig
-            from s2s_desktop.engine.training import train
+            from s2s_desktop.engine.training_process import ERROR, TrainingProcess
 
-            for ev in train(ModelConfig(**model_cfg), TrainConfig(**train_cfg), self.stop, self.pause, resume):
-                if not gc.isenabled():
-                    gc.freeze()
-                    gc.enable()
-                self.event.emit(ev)
-        except S2SError as exc:
-            self.failed.emit("starting the run", str(exc))
-        except Exception as exc:  # noqa: BLE001
+            proc = TrainingProcess(model_cfg, train_cfg, resume)
+            while True:
+                proc.control(pause=self.pause.is_set(), stop=self.stop.is_set())
+                event = proc.next_event(timeout=0.1)
+                if event is None:
+                    break
+                if event is False:
+                    continue
+                if event["event"] == ERROR:
+                    if event.get("traceback"):
+                        log.error("training failed:\n%s", event["traceback"])
+                    self.failed.emit(event["action"], event["message"])
+                else:
+                    self.event.emit(event)
+        except Exception as exc:  # noqa: BLE001 - e.g. the process could not be started
             log.error("training failed:\n%s", traceback.format_exc())
             self.failed.emit("training", f"{type(exc).__name__}: {exc}")
         finally:
-            gc.enable()
+            if proc is not None and not proc.join(timeout=30):
+                proc.kill()
             self.done.emit()
 
 

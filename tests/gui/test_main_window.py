@@ -154,7 +154,7 @@ def test_closing_while_training_asks_first_and_stopping_saves(qtbot, make_window
     form = window.training.form
     fill_form(form, corpus, steps=100_000, name="closing")
     steps = []
-    window.training.client.event.connect(lambda e: steps.append(e) if e.kind == "step" else None)
+    window.training.client.event.connect(lambda e: steps.append(e) if e["event"] == "step" else None)
     form.start_button.click()
     qtbot.waitUntil(lambda: bool(steps), timeout=ENGINE_TIMEOUT)
     asked = []

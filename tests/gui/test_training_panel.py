@@ -97,7 +97,7 @@ def test_pause_resume_and_stop(qtbot, training, corpus):
 
     fill_form(training.form, corpus, steps=100_000, name="paused")
     steps = []
-    training.client.event.connect(lambda e: steps.append(e.step) if e.kind == "step" else None)
+    training.client.event.connect(lambda e: steps.append(e["step"]) if e["event"] == "step" else None)
     training.form.start_button.click()
     qtbot.waitUntil(lambda: len(steps) >= 1, timeout=RUN_TIMEOUT)
     training.pause_button.click()
@@ -120,7 +120,7 @@ def test_pause_resume_and_stop(qtbot, training, corpus):
 def test_history_replays_a_killed_run_and_resumes_it(qtbot, training, corpus):
     fill_form(training.form, corpus, steps=100_000, name="killed")
     seen = []
-    training.client.event.connect(lambda e: seen.append(e.kind))
+    training.client.event.connect(lambda e: seen.append(e["event"]))
     training.form.start_button.click()
     qtbot.waitUntil(lambda: seen.count("saved") >= 2, timeout=RUN_TIMEOUT)  # a validation saved models
     with qtbot.waitSignal(training.client.done, timeout=RUN_TIMEOUT):
@@ -142,9 +142,9 @@ def test_history_replays_a_killed_run_and_resumes_it(qtbot, training, corpus):
     start_step = run.steps
     training.form.limit.setValue(start_step + 20)  # not used: resume keeps the run's own config
     with qtbot.waitSignal(training.client.event, timeout=RUN_TIMEOUT,
-                          check_params_cb=lambda e: e.kind == "step") as first:
+                          check_params_cb=lambda e: e["event"] == "step") as first:
         training.history.resume_button.click()
-    assert first.args[0].step > start_step  # it continued, it did not start over
+    assert first.args[0]["step"] > start_step  # it continued, it did not start over
     with qtbot.waitSignal(training.client.done, timeout=RUN_TIMEOUT):
         training.stop()
 
