@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the bundle (unless --no-build), then run it once, offline, and check that it translates.
 #
-#   packaging/check_bundle.sh [--no-build] [MODEL.s2s]
+#   packaging/check_bundle.sh [--no-build] [--training] [--x11] [MODEL.s2s]
 #
 # Runs  dist/s2s-desktop/s2s-desktop [MODEL] --smoke-test --text "I would like a cup of tea."
 #       --screenshot build/check_bundle/main-window.png
@@ -12,19 +12,23 @@
 #
 # With --training (or CHECK_TRAINING=1) it also runs the bundle as the app's training child
 # (`s2s-desktop --s2s-training-child`, packaging/check_training_child.py) on a tiny generated corpus for
-# 12 steps and checks that it reports "finished" and saves a model.
+# 12 steps and checks that it reports "finished" and saves a model. With --x11 the smoke test uses the
+# real X11 platform plugin (xcb) on a virtual X server (xvfb-run, from the xvfb package) instead of
+# offscreen.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 build=1
 training="${CHECK_TRAINING:-0}"
+platform=offscreen
 model_args=()
 for arg in "$@"; do
     case "$arg" in
         --no-build) build=0 ;;
         --training) training=1 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        --x11) platform=xcb ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) model_args+=("$(realpath "$arg")") ;;
     esac
 done
@@ -61,10 +65,15 @@ trap 'rm -rf "$home"' EXIT
 screenshot="$root/$out/main-window.png"
 rm -f "$screenshot"
 cmd=("$exe" "${model_args[@]}" --smoke-test --text "I would like a cup of tea." --screenshot "$screenshot")
-say "run: $(printf '%q ' "${cmd[@]}")"
+display=()
+if [[ $platform == xcb ]]; then
+    command -v xvfb-run >/dev/null || { say "FAIL: --x11 needs xvfb-run (apt-get install -y xvfb xauth)"; exit 1; }
+    display=(xvfb-run -a -s "-screen 0 1280x800x24")
+fi
+say "run (QT_QPA_PLATFORM=$platform): $(printf '%q ' "${display[@]}" "${cmd[@]}")"
 start=$(date +%s%N)
-env QT_QPA_PLATFORM=offscreen S2S_DESKTOP_HOME="$home" \
-    timeout 300 "${offline[@]}" "${cmd[@]}" > "$out/stdout.txt" 2> "$out/stderr.txt"
+env QT_QPA_PLATFORM="$platform" S2S_DESKTOP_HOME="$home" \
+    timeout 300 "${offline[@]}" "${display[@]}" "${cmd[@]}" > "$out/stdout.txt" 2> "$out/stderr.txt"
 rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 seconds="$((ms / 1000)).$(printf %03d $((ms % 1000)))"
