@@ -51,6 +51,11 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="s2s-desktop", description="Train, run and inspect translation models.")
     parser.add_argument("model", nargs="?", help="a model file (.s2s) to open instead of the last one")
     parser.add_argument("--text", help="text to translate once the model is open")
+    parser.add_argument("--smoke-test", action="store_true",
+                        help="open the window, translate --text (a sample sentence by default) with MODEL or the "
+                             "bundled model, print the result as a JSON line and quit (exit status 1 on failure); "
+                             "used to check installs and packaged bundles")
+    parser.add_argument("--screenshot", metavar="PNG", help="with --smoke-test: save the window to this file")
     parser.add_argument("--trace-startup", action="store_true",
                         help="print start-up milestones (JSON lines with wall-clock times) and quit after the "
                              "first translation (used by bench/bench_startup.py)")
@@ -90,30 +95,76 @@ def _trace(window, app, quit_after_translation: bool) -> None:
     window.client.translated.connect(translated)
 
 
+def _smoke_test(window, app, args: argparse.Namespace) -> None:
+    """Print one JSON line about the first translation (or the first failure), then quit."""
+    from PySide6.QtCore import QTimer
+
+    started = time.monotonic()
+    status = {"code": 1}
+
+    def finish(report: dict) -> None:
+        print(json.dumps(report, ensure_ascii=False), flush=True)
+        status["code"] = 0 if report["smoke_test"] == "ok" else 1
+        window.close()
+        app.exit(status["code"])
+
+    def translated(result, _seconds) -> None:
+        text = getattr(result, "text", "") or ""
+
+        def report() -> None:  # after the attention map and output have painted
+            if args.screenshot:
+                window.grab().save(args.screenshot)
+            finish({"smoke_test": "ok" if text.strip() else "failed", "translation": text,
+                    "source": window.panel.source.toPlainText(), "model": (window.model_info or {}).get("path"),
+                    "device": window.settings.device, "seconds": round(time.monotonic() - started, 2)})
+
+        QTimer.singleShot(300, report)
+
+    window.client.translated.connect(translated)
+    window.client.failed.connect(lambda action, message: finish(
+        {"smoke_test": "failed", "action": action, "message": message}))
+    QTimer.singleShot(180_000, lambda: finish({"smoke_test": "failed", "message": "no translation after 180 s"}))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
+    if len(argv) > 1 and argv[1] == "--s2s-training-child":  # a frozen bundle re-executed as the trainer
+        from s2s_desktop.engine.training_process import child_main
+
+        return child_main()
     args = _parse_args(argv)
     from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     from s2s_desktop import __version__
+    from s2s_desktop.assets import app_icon
     from s2s_desktop.gui.main_window import MainWindow
+    from s2s_desktop.paths import APP_ID
 
     _setup_logging()
     app = QApplication.instance() or QApplication(argv)
     app.setApplicationName("s2s-desktop")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("s2s-desktop")
+    app.setDesktopFileName(APP_ID)  # Wayland/X11 match the window to the installed .desktop file and icon
+    icon = app_icon()
+    if icon is not None:
+        app.setWindowIcon(QIcon(str(icon)))
     window = MainWindow()
     _install_excepthooks(window)
     if args.trace_startup:
         _trace(window, app, quit_after_translation=bool(args.text))
+    if args.smoke_test:
+        _smoke_test(window, app, args)
     window.show()
 
     def start() -> None:  # runs once the event loop has shown the window
-        window.start_engine(open_last=args.model is None)
+        window.start_engine(open_last=args.model is None and not args.smoke_test)
         if args.model:
             window.open_model(args.model)
+        elif args.smoke_test:
+            window.open_bundled_model(sample=args.text is None)
         if args.text:
             window.panel.source.setPlainText(args.text)
             window.panel.request_translation()  # queued behind the model: runs as soon as it is open

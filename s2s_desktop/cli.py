@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a free TCP port there (default: 29500 with several machines, any free port with one)")
 
     tr = sub.add_parser("translate", help="translate text with a model file")
-    tr.add_argument("--model", required=True, metavar="FILE", help="a .s2s model file")
+    tr.add_argument("--model", metavar="FILE", help="a .s2s model file (default: the built-in English→German model)")
     tr.add_argument("text", nargs="*", help="sentences to translate (default: lines from stdin)")
     _add_decode_options(tr)
     tr.add_argument("--json", action="store_true", help="one JSON object per input line (scores, tokens, attention)")
@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="split each input line into sentences and translate them one by one")
 
     ev = sub.add_parser("evaluate", help="BLEU and chrF of a model on a test set")
-    ev.add_argument("--model", required=True, metavar="FILE")
+    ev.add_argument("--model", metavar="FILE", help="a .s2s model file (default: the built-in model)")
     ev.add_argument("--src", required=True, metavar="FILE", help="source sentences, one per line")
     ev.add_argument("--ref", required=True, metavar="FILE", help="reference translations, aligned with --src")
     _add_decode_options(ev)
@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     avg.add_argument("--half", action="store_true", help="store the weights as float16 (half the size)")
 
     info = sub.add_parser("info", help="describe a model file")
-    info.add_argument("--model", required=True, metavar="FILE")
+    info.add_argument("--model", metavar="FILE", help="a .s2s model file (default: the built-in model)")
     info.add_argument("--json", action="store_true")
     return parser
 
@@ -402,6 +402,19 @@ def _decode_options(args):
     )
 
 
+def model_or_bundled(args) -> str:
+    """--model, or the English→German model that ships with the app when none is given."""
+    if args.model:
+        return args.model
+    from s2s_desktop.assets import bundled_model
+
+    path = bundled_model()
+    if path is None:
+        raise_usage("no --model given, and this installation has no built-in model")
+    args.model = str(path)
+    return args.model
+
+
 def cmd_translate(args) -> int:
     from s2s_desktop.engine.service import Translator, validate_options
 
@@ -411,7 +424,7 @@ def cmd_translate(args) -> int:
         raise_usage("give either TEXT arguments or --input FILE, not both")
     if args.output and not args.input:
         raise_usage("--output needs --input FILE")
-    translator = Translator.open(args.model, args.device, args.threads, args.precision)
+    translator = Translator.open(model_or_bundled(args), args.device, args.threads, args.precision)
     if args.input and args.output and not args.json:
         def progress(done, total):
             elapsed = time.perf_counter() - start
@@ -478,7 +491,7 @@ def cmd_evaluate(args) -> int:
     ref = read_lines(args.ref)
     if len(src) != len(ref):
         raise_usage(f"{args.src} has {len(src)} lines but {args.ref} has {len(ref)}; they must be aligned")
-    translator = Translator.open(args.model, args.device, args.threads, args.precision)
+    translator = Translator.open(model_or_bundled(args), args.device, args.threads, args.precision)
     start = time.perf_counter()
     hyps = [t.text for t in translator.translate(src, opts, batch_tokens=args.batch_tokens)]
     seconds = time.perf_counter() - start
@@ -513,7 +526,7 @@ def cmd_average(args) -> int:
 def cmd_info(args) -> int:
     from s2s_desktop.engine.service import Translator
 
-    info = Translator.open(args.model, "cpu").info()
+    info = Translator.open(model_or_bundled(args), "cpu").info()
     info["path"] = str(args.model)
     size = info["file_size"]
     if args.json:

@@ -7,6 +7,8 @@ import os
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from s2s_desktop.assets import bundled_model
+
 TRAIN_HINT = (
     "No model yet? Train one on your own parallel corpus in the <b>Train</b> tab, or from a terminal:<br>"
     "<code>s2s train --train pairs.tsv --src-lang en --tgt-lang de --out my-run</code>"
@@ -15,6 +17,7 @@ TRAIN_HINT = (
 
 class EmptyState(QWidget):
     open_requested = Signal()
+    bundled_requested = Signal()
     train_requested = Signal()
     recent_requested = Signal(str)
 
@@ -28,6 +31,10 @@ class EmptyState(QWidget):
         )
         self.open_button = QPushButton("Open model file…")
         self.open_button.clicked.connect(self.open_requested)
+        self.bundled_button = QPushButton("Use the built-in English → German model")
+        self.bundled_button.setToolTip("A small model trained on Tatoeba sentences (tatoeba.org and www.manythings.org/anki, CC-BY 2.0)")
+        self.bundled_button.clicked.connect(self.bundled_requested)
+        self.bundled_button.setVisible(bundled_model() is not None)
         self.train_button = QPushButton("Train a model…")
         self.train_button.clicked.connect(self.train_requested)
         self.recent_box = QVBoxLayout()
@@ -42,6 +49,7 @@ class EmptyState(QWidget):
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.open_button)
+        buttons.addWidget(self.bundled_button)
         buttons.addWidget(self.train_button)
         buttons.addStretch(1)
         layout.addLayout(buttons)

@@ -33,8 +33,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from s2s_desktop import __version__
+from s2s_desktop.assets import SAMPLE_SENTENCE, bundled_model
 from s2s_desktop.engine.api import ParagraphTranslation
+from s2s_desktop.gui.about_dialog import AboutDialog
 from s2s_desktop.gui.empty_state import EmptyState
 from s2s_desktop.gui.engine_client import EngineClient
 from s2s_desktop.gui.engine_worker import paragraph_words
@@ -169,6 +170,7 @@ class MainWindow(QMainWindow):
         self.panel.translate_requested.connect(self._on_translate_requested)
         self.panel.options_changed.connect(self._store_options)
         self.empty.open_requested.connect(self.ask_open_model)
+        self.empty.bundled_requested.connect(lambda: self.open_bundled_model(sample=True))
         self.empty.train_requested.connect(lambda: self.tabs.setCurrentWidget(self.training))
         self.training.use_model.connect(self._use_trained_model)
         self.tabs.currentChanged.connect(self._on_tab_changed)
@@ -187,15 +189,34 @@ class MainWindow(QMainWindow):
             self.panel.splitter.restoreState(QByteArray.fromBase64(s.splitter_state.encode()))
 
     # -- start-up ----------------------------------------------------------------------------------
-    def start_engine(self, open_last: bool = True) -> None:
-        """Start the worker (it imports torch) and reopen the last model. Call once the window shows."""
+    def start_engine(self, open_last: bool = True, bundled: bool = True) -> None:
+        """Start the worker (it imports torch) and reopen the last model, or else (with `bundled`) the
+        built-in one. Call once the window shows."""
         self.client.start()
         QTimer.singleShot(0, self.panel.inspector.heatmap.warm_up)  # while torch imports on the engine thread
-        last = self.settings.last_model if open_last else ""
+        if not open_last:
+            return
+        last = self.settings.last_model
         if last and os.path.isfile(last):
             self.open_model(last)
+            return
+        if last and bundled and bundled_model() is not None:
+            self.show_message(f"The last model, {last}, is no longer there; the built-in model is open instead.",
+                              "warning")
         elif last:
             self.show_message(f"The last model, {last}, is no longer there. Open another one.", "warning")
+        if bundled and bundled_model() is not None:
+            self.open_bundled_model(sample=not last)  # the first run shows a translation, not an empty window
+
+    def open_bundled_model(self, sample: bool = False) -> None:
+        """Open the English→German model that ships with the app; with `sample`, translate a sentence."""
+        path = bundled_model()
+        if path is None:
+            self.show_message("This installation has no built-in model. Open a model file or train one.", "info")
+            return
+        if sample and not self.panel.source.toPlainText().strip():
+            self.panel.source.setPlainText(SAMPLE_SENTENCE)
+        self.open_model(str(path))
 
     # -- model files -------------------------------------------------------------------------------
     def ask_open_model(self) -> None:
@@ -404,9 +425,7 @@ class MainWindow(QMainWindow):
             self.busy.hide()
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About s2s-desktop",
-                          f"<h3>s2s-desktop {__version__}</h3><p>Train, run and look inside neural "
-                          "sequence-to-sequence translation models.</p>")
+        AboutDialog(self.model_info, self).exec()
 
     # -- settings and shutdown ---------------------------------------------------------------------
     def _store_options(self) -> None:

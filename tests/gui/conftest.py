@@ -11,19 +11,20 @@ ENGINE_TIMEOUT = 60_000  # ms: the first torch import on a busy 2-core CI machin
 
 @pytest.fixture
 def make_window(qtbot):
-    """make_window(expect_model=False) -> a shown MainWindow with its engine loaded (and, with
-    expect_model, the last model reopened). Windows are closed (thread joined) after the test."""
+    """make_window(expect_model=False, bundled=False) -> a shown MainWindow with its engine loaded (and,
+    with expect_model, the last or the built-in model opened). Tests get no built-in model unless they
+    ask for it (bundled=True), as on a first run. Windows are closed (thread joined) after the test."""
     from s2s_desktop.gui.main_window import MainWindow
 
     windows = []
 
-    def make(expect_model: bool = False):
+    def make(expect_model: bool = False, bundled: bool = False):
         window = MainWindow()
         qtbot.addWidget(window)
         window.show()
         signal = window.client.model_opened if expect_model else window.client.engine_loaded
         with qtbot.waitSignal(signal, timeout=ENGINE_TIMEOUT):
-            window.start_engine()
+            window.start_engine(bundled=bundled)
         windows.append(window)
         return window
 
