@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Training inside the app next to the CLI, on the same settings, one after the other:
 
-- target tokens/s of `s2s train` (a separate process) and of the app's Train tab (the training
-  thread of a real TrainingPanel, live plots redrawing at 10 Hz, offscreen);
+- target tokens/s of `s2s train` (a separate process) and of the app's Train tab (a real
+  TrainingPanel, whose run is a child process, live plots redrawing at 10 Hz, offscreen);
 - while the app trains, a 10 ms QTimer heartbeat on the UI thread records its longest gap and p99
   (target: no gap above 50 ms), from the moment Start is pressed (torch is already loaded, as in the
   app, whose engine thread imports it at start-up).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import sys
 import time
 from typing import Any
 
@@ -203,12 +204,13 @@ class TrainingForm(QWidget):
         self._on_mode()
 
     def set_devices(self, devices: list[str]) -> None:
-        """The device list; "processes" is offered only when there is more than one GPU."""
+        """The device list; "processes" is offered only when there is more than one GPU, and not in a
+        frozen bundle (its torchrun workers would need `python -m`; use the `s2s` CLI there)."""
         self.device.clear()
         self.device.addItems(devices)
         gpus = sum(1 for d in devices if d.startswith("cuda:"))
         self.processes.setMaximum(max(gpus, 1))
-        visible = gpus > 1
+        visible = gpus > 1 and not getattr(sys, "frozen", False)
         self.processes.setVisible(visible)
         form = getattr(self, "_advanced_form", None)
         if form is not None and form.labelForField(self.processes) is not None:
