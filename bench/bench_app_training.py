@@ -68,6 +68,9 @@ def app_run(model: dict, train: dict) -> tuple[float, dict]:
     panel = TrainingPanel()
     panel.resize(1400, 900)
     panel.show()
+    settle = QEventLoop()  # the tab has been open a moment before the user presses Start
+    QTimer.singleShot(500, settle.quit)
+    settle.exec()
     beat = Heartbeat(QTimer)
     loop = QEventLoop()
     panel.client.done.connect(loop.quit)

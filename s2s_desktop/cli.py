@@ -167,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     avg = sub.add_parser("average", help="average the weights of several saves of one run")
     avg.add_argument("--out", required=True, metavar="FILE", help="the averaged model file to write")
     avg.add_argument("models", nargs="+", metavar="MODEL", help="model files of one run (e.g. step-*.s2s)")
-    avg.add_argument("--half", action="store_true", help="store the weights as float16 (half the size)")
+    avg.add_argument("--half", action="store_true",
+                     help="store the weights as float16 (half the size); with one MODEL, just convert it")
 
     info = sub.add_parser("info", help="describe a model file")
     info.add_argument("--model", metavar="FILE", help="a .s2s model file (default: the built-in model)")
@@ -519,7 +520,8 @@ def cmd_average(args) -> int:
     from s2s_desktop.engine.checkpoint import average_models
 
     loaded = average_models(args.models, args.out, half=args.half)
-    print(f"averaged {len(args.models)} models into {args.out} ({loaded.model.num_parameters():,} parameters)")
+    done = f"averaged {len(args.models)} models into" if len(args.models) > 1 else "converted to float16:"
+    print(f"{done} {args.out} ({loaded.model.num_parameters():,} parameters)")
     return 0
 
 

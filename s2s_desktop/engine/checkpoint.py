@@ -211,9 +211,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
 def average_models(paths: list[str | os.PathLike], out: str | os.PathLike, half: bool = False) -> LoadedModel:
     """Average the weights of several saves of one model (same config and tokenizers), as in the
     "average the last N checkpoints" recipes; the result's metadata is the last file's, plus the list
-    of averaged files."""
-    if len(paths) < 2:
-        raise CheckpointError("averaging needs at least two model files")
+    of averaged files. One file with `half` is a plain conversion to float16 storage."""
+    if len(paths) < (1 if half else 2):
+        raise CheckpointError("averaging needs at least two model files (or one, to convert it with --half)")
     models = [load_model(p) for p in paths]
     first = models[0]
     for path, m in zip(paths[1:], models[1:]):

@@ -89,6 +89,9 @@ class TrainingPanel(QWidget):
         self.title = QLabel("<b>No run yet</b>: fill in the form and press Start training, or open one from History.")
         self.status = QLabel(" ", wordWrap=True)
         self.title.setWordWrap(True)
+        for label in (self.title, self.status):  # room for two lines: a longer text must not resize the
+            label.setMinimumHeight(2 * label.fontMetrics().lineSpacing() + 2)  # plots (a 50 ms repaint)
+            label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.progress = QProgressBar(minimum=0, maximum=1000, textVisible=True)
         self.progress.setFormat("")
         self.pause_button = QPushButton("Pause", enabled=False)
@@ -169,6 +172,14 @@ class TrainingPanel(QWidget):
         self.history.resume_requested.connect(self.resume_run)
         self.history.export_failed.connect(lambda text: self.message.emit(text, "error"))
 
+    def showEvent(self, event) -> None:
+        """Build the attention map's first frame (about 50 ms of one-off work) when the tab is first
+        shown, not when a run starts or at its first validation, while the UI must stay fluid."""
+        super().showEvent(event)
+        if not self._warmed:
+            self._warmed = True
+            QTimer.singleShot(0, self.attention.warm_up)
+
     # -- runs started here -------------------------------------------------------------------------
     def start(self, model_cfg: dict, train_cfg: dict, processes: int = 1, resume: bool = False) -> None:
         if processes > 1:
@@ -179,9 +190,6 @@ class TrainingPanel(QWidget):
             return
         self._stop_watching()
         self._reset_view(train_cfg["out_dir"], train_cfg)
-        if not self._warmed:  # while the data is prepared, not on the first validation
-            self.attention.warm_up()
-            self._warmed = True
         self.title.setText(f"<b>{Path(train_cfg['out_dir']).name}</b>: {'resuming' if resume else 'preparing the data'}…")
         self.client.start(model_cfg, train_cfg, resume)
         self._set_running(True)

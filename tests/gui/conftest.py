@@ -30,6 +30,7 @@ def make_window(qtbot):
 
     yield make
     for window in windows:
+        window.confirm_stop_training = lambda: True  # a failed test must not leave a modal question open
         window.close()
 
 
