@@ -8,6 +8,8 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
+from s2s_desktop.assets import DATA_CREDIT, bundled_model
+
 
 def describe(info: dict[str, Any]) -> list[tuple[str, str]]:
     """(field, value) rows for a model info dict from `Translator.info()`."""
@@ -36,8 +38,15 @@ def describe(info: dict[str, Any]) -> list[tuple[str, str]]:
         if best:
             rows.append(("Best validation", ", ".join(
                 f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in best.items())))
+    if _is_bundled(info["path"]):  # CC-BY 2.0 asks for the credit wherever the model is used
+        rows.append(("Data credit", f"Tatoeba: {DATA_CREDIT} (CC BY 2.0)"))
     rows.append(("Device", f"{info.get('device', '?')} ({info.get('precision', '?')} decoding)"))
     return rows
+
+
+def _is_bundled(path: str) -> bool:
+    bundled = bundled_model()
+    return bundled is not None and os.path.realpath(path) == os.path.realpath(bundled)
 
 
 class ModelInfoView(QWidget):

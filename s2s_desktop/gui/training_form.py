@@ -153,7 +153,6 @@ class TrainingForm(QWidget):
         self.device = QComboBox()
         self.processes = QSpinBox(minimum=1, maximum=1, value=1,
                                   toolTip="Train with one process per GPU (PyTorch DDP under torchrun)")
-        self.set_devices(devices or ["auto", "cpu"])
         limit_row = QHBoxLayout()
         limit_row.addWidget(self.limit)
         limit_row.addWidget(self.limit_kind)
@@ -165,6 +164,7 @@ class TrainingForm(QWidget):
                               ("Device", self.device), ("Processes (GPUs)", self.processes)):
             af.addRow(label, widget)
         self._advanced_form = af
+        self.set_devices(devices or ["auto", "cpu"])  # after the rows exist: it hides the processes row
         self._advanced_body = [af.itemAt(i).widget() for i in range(af.count()) if af.itemAt(i).widget()]
 
         # Actions.

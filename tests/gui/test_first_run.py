@@ -28,6 +28,7 @@ def test_first_run_opens_the_built_in_model_and_translates_a_sample(qtbot, make_
     qtbot.waitUntil(lambda: heatmap.matrix.size > 0, timeout=ENGINE_TIMEOUT)
     assert heatmap.isVisible()
     assert window.settings.last_model == str(bundled_model())  # the next start reopens it like any model
+    assert DATA_CREDIT in window.info_view.rows["Data credit"]  # the credit sits next to the model
 
 
 def test_a_vanished_last_model_falls_back_to_the_built_in_one(qtbot, make_window, tmp_path):
