@@ -133,3 +133,15 @@ def test_averaging_refuses_different_runs(tmp_path, tiny_model_file, tiny_tokeni
     save_model(tmp_path / "other.s2s", other, src_tok, tgt_tok, ModelMeta("en", "de"))
     with pytest.raises(CheckpointError, match="different model config"):
         average_models([tiny_model_file, tmp_path / "other.s2s"], tmp_path / "avg.s2s")
+
+
+def test_one_model_with_half_is_a_float16_conversion(tmp_path, tiny_model_file):
+    converted = average_models([tiny_model_file], tmp_path / "half.s2s", half=True)
+    original = load_model(tiny_model_file).model.state_dict()
+    reloaded = load_model(tmp_path / "half.s2s").model.state_dict()
+    key = next(iter(original))
+    torch.testing.assert_close(reloaded[key], original[key].half().float())
+    assert (tmp_path / "half.s2s").stat().st_size < tiny_model_file.stat().st_size
+    assert converted.model.num_parameters() == load_model(tiny_model_file).model.num_parameters()
+    with pytest.raises(CheckpointError, match="at least two"):
+        average_models([tiny_model_file], tmp_path / "avg.s2s")  # averaging one model is a mistake
