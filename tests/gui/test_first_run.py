@@ -66,3 +66,11 @@ def test_smoke_test_flag_translates_and_exits(tmp_path):
     assert report["smoke_test"] == "ok" and report["translation"].strip()
     assert report["model"] == str(bundled_model()) and report["source"] == "I love you."
     assert shot.stat().st_size > 10_000  # a real window, not a blank image
+
+
+def test_the_empty_state_offers_the_built_in_model(qtbot, make_window):
+    window = make_window()  # not a first run: nothing opens by itself
+    assert window.pages.currentWidget() is window.empty and window.empty.bundled_button.isVisible()
+    with qtbot.waitSignal(window.client.translated, timeout=ENGINE_TIMEOUT):
+        window.empty.bundled_button.click()
+    assert window.model_info["path"] == str(bundled_model()) and window.panel.output.toPlainText().strip()
