@@ -100,13 +100,11 @@ def _smoke_test(window, app, args: argparse.Namespace) -> None:
     from PySide6.QtCore import QTimer
 
     started = time.monotonic()
-    status = {"code": 1}
 
     def finish(report: dict) -> None:
         print(json.dumps(report, ensure_ascii=False), flush=True)
-        status["code"] = 0 if report["smoke_test"] == "ok" else 1
         window.close()
-        app.exit(status["code"])
+        app.exit(0 if report["smoke_test"] == "ok" else 1)
 
     def translated(result, _seconds) -> None:
         text = getattr(result, "text", "") or ""

@@ -412,8 +412,7 @@ def model_or_bundled(args) -> str:
     path = bundled_model()
     if path is None:
         raise_usage("no --model given, and this installation has no built-in model")
-    args.model = str(path)
-    return args.model
+    return str(path)
 
 
 def cmd_translate(args) -> int:
@@ -528,8 +527,9 @@ def cmd_average(args) -> int:
 def cmd_info(args) -> int:
     from s2s_desktop.engine.service import Translator
 
-    info = Translator.open(model_or_bundled(args), "cpu").info()
-    info["path"] = str(args.model)
+    path = model_or_bundled(args)
+    info = Translator.open(path, "cpu").info()
+    info["path"] = path
     size = info["file_size"]
     if args.json:
         print(json.dumps(info, indent=2))

@@ -49,6 +49,7 @@ class TrainingProcess:
                                         name="s2s-training-reader")
         self._reader.start()
         self._state: tuple[bool, bool] = (False, False)
+        self._reported = False  # a crash is reported once, then next_event says None
         self._send(json.dumps({"model": model_cfg, "train": train_cfg, "resume": resume, "nice": nice}))
 
     def _send(self, line: str) -> None:
@@ -86,11 +87,12 @@ class TrainingProcess:
         if event is not None:
             return event
         code = self._proc.wait()
-        if code != 0 and not getattr(self, "_reported", False):
+        if code != 0 and not self._reported:
             self._reported = True
             self._events.put(None)
             return {"event": ERROR, "action": "training",
                     "message": f"the training process ended unexpectedly (exit status {code}){self._last_error()}"}
+        self._stderr.close()  # the child is gone: nothing more to read from its stderr
         return None
 
     def _last_error(self) -> str:

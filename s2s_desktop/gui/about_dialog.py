@@ -88,10 +88,10 @@ class AboutDialog(QDialog):
             icon = QLabel()
             icon.setPixmap(QIcon(str(icon_path)).pixmap(64, 64))
             header.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
-        self.title = title = QLabel(f"<h2>s2s-desktop {html.escape(__version__)}</h2>"
+        self.title = QLabel(f"<h2>s2s-desktop {html.escape(__version__)}</h2>"
                        "<p>Train, run and look inside neural sequence-to-sequence translation models.</p>",
                        wordWrap=True)
-        header.addWidget(title, 1)
+        header.addWidget(self.title, 1)
         self.body = QTextBrowser(openExternalLinks=True)
         self.body.setHtml(about_html(model_info))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

@@ -7,7 +7,7 @@ import os
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from s2s_desktop.assets import bundled_model
+from s2s_desktop.assets import DATA_CREDIT, bundled_model
 
 TRAIN_HINT = (
     "No model yet? Train one on your own parallel corpus in the <b>Train</b> tab, or from a terminal:<br>"
@@ -32,7 +32,7 @@ class EmptyState(QWidget):
         self.open_button = QPushButton("Open model file…")
         self.open_button.clicked.connect(self.open_requested)
         self.bundled_button = QPushButton("Use the built-in English → German model")
-        self.bundled_button.setToolTip("A small model trained on Tatoeba sentences (tatoeba.org and www.manythings.org/anki, CC-BY 2.0)")
+        self.bundled_button.setToolTip(f"A small model trained on Tatoeba sentences ({DATA_CREDIT}, CC BY 2.0)")
         self.bundled_button.clicked.connect(self.bundled_requested)
         self.bundled_button.setVisible(bundled_model() is not None)
         self.train_button = QPushButton("Train a model…")

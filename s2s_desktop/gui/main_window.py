@@ -200,12 +200,11 @@ class MainWindow(QMainWindow):
         if last and os.path.isfile(last):
             self.open_model(last)
             return
-        if last and bundled and bundled_model() is not None:
-            self.show_message(f"The last model, {last}, is no longer there; the built-in model is open instead.",
-                              "warning")
-        elif last:
-            self.show_message(f"The last model, {last}, is no longer there. Open another one.", "warning")
-        if bundled and bundled_model() is not None:
+        fallback = bundled and bundled_model() is not None
+        if last:
+            instead = "the built-in model is open instead" if fallback else "open another one"
+            self.show_message(f"The last model, {last}, is no longer there; {instead}.", "warning")
+        if fallback:
             self.open_bundled_model(sample=not last)  # the first run shows a translation, not an empty window
 
     def open_bundled_model(self, sample: bool = False) -> None:

@@ -24,8 +24,6 @@ from PySide6.QtWidgets import (
 REDRAW_MS = 100
 COLORS = {"train": (120, 160, 210), "smooth": (31, 90, 170), "valid": (214, 95, 20), "bleu": (44, 140, 60),
           "chrf": (150, 60, 160), "lr": (90, 90, 90), "tps": (30, 130, 150)}
-
-
 PLOT_ORDER = ("loss", "lr", "tps", "bleu", "ppl")
 CHANGED_BY = {"step": {"loss", "lr", "tps"}, "eval": {"loss", "ppl", "bleu"}}  # event -> plots it changes
 PLOTS_PER_FRAME = 2
@@ -178,7 +176,7 @@ class TrainingPlots(QWidget):
         """An engine event (live) or its JSON dict (replayed); only steps and evaluations are plotted."""
         e = event if isinstance(event, dict) else event.to_json()
         if self.curves.add(e):
-            self.dirty |= CHANGED_BY.get(e["event"], set(PLOT_ORDER))
+            self.dirty |= CHANGED_BY[e["event"]]
 
     def replay(self, events: list[dict]) -> None:
         self.curves.clear()
