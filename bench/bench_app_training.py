@@ -30,7 +30,7 @@ from bench_ui_heartbeat import Heartbeat
 
 def settings(data: Path, out: Path, seconds: float) -> tuple[dict, dict]:
     from s2s_desktop.engine.api import ModelConfig, TrainConfig
-    from s2s_desktop.engine.presets import preset
+    from s2s_desktop.engine.models.presets import preset
 
     model = ModelConfig(arch="rnn", attention="luong-general", dropout=0.2, **preset("rnn", "small"))
     train = TrainConfig(out_dir=str(out), src_lang="en", tgt_lang="de", train_src=str(data / "train.en.gz"),
@@ -60,8 +60,8 @@ def app_run(model: dict, train: dict) -> tuple[float, dict]:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    import s2s_desktop.engine.service
-    import s2s_desktop.engine.training  # noqa: F401
+    import s2s_desktop.engine.decoding.service
+    import s2s_desktop.engine.training.loop  # noqa: F401
     from s2s_desktop.gui.training_panel import TrainingPanel
 
     _app = QApplication.instance() or QApplication(sys.argv)  # kept alive for the whole run

@@ -32,7 +32,7 @@ SENTENCE_12 = "A man in a blue shirt is standing on a ladder cleaning windows."
 def ours(model: Path, src: list[str], refs: list[str], beams: list[int]) -> list[dict]:
     from s2s_desktop.engine.api import DecodeOptions
     from s2s_desktop.engine.metrics import score
-    from s2s_desktop.engine.service import Translator
+    from s2s_desktop.engine.decoding.service import Translator
 
     translator = Translator.open(str(model), "cpu", threads=2)
     translator.translate(src[:50], DecodeOptions(beam=5))  # warm-up
@@ -62,7 +62,7 @@ def ours_wall(model: Path, data: Path, beam: int) -> float:
 
 def latency(model: Path, runs: int = 200) -> dict:
     from s2s_desktop.engine.api import DecodeOptions
-    from s2s_desktop.engine.service import Translator
+    from s2s_desktop.engine.decoding.service import Translator
 
     translator = Translator.open(str(model), "cpu", threads=2)
     opts = DecodeOptions(beam=5, nbest=5)
@@ -105,7 +105,7 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench_decode"))
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
-    from s2s_desktop.engine.corpus import read_lines
+    from s2s_desktop.engine.data.corpus import read_lines
 
     src = read_lines(a.data / "test_2016_flickr.en.gz")
     refs = read_lines(a.data / "test_2016_flickr.de.gz")

@@ -37,8 +37,8 @@ RECIPE = ["--arch", "transformer", "--preset", "tiny", "--joint-vocab", "--share
 
 def decode_ours(model: Path, data: Path, beam: int = 5) -> dict:
     from s2s_desktop.engine.api import DecodeOptions
-    from s2s_desktop.engine.corpus import read_lines
-    from s2s_desktop.engine.service import Translator
+    from s2s_desktop.engine.data.corpus import read_lines
+    from s2s_desktop.engine.decoding.service import Translator
 
     src = read_lines(data / "test_2016_flickr.en.gz")
     tr = Translator.open(str(model), "cpu", threads=2)

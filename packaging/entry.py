@@ -3,7 +3,7 @@
 One executable serves every role:
 - `s2s-desktop [MODEL] [--text ...] [--smoke-test ...]`: the window (s2s_desktop.app.main);
 - `s2s-desktop --s2s-training-child`: the training child process the window starts (app.main
-  dispatches on the flag: s2s_desktop.engine.training_process.child_command re-executes the bundle);
+  dispatches on the flag: s2s_desktop.engine.training.loop.child.child_command re-executes the bundle);
 - `s2s ...` (a symlink named `s2s` next to the executable, made by packaging/build.sh): the
   command-line interface, s2s_desktop.cli.main.
 """

@@ -127,7 +127,7 @@ def _smoke_test(window, app, args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     if len(argv) > 1 and argv[1] == "--s2s-training-child":  # a frozen bundle re-executed as the trainer
-        from s2s_desktop.engine.training_process import child_main
+        from s2s_desktop.engine.training.loop.child import child_main
 
         return child_main()
     args = _parse_args(argv)

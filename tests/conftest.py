@@ -34,7 +34,7 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 @pytest.fixture(scope="session")
 def tiny_tokenizers():
     """(src_tok, tgt_tok): two small SentencePiece models trained on number words."""
-    from s2s_desktop.engine.tokenizer import train_tokenizer
+    from s2s_desktop.engine.data.tokenizer import train_tokenizer
 
     src_tok = train_tokenizer(_word_corpus(NUMBER_WORDS), vocab_size=40)
     tgt_tok = train_tokenizer(_word_corpus(ZAHL_WORTE), vocab_size=40)
@@ -47,8 +47,8 @@ def tiny_model_file(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizers) -
     import torch
 
     from s2s_desktop.engine.api import ModelConfig
-    from s2s_desktop.engine.checkpoint import ModelMeta, save_model
-    from s2s_desktop.engine.model import build_model
+    from s2s_desktop.engine.formats.checkpoint import ModelMeta, save_model
+    from s2s_desktop.engine.models.model import build_model
 
     src_tok, tgt_tok = tiny_tokenizers
     torch.manual_seed(0)
@@ -73,7 +73,7 @@ def reverse_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import random
 
     from s2s_desktop.engine.api import Finished, ModelConfig, TrainConfig
-    from s2s_desktop.engine.training import train
+    from s2s_desktop.engine.training.loop import train
 
     folder = tmp_path_factory.mktemp("reverse")
     rng = random.Random(11)
@@ -99,8 +99,8 @@ def tiny_transformer_file(tmp_path_factory: pytest.TempPathFactory, tiny_tokeniz
     import torch
 
     from s2s_desktop.engine.api import ModelConfig
-    from s2s_desktop.engine.checkpoint import ModelMeta, save_model
-    from s2s_desktop.engine.model import build_model
+    from s2s_desktop.engine.formats.checkpoint import ModelMeta, save_model
+    from s2s_desktop.engine.models.model import build_model
 
     src_tok, tgt_tok = tiny_tokenizers
     torch.manual_seed(0)

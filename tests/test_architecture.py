@@ -18,8 +18,8 @@ def test_engine_and_cli_do_not_import_qt() -> None:
     proc = run_python(
         """
         import sys
-        import s2s_desktop.engine.training
-        import s2s_desktop.engine.service
+        import s2s_desktop.engine.training.loop
+        import s2s_desktop.engine.decoding.service
         import s2s_desktop.cli
         assert "torch" in sys.modules  # the imports really happened
         leaked = sorted(m for m in ("PySide6", "pyqtgraph") if m in sys.modules)

@@ -45,7 +45,7 @@ def test_the_model_loads_from_an_installed_wheel(tmp_path):
     assert f"s2s_desktop/resources/{BUNDLED_MODEL}" in zipfile.ZipFile(wheel).namelist()
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)  # what pip install does with a pure-Python wheel's files
-    probe = ("import s2s_desktop, s2s_desktop.assets as a; from s2s_desktop.engine.checkpoint import load_model; "
+    probe = ("import s2s_desktop, s2s_desktop.assets as a; from s2s_desktop.engine.formats.checkpoint import load_model; "
              "print(s2s_desktop.__file__); print(a.bundled_model()); load_model(a.bundled_model())")
     env = dict(os.environ, PYTHONPATH=str(target))
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from s2s_desktop.cli import main
-from s2s_desktop.engine.checkpoint import load_model
+from s2s_desktop.engine.formats.checkpoint import load_model
 
 JSON_KEYS = {"text", "score", "tokens", "token_probs", "source_tokens", "attention", "nbest", "truncated"}
 
@@ -273,9 +273,10 @@ def test_train_argv_rebuilds_the_same_configs() -> None:
     """The app starts distributed runs as `s2s train` processes: the flags must mean the same configs."""
     import dataclasses
 
-    from s2s_desktop.cli import build_parser, train_argv, train_configs
+    from s2s_desktop.cli import build_parser
+    from s2s_desktop.cli.train import train_argv, train_configs
     from s2s_desktop.engine.api import ModelConfig, TrainConfig
-    from s2s_desktop.engine.presets import preset
+    from s2s_desktop.engine.models.presets import preset
 
     model = ModelConfig(arch="transformer", dropout=0.3, share_embeddings=True, tie_output=True,
                         **preset("transformer", "tiny"))

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from s2s_desktop.engine.words import aggregate_attention, group_text, word_groups
+from s2s_desktop.engine.data.words import aggregate_attention, group_text, word_groups
 from s2s_desktop.errors import ConfigError
 
 # Special token ids, defined once for every tokenizer and model.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from s2s_desktop.engine.api import Candidate, Translation
-from s2s_desktop.engine.words import aggregate_attention, group_text, word_groups
+from s2s_desktop.engine.data.words import aggregate_attention, group_text, word_groups
 
 MEAN_OF_HEADS = -1
 

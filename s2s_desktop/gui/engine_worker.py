@@ -72,9 +72,8 @@ class EngineWorker(QObject):
             start = time.perf_counter()
             import torch
 
-            from s2s_desktop.engine import device, service
-            from s2s_desktop.engine import training as _training  # noqa: F401 - imported here, at start-up,
-            # so that the first run in the Train tab does not hold the GIL for its imports
+            from s2s_desktop.engine import device
+            from s2s_desktop.engine.decoding import service
 
             self._service = service
             devices = device.available_devices()

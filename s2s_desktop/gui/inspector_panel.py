@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from s2s_desktop.engine.api import Candidate, ParagraphTranslation, Translation
-from s2s_desktop.engine.words import WORD_START, piece_to_word, word_groups
+from s2s_desktop.engine.data.words import WORD_START, piece_to_word, word_groups
 from s2s_desktop.gui.attention_heatmap import AttentionHeatmap, HeadGrid, TokenAxis
 from s2s_desktop.gui.attention_math import (
     MEAN_OF_HEADS,

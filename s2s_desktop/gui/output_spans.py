@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from s2s_desktop.engine.api import ParagraphTranslation, Translation
-from s2s_desktop.engine.words import SPECIALS
+from s2s_desktop.engine.data.words import SPECIALS
 
 # Words at or above this probability are not shaded. Models trained with label smoothing rarely put
 # more than 0.7-0.9 on any piece, so a higher threshold would shade almost every word.

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from s2s_desktop import paths
-from s2s_desktop.engine.runlog import RunSummary, curves_csv, list_runs, read_metrics
+from s2s_desktop.engine.training.run_folder import RunSummary, curves_csv, list_runs, read_metrics
 
 
 class RunHistory(QWidget):

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from s2s_desktop import paths
 from s2s_desktop.engine.api import ModelConfig, TrainConfig
 from s2s_desktop.engine.config import validate_model_config, validate_train_config
-from s2s_desktop.engine.presets import preset
+from s2s_desktop.engine.models.presets import preset
 from s2s_desktop.errors import S2SError
 
 ARCHITECTURES = [  # label, arch, cell, attention

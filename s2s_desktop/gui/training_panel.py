@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from s2s_desktop.engine.runlog import (
+from s2s_desktop.engine.training.run_folder import (
     CONFIG_FILE,
     METRICS_FILE,
     MetricsTail,
@@ -197,7 +197,7 @@ class TrainingPanel(QWidget):
     def start_distributed(self, model_cfg: dict, train_cfg: dict, processes: int) -> None:
         """Several processes (one per GPU) cannot share this app's thread: the run is an `s2s train
         --nproc-per-node N` child process, watched through its metrics.jsonl like a CLI run."""
-        from s2s_desktop.cli import train_argv
+        from s2s_desktop.cli.train import train_argv
 
         if self.client.running or self.process is not None:
             self.message.emit("A run is already training; stop it first.", "warning")

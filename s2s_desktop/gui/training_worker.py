@@ -35,7 +35,7 @@ class TrainingWorker(QObject):
         """Read the corpora as training would and count what is there (names file and line on errors)."""
         try:
             from s2s_desktop.engine.api import TrainConfig
-            from s2s_desktop.engine.dataset import read_corpora
+            from s2s_desktop.engine.data.dataset import read_corpora
 
             cfg = TrainConfig(**train_cfg)
             train, valid = read_corpora(cfg)
@@ -58,13 +58,13 @@ class TrainingWorker(QObject):
 
     @Slot(object, object, bool)
     def run(self, model_cfg: dict, train_cfg: dict, resume: bool) -> None:
-        """Train in a child process (see engine/training_process.py for why) and relay its events.
+        """Train in a child process (see engine/training/child.py for why) and relay its events.
         This thread only forwards the GUI's pause and stop and parses one small JSON line per event."""
         self.stop.clear()
         self.pause.clear()
         proc = None
         try:
-            from s2s_desktop.engine.training_process import ERROR, TrainingProcess
+            from s2s_desktop.engine.training.loop.child import ERROR, TrainingProcess
 
             proc = TrainingProcess(model_cfg, train_cfg, resume)
             while True:

@@ -1,4 +1,4 @@
-"""Tests for s2s_desktop.engine.checkpoint: the .s2s round trip and an error for every bad file."""
+"""Tests for s2s_desktop.engine.formats.checkpoint: the .s2s round trip and an error for every bad file."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import safetensors.torch
 import torch
 
 from s2s_desktop.engine.api import BOS_ID
-from s2s_desktop.engine.checkpoint import (
+from s2s_desktop.engine.formats.checkpoint import (
     FORMAT_NAME,
     FORMAT_VERSION,
     ModelMeta,
@@ -67,7 +67,7 @@ def _load_error(path: Path) -> str:
 
 def _tiny_model(src_tok, tgt_tok):
     from s2s_desktop.engine.api import ModelConfig
-    from s2s_desktop.engine.model import build_model
+    from s2s_desktop.engine.models.model import build_model
 
     cfg = ModelConfig(
         emb_size=16, encoder_hidden=16, decoder_hidden=32, src_vocab_size=len(src_tok), tgt_vocab_size=len(tgt_tok)
@@ -132,7 +132,7 @@ def test_joint_vocab_stores_one_tokenizer(tmp_path: Path, tiny_tokenizers) -> No
 
 
 def test_header_length_with_low_byte_0x80(tmp_path: Path, tiny_tokenizers) -> None:
-    from s2s_desktop.engine.checkpoint import model_bytes
+    from s2s_desktop.engine.formats.checkpoint import model_bytes
 
     src_tok, tgt_tok = tiny_tokenizers
     model = _tiny_model(src_tok, tgt_tok)
@@ -317,7 +317,7 @@ def test_full_disk_keeps_the_old_file_and_names_the_problem(
     leaves the previous model intact and no temporary file behind."""
     import errno
 
-    from s2s_desktop.engine.checkpoint import atomic_write
+    from s2s_desktop.engine.formats.checkpoint import atomic_write
 
     target = tmp_path / "best.s2s"
     target.write_bytes(tiny_model_file.read_bytes())
@@ -351,8 +351,8 @@ def test_streamed_safetensors_files_read_back_with_the_library(tmp_path):
     import torch
     from safetensors.torch import load_file, safe_open
 
-    from s2s_desktop.engine.checkpoint import atomic_write
-    from s2s_desktop.engine.safetensors_io import serialize
+    from s2s_desktop.engine.formats.checkpoint import atomic_write
+    from s2s_desktop.engine.formats.safetensors_io import serialize
 
     tensors = {
         "w": torch.randn(3, 5), "half": torch.randn(7).half(), "bf": torch.randn(2, 2).bfloat16(),

@@ -1,4 +1,4 @@
-"""Tests for s2s_desktop.engine.corpus: reading, alignment, error messages and the valid split."""
+"""Tests for s2s_desktop.engine.data.corpus: reading, alignment, error messages and the valid split."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from s2s_desktop.engine.corpus import ParallelCorpus, read_lines, read_parallel, split_by_source
+from s2s_desktop.engine.data.corpus import ParallelCorpus, read_lines, read_parallel, split_by_source
 from s2s_desktop.errors import ConfigError, CorpusError, S2SError
 
 SHARED_RAW = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "multi30k" / "raw"

@@ -17,12 +17,12 @@ import torch
 
 from s2s_desktop.cli import main
 from s2s_desktop.engine.api import ModelConfig, TrainConfig
-from s2s_desktop.engine.batching import EpochBatches
-from s2s_desktop.engine.checkpoint import load_model
-from s2s_desktop.engine.dataset import prepare_data
-from s2s_desktop.engine.distributed import Ranks
-from s2s_desktop.engine.service import Translator
-from s2s_desktop.engine.training import METRICS_FILE, read_metrics, train
+from s2s_desktop.engine.data.batching import EpochBatches
+from s2s_desktop.engine.formats.checkpoint import load_model
+from s2s_desktop.engine.data.dataset import prepare_data
+from s2s_desktop.engine.training.distributed import Ranks
+from s2s_desktop.engine.decoding.service import Translator
+from s2s_desktop.engine.training.loop import METRICS_FILE, read_metrics, train
 from s2s_desktop.errors import ConfigError
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the tests find worker processes through /proc")
@@ -211,7 +211,7 @@ def test_a_killed_rank_stops_the_run_with_a_one_line_error(corpus, tmp_path):
 def test_the_failure_line_names_the_killed_process_first():
     from types import SimpleNamespace
 
-    from s2s_desktop.engine.distributed import _describe_failures
+    from s2s_desktop.engine.training.distributed import _describe_failures
 
     def line(**exitcodes):
         return _describe_failures(SimpleNamespace(failures={

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from s2s_desktop.engine.api import PAD_ID, ModelConfig
-from s2s_desktop.engine.batching import make_batch
-from s2s_desktop.engine.model import build_model, sequence_loss
+from s2s_desktop.engine.data.batching import make_batch
+from s2s_desktop.engine.models.model import build_model, sequence_loss
 
 ATTENTIONS = ["bahdanau", "luong-general", "luong-dot"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from s2s_desktop.engine.runlog import MetricsTail, curves_csv, list_runs, read_metrics, summarize_run
+from s2s_desktop.engine.training.run_folder import MetricsTail, curves_csv, list_runs, read_metrics, summarize_run
 
 
 def _write_run(folder, events, config=True):

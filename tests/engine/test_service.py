@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from s2s_desktop.engine.api import DecodeOptions
-from s2s_desktop.engine.service import Translator, clean_text
+from s2s_desktop.engine.decoding.service import Translator, clean_text
 from s2s_desktop.errors import ConfigError, InputError
 
 

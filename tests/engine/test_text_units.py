@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from s2s_desktop.engine.segment import split_sentences
-from s2s_desktop.engine.words import aggregate_attention, group_text, piece_to_word, word_groups
+from s2s_desktop.engine.data.segment import split_sentences
+from s2s_desktop.engine.data.words import aggregate_attention, group_text, piece_to_word, word_groups
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from s2s_desktop.engine.api import EvalReport, Failed, Finished, ModelConfig, StepReport, TrainConfig
-from s2s_desktop.engine.service import Translator
-from s2s_desktop.engine.training import METRICS_FILE, read_metrics, train
+from s2s_desktop.engine.decoding.service import Translator
+from s2s_desktop.engine.training.loop import METRICS_FILE, read_metrics, train
 from s2s_desktop.errors import ConfigError
 
 WORDS = "zero one two three four five six seven eight nine".split()
@@ -123,7 +123,7 @@ def test_stop_event_passed_in(tmp_path):
 def test_nan_loss_fails_with_a_message(tmp_path, monkeypatch):
     import torch
 
-    from s2s_desktop.engine import training
+    from s2s_desktop.engine.training import loop as training
 
     train_file = tmp_path / "reverse.tsv"
     reverse_corpus(train_file, 300, seed=6)
@@ -166,7 +166,7 @@ def test_bad_training_options_are_named(tmp_path):
 def test_full_disk_during_training_fails_with_a_message(tmp_path, monkeypatch):
     import errno
 
-    from s2s_desktop.engine import checkpoint
+    from s2s_desktop.engine.formats import checkpoint
 
     train_file = tmp_path / "reverse.tsv"
     reverse_corpus(train_file, 300, seed=9)
@@ -179,7 +179,7 @@ def test_full_disk_during_training_fails_with_a_message(tmp_path, monkeypatch):
     for event in gen:
         events.append(event)
         if isinstance(event, StepReport) and event.step == 2:
-            monkeypatch.setattr("s2s_desktop.engine.training.save_model",
+            monkeypatch.setattr("s2s_desktop.engine.training.loop.save_model",
                                 lambda path, *a, **k: no_space(path, b""))
     assert isinstance(events[-1], Failed)
     assert "No space left on device" in events[-1].message and "best.s2s" in events[-1].message

@@ -5,12 +5,12 @@ import pytest
 import torch
 
 from s2s_desktop.engine.api import DecodeOptions, Finished, ModelConfig, TrainConfig
-from s2s_desktop.engine.batching import make_batch
-from s2s_desktop.engine.checkpoint import ModelMeta, average_models, load_model, save_model
-from s2s_desktop.engine.model import build_model, sequence_loss
-from s2s_desktop.engine.presets import PRESETS
-from s2s_desktop.engine.service import Translator
-from s2s_desktop.engine.training import train
+from s2s_desktop.engine.data.batching import make_batch
+from s2s_desktop.engine.formats.checkpoint import ModelMeta, average_models, load_model, save_model
+from s2s_desktop.engine.models.model import build_model, sequence_loss
+from s2s_desktop.engine.models.presets import PRESETS
+from s2s_desktop.engine.decoding.service import Translator
+from s2s_desktop.engine.training.loop import train
 from s2s_desktop.errors import CheckpointError, ConfigError
 
 SRC = [[5, 6, 7], [8, 9, 10, 11, 12, 13, 14], [15]]

@@ -11,7 +11,7 @@ from tests.gui.conftest import ENGINE_TIMEOUT, open_model, translate_and_wait
 
 
 def _engine_translation(path, text, options):
-    from s2s_desktop.engine.service import Translator
+    from s2s_desktop.engine.decoding.service import Translator
     from s2s_desktop.gui.engine_worker import decode_options
 
     return Translator.open(str(path), "cpu").translate_paragraph(text, decode_options(options)).text
@@ -165,6 +165,6 @@ def test_closing_while_training_asks_first_and_stopping_saves(qtbot, make_window
     window.close()
     assert not window.isVisible() and not window.training.client.running
     run_dir = window.training.run_dir
-    from s2s_desktop.engine.runlog import read_metrics
+    from s2s_desktop.engine.training.run_folder import read_metrics
 
     assert read_metrics(f"{run_dir}/metrics.jsonl")[-1]["reason"] == "stopped"

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from s2s_desktop.engine.runlog import METRICS_FILE, read_metrics
+from s2s_desktop.engine.training.run_folder import METRICS_FILE, read_metrics
 from tests.conftest import NUMBER_WORDS
 
 RUN_TIMEOUT = 180_000
@@ -93,7 +93,7 @@ def test_a_run_from_the_form_fills_plots_progress_and_samples(qtbot, training, c
 
 
 def test_pause_resume_and_stop(qtbot, training, corpus):
-    from s2s_desktop.engine.service import Translator
+    from s2s_desktop.engine.decoding.service import Translator
 
     fill_form(training.form, corpus, steps=100_000, name="paused")
     steps = []

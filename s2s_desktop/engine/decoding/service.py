@@ -22,17 +22,17 @@ from s2s_desktop.engine.api import (
     ParagraphTranslation,
     Translation,
 )
-from s2s_desktop.engine.batching import bucket_batches, make_batch
-from s2s_desktop.engine.checkpoint import LoadedModel, atomic_write, load_model
-from s2s_desktop.engine.corpus import read_lines
+from s2s_desktop.engine.data.batching import bucket_batches, make_batch
+from s2s_desktop.engine.formats.checkpoint import LoadedModel, atomic_write, load_model
+from s2s_desktop.engine.data.corpus import read_lines
 from s2s_desktop.engine.device import resolve_device
-from s2s_desktop.engine.search import (
+from s2s_desktop.engine.decoding.search import (
     Hypothesis,
     beam_search,
     greedy_search,
     max_lengths,
 )
-from s2s_desktop.engine.segment import split_sentences
+from s2s_desktop.engine.data.segment import split_sentences
 from s2s_desktop.errors import ConfigError, InputError
 
 EOS_PIECE = "</s>"

@@ -29,9 +29,9 @@ from safetensors.torch import load as st_load
 
 from s2s_desktop import __version__
 from s2s_desktop.engine.api import ModelConfig
-from s2s_desktop.engine.model import Seq2Seq, build_model
-from s2s_desktop.engine.safetensors_io import serialize
-from s2s_desktop.engine.tokenizer import Tokenizer
+from s2s_desktop.engine.models.model import Seq2Seq, build_model
+from s2s_desktop.engine.formats.safetensors_io import serialize
+from s2s_desktop.engine.data.tokenizer import Tokenizer
 from s2s_desktop.errors import CheckpointError, S2SError
 
 FORMAT_NAME = "s2s-desktop-model"

@@ -1,24 +1,17 @@
-"""`s2s`: the command-line front end of the engine (train, translate, evaluate, info).
-
-User errors print one line, `s2s: error: ...`, and exit with status 2; they never show a traceback.
-"""
+"""`s2s train`: its options (generated from the config dataclasses), configs from arguments, the
+distributed launch, and the progress lines it prints."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 import threading
-import time
 from dataclasses import MISSING, fields
-from pathlib import Path
 
-from s2s_desktop import __version__
-from s2s_desktop.errors import S2SError
-
-EXIT_USAGE = 2
+from s2s_desktop.cli.common import clock as _clock
+from s2s_desktop.cli.common import raise_usage
 
 # Help for the options generated from TrainConfig / ModelConfig fields (name -> help).
 TRAIN_HELP = {
@@ -97,12 +90,8 @@ def _collect(args, cls, helps) -> dict:
     return {f.name: getattr(args, f.name) for f in fields(cls) if f.name in helps and getattr(args, f.name) is not None}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def add_train_parser(sub) -> None:
     from s2s_desktop.engine.api import ModelConfig, TrainConfig
-
-    parser = argparse.ArgumentParser(prog="s2s", description="Train, run and inspect translation models.")
-    parser.add_argument("--version", action="version", version=f"s2s-desktop {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model on a parallel corpus")
     data = t.add_argument_group("data")
@@ -144,79 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     dist.add_argument("--master-port", type=int, metavar="PORT",
                       help="a free TCP port there (default: 29500 with several machines, any free port with one)")
 
-    tr = sub.add_parser("translate", help="translate text with a model file")
-    tr.add_argument("--model", metavar="FILE", help="a .s2s model file (default: the built-in English→German model)")
-    tr.add_argument("text", nargs="*", help="sentences to translate (default: lines from stdin)")
-    _add_decode_options(tr)
-    tr.add_argument("--json", action="store_true", help="one JSON object per input line (scores, tokens, attention)")
-    tr.add_argument("--input", metavar="FILE", help="translate this file line by line")
-    tr.add_argument("--output", metavar="FILE", help="write translations here (with --input; shows progress)")
-    tr.add_argument("--prefix", metavar="TEXT", help="force the translation to start with TEXT (what-if)")
-    tr.add_argument("--split-sentences", action="store_true",
-                    help="split each input line into sentences and translate them one by one")
-
-    ev = sub.add_parser("evaluate", help="BLEU and chrF of a model on a test set")
-    ev.add_argument("--model", metavar="FILE", help="a .s2s model file (default: the built-in model)")
-    ev.add_argument("--src", required=True, metavar="FILE", help="source sentences, one per line")
-    ev.add_argument("--ref", required=True, metavar="FILE", help="reference translations, aligned with --src")
-    _add_decode_options(ev)
-    ev.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU and chrF")
-    ev.add_argument("--json", action="store_true")
-    ev.add_argument("--hyp-out", metavar="FILE", help="also write the translations to FILE")
-
-    avg = sub.add_parser("average", help="average the weights of several saves of one run")
-    avg.add_argument("--out", required=True, metavar="FILE", help="the averaged model file to write")
-    avg.add_argument("models", nargs="+", metavar="MODEL", help="model files of one run (e.g. step-*.s2s)")
-    avg.add_argument("--half", action="store_true",
-                     help="store the weights as float16 (half the size); with one MODEL, just convert it")
-
-    info = sub.add_parser("info", help="describe a model file")
-    info.add_argument("--model", metavar="FILE", help="a .s2s model file (default: the built-in model)")
-    info.add_argument("--json", action="store_true")
-    return parser
 
 
-def _add_decode_options(p) -> None:
-    p.add_argument("--beam", type=int, default=5, help="beam size (1 = greedy; default: 5)")
-    p.add_argument("--nbest", type=int, default=1, help="hypotheses returned per input (<= beam)")
-    p.add_argument("--length-penalty", type=float, default=1.0, metavar="A", help="GNMT length penalty alpha")
-    p.add_argument("--max-len-a", type=float, default=1.5, metavar="A", help="output limit: A * source length + B")
-    p.add_argument("--max-len-b", type=int, default=10, metavar="B")
-    p.add_argument("--min-len", type=int, default=0, metavar="N", help="no end of sentence before N pieces")
-    p.add_argument("--batch-tokens", type=int, default=4000, help="source tokens x beam per batch")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"],
-                   help="decoder matmul precision: auto = bf16 on CUDA, int8 on CPUs with fbgemm, else bf16 (native "
-                        "bf16 CPUs) or fp32")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # what the processes of a distributed run get
-    handler = {"train": cmd_train, "translate": cmd_translate, "evaluate": cmd_evaluate, "info": cmd_info,
-               "average": cmd_average}
-    try:
-        return handler[args.command](args)
-    except S2SError as exc:
-        if not _secondary_rank(args):
-            print(f"s2s: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("s2s: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # The reader of our output went away (e.g. `| head`): not an error of ours.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except OSError as exc:  # e.g. an output file in a folder that does not exist, or a full disk
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"s2s: error: {where}{exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
-
-
-# -- train -----------------------------------------------------------------------------------------
 def train_configs(args):
     """(ModelConfig, TrainConfig) from parsed `s2s train` arguments."""
     from s2s_desktop.engine.api import ModelConfig, TrainConfig
@@ -234,7 +152,7 @@ def train_configs(args):
             if not train_kwargs.get(name):
                 raise_usage(f"{flag} is required")
     train_cfg = TrainConfig(**train_kwargs)
-    from s2s_desktop.engine.presets import preset
+    from s2s_desktop.engine.models.presets import preset
 
     sizes = preset(args.arch, args.preset) if args.preset else {}
     if args.arch == "transformer" and not args.preset:
@@ -245,6 +163,8 @@ def train_configs(args):
 
 def train_argv(model: dict, train: dict) -> list[str]:
     """`s2s train ...` arguments that rebuild these configs (the app starts distributed runs this way)."""
+    from s2s_desktop.cli import build_parser
+
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
     options = {a.dest: a for a in sub._actions if a.option_strings}
@@ -261,8 +181,8 @@ def train_argv(model: dict, train: dict) -> list[str]:
 
 
 def cmd_train(args) -> int:
-    from s2s_desktop.engine.distributed import launched, launched_rank
-    from s2s_desktop.engine.training import train
+    from s2s_desktop.engine.training.distributed import launched, launched_rank
+    from s2s_desktop.engine.training.loop import train
 
     model_cfg, train_cfg = train_configs(args)
     if _start_distributed(args, model_cfg, train_cfg):
@@ -300,7 +220,7 @@ def _start_distributed(args, model_cfg, train_cfg) -> bool:
     """With --nproc-per-node / --nnodes (and not yet under torchrun): check the options here, then run
     this same command in every process under torchrun. False when this process should train itself."""
     from s2s_desktop.engine.config import validate_model_config, validate_train_config
-    from s2s_desktop.engine.distributed import check_launch, launch, launched
+    from s2s_desktop.engine.training.distributed import check_launch, launch, launched
 
     nproc = 1 if args.nproc_per_node is None else args.nproc_per_node
     if launched():  # a process torchrun started: torchrun's numbers are the ones that count
@@ -322,20 +242,9 @@ def _secondary_rank(args) -> bool:
     """A process of a distributed run other than rank 0, which reports for all of them."""
     if getattr(args, "command", None) != "train":
         return False
-    from s2s_desktop.engine.distributed import launched_rank
+    from s2s_desktop.engine.training.distributed import launched_rank
 
     return launched_rank() > 0
-
-
-def raise_usage(message: str):
-    from s2s_desktop.errors import ConfigError
-
-    raise ConfigError(message)
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def _print_event(event, quiet: bool) -> int:
@@ -390,171 +299,3 @@ def _exp(x: float) -> float:
     import math
 
     return math.exp(min(x, 50.0))
-
-
-# -- translate / evaluate / info -------------------------------------------------------------------
-def _decode_options(args):
-    from s2s_desktop.engine.api import DecodeOptions
-
-    return DecodeOptions(
-        beam=args.beam, nbest=args.nbest, length_penalty=args.length_penalty, max_len_a=args.max_len_a,
-        max_len_b=args.max_len_b, min_len=args.min_len,
-        alternatives=5 if getattr(args, "json", False) and args.command == "translate" else 0,
-    )
-
-
-def model_or_bundled(args) -> str:
-    """--model, or the English→German model that ships with the app when none is given."""
-    if args.model:
-        return args.model
-    from s2s_desktop.assets import bundled_model
-
-    path = bundled_model()
-    if path is None:
-        raise_usage("no --model given, and this installation has no built-in model")
-    return str(path)
-
-
-def cmd_translate(args) -> int:
-    from s2s_desktop.engine.service import Translator, validate_options
-
-    opts = _decode_options(args)
-    validate_options(opts)
-    if args.input and args.text:
-        raise_usage("give either TEXT arguments or --input FILE, not both")
-    if args.output and not args.input:
-        raise_usage("--output needs --input FILE")
-    translator = Translator.open(model_or_bundled(args), args.device, args.threads, args.precision)
-    if args.input and args.output and not args.json:
-        def progress(done, total):
-            elapsed = time.perf_counter() - start
-            eta = elapsed / max(done, 1) * (total - done)
-            print(f"\r{done}/{total} lines, {done / max(elapsed, 1e-9):.1f} lines/s, ETA {_clock(eta)}",
-                  end="", file=sys.stderr, flush=True)
-
-        start = time.perf_counter()
-        summary = translator.translate_file(args.input, args.output, opts, progress)
-        print(f"\nwrote {summary.lines} lines to {summary.output} in {summary.seconds:.1f}s", file=sys.stderr)
-        return 0
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
-    try:
-        if args.text:
-            _translate_chunk(translator, args.text, opts, args, out)
-        elif args.input:
-            from s2s_desktop.engine.corpus import read_lines
-
-            lines = read_lines(args.input)
-            for i in range(0, len(lines), 256):
-                _translate_chunk(translator, lines[i : i + 256], opts, args, out)
-        else:
-            batch: list[str] = []
-            for line in sys.stdin:
-                batch.append(line.rstrip("\r\n"))
-                if len(batch) >= 64:
-                    _translate_chunk(translator, batch, opts, args, out)
-                    batch = []
-            if batch:
-                _translate_chunk(translator, batch, opts, args, out)
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    return 0
-
-
-def _translate_chunk(translator, lines, opts, args, out) -> None:
-    prefixes = [args.prefix] * len(lines) if args.prefix else None
-    if args.split_sentences and not args.json:
-        for line in lines:
-            out.write(translator.translate_paragraph(line, opts).text + "\n")
-        out.flush()
-        return
-    results = translator.translate(lines, opts, batch_tokens=args.batch_tokens, prefixes=prefixes)
-    for r in results:
-        if args.json:
-            out.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
-        elif opts.nbest > 1:
-            for c in r.nbest:
-                out.write(f"{c.score:.4f}\t{c.text}\n")
-            out.write("\n")
-        else:
-            out.write(r.text + "\n")
-    out.flush()
-
-
-def cmd_evaluate(args) -> int:
-    from s2s_desktop.engine.corpus import read_lines
-    from s2s_desktop.engine.metrics import score
-    from s2s_desktop.engine.service import Translator
-
-    opts = _decode_options(args)
-    src = read_lines(args.src)
-    ref = read_lines(args.ref)
-    if len(src) != len(ref):
-        raise_usage(f"{args.src} has {len(src)} lines but {args.ref} has {len(ref)}; they must be aligned")
-    translator = Translator.open(model_or_bundled(args), args.device, args.threads, args.precision)
-    start = time.perf_counter()
-    hyps = [t.text for t in translator.translate(src, opts, batch_tokens=args.batch_tokens)]
-    seconds = time.perf_counter() - start
-    if args.hyp_out:
-        Path(args.hyp_out).write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
-    s = score(hyps, ref, lowercase=args.lowercase)
-    result = {
-        "bleu": round(s.bleu, 2), "chrf": round(s.chrf, 2), "bleu_signature": s.bleu_signature,
-        "chrf_signature": s.chrf_signature, "bleu_detail": s.bleu_detail, "sentences": len(src),
-        "seconds": round(seconds, 2), "sentences_per_sec": round(len(src) / max(seconds, 1e-9), 1),
-        "beam": opts.beam,
-    }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(f"BLEU = {s.bleu:.2f}  {s.bleu_detail}")
-        print(f"  {s.bleu_signature}")
-        print(f"chrF = {s.chrf:.2f}")
-        print(f"  {s.chrf_signature}")
-        print(f"{len(src)} sentences in {seconds:.1f}s ({result['sentences_per_sec']} sentences/s, beam {opts.beam})")
-    return 0
-
-
-def cmd_average(args) -> int:
-    from s2s_desktop.engine.checkpoint import average_models
-
-    loaded = average_models(args.models, args.out, half=args.half)
-    done = f"averaged {len(args.models)} models into" if len(args.models) > 1 else "converted to float16:"
-    print(f"{done} {args.out} ({loaded.model.num_parameters():,} parameters)")
-    return 0
-
-
-def cmd_info(args) -> int:
-    from s2s_desktop.engine.service import Translator
-
-    path = model_or_bundled(args)
-    info = Translator.open(path, "cpu").info()
-    info["path"] = path
-    size = info["file_size"]
-    if args.json:
-        print(json.dumps(info, indent=2))
-        return 0
-    m = info["model"]
-    print(f"{info['path']}  ({size / 1e6:.1f} MB, {info['storage']})")
-    print(f"  languages   {info['src_lang']} -> {info['tgt_lang']}")
-    if m["arch"] == "transformer":
-        print(f"  model       transformer {m['encoder_layers']}+{m['decoder_layers']} layers, d_model {m['emb_size']}, "
-              f"{m['heads']} heads, feed-forward {m['ff_size']}")
-    else:
-        print(f"  model       {m['arch']} {m['cell']} {m['attention']}, emb {m['emb_size']}, encoder "
-              f"{m['encoder_layers']}x{m['encoder_hidden']}x2, decoder {m['decoder_layers']}x{m['decoder_hidden']}")
-    print(f"  parameters  {info['parameters']:,}")
-    print(f"  vocabulary  {info['src_vocab']} / {info['tgt_vocab']}{' (joint)' if info['joint_vocab'] else ''}")
-    tr = info["training"]
-    if tr:
-        best = tr.get("best", {})
-        print(f"  training    {tr.get('steps', '?')} steps, {tr.get('epochs', '?')} epochs, "
-              f"{tr.get('train_seconds', 0) / 60:.1f} min on {tr.get('device', '?')}, corpus {tr.get('corpus', '?')}")
-        if best:
-            print("  best        " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
-                                            for k, v in best.items()))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -31,7 +31,7 @@ CHILD_FLAG = "--s2s-training-child"  # how a frozen (PyInstaller) app is asked t
 def child_command() -> list[str]:
     if getattr(sys, "frozen", False):  # the bundle's executable dispatches on the flag (see app.main)
         return [sys.executable, CHILD_FLAG]
-    return [sys.executable, "-m", "s2s_desktop.engine.training_process"]
+    return [sys.executable, "-m", "s2s_desktop.engine.training.loop.child"]
 
 
 class TrainingProcess:
@@ -134,7 +134,7 @@ def child_main() -> int:
 
     try:
         from s2s_desktop.engine.api import ModelConfig, TrainConfig
-        from s2s_desktop.engine.training import train
+        from s2s_desktop.engine.training.loop import train
 
         for ev in train(ModelConfig(**job["model"]), TrainConfig(**job["train"]), stop, pause, job["resume"]):
             send(ev.to_json())

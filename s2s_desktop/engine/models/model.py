@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from s2s_desktop.engine.api import PAD_ID, ModelConfig
-from s2s_desktop.engine.lowp import LowPrecisionLinear
-from s2s_desktop.engine.rnn import RNNEncoder, build_decoder
-from s2s_desktop.engine.transformer import (
+from s2s_desktop.engine.models.lowp import LowPrecisionLinear
+from s2s_desktop.engine.models.rnn import RNNEncoder, build_decoder
+from s2s_desktop.engine.models.transformer import (
     TransformerDecoder,
     TransformerEncoder,
     TransformerState,

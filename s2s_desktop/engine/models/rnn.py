@@ -19,8 +19,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from s2s_desktop.engine.api import ModelConfig
-from s2s_desktop.engine.attention import LuongAttention, build_attention, masked_softmax
-from s2s_desktop.engine.lowp import LowPrecisionLinear
+from s2s_desktop.engine.models.attention import LuongAttention, build_attention, masked_softmax
+from s2s_desktop.engine.models.lowp import LowPrecisionLinear
 
 RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 

@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from safetensors.torch import load as st_load
 
-from s2s_desktop.engine.checkpoint import atomic_write, bytes_tensor
-from s2s_desktop.engine.safetensors_io import serialize
-from s2s_desktop.engine.tokenizer import Tokenizer
+from s2s_desktop.engine.formats.checkpoint import atomic_write, bytes_tensor
+from s2s_desktop.engine.formats.safetensors_io import serialize
+from s2s_desktop.engine.data.tokenizer import Tokenizer
 from s2s_desktop.errors import CheckpointError
 
 RESUME_FILE = "resume.safetensors"

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from s2s_desktop.engine.api import BOS_ID, EOS_ID, PAD_ID
-from s2s_desktop.engine.model import Encoded, Seq2Seq
+from s2s_desktop.engine.models.model import Encoded, Seq2Seq
 
 NEG_INF = float("-inf")
 

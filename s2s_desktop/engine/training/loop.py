@@ -41,39 +41,39 @@ from s2s_desktop.engine.api import (
     StepReport,
     TrainConfig,
 )
-from s2s_desktop.engine.batching import (
+from s2s_desktop.engine.data.batching import (
     EpochBatches,
     bucket_batches,
     make_batch,
     target_tokens,
 )
-from s2s_desktop.engine.checkpoint import (
+from s2s_desktop.engine.formats.checkpoint import (
     MODEL_SUFFIX,
     ModelMeta,
     atomic_write,
     save_model,
 )
 from s2s_desktop.engine.config import validate_model_config, validate_train_config
-from s2s_desktop.engine.dataset import (
+from s2s_desktop.engine.data.dataset import (
     PreparedData,
     build_tokenizers,
     prepare_data,
     read_corpora,
 )
 from s2s_desktop.engine.device import device_label
-from s2s_desktop.engine.distributed import Ranks
+from s2s_desktop.engine.training.distributed import Ranks
 from s2s_desktop.engine.metrics import score
-from s2s_desktop.engine.model import Seq2Seq, build_model, sequence_loss
-from s2s_desktop.engine.runlog import read_metrics  # noqa: F401 - part of this module's API
-from s2s_desktop.engine.runstate import (
+from s2s_desktop.engine.models.model import Seq2Seq, build_model, sequence_loss
+from s2s_desktop.engine.training.run_folder import read_metrics  # noqa: F401 - part of this module's API
+from s2s_desktop.engine.training.resume_state import (
     RESUME_FILE,
     Progress,
     ResumeState,
     load_resume,
     save_resume,
 )
-from s2s_desktop.engine.search import greedy_search, max_lengths
-from s2s_desktop.engine.tokenizer import Tokenizer
+from s2s_desktop.engine.decoding.search import greedy_search, max_lengths
+from s2s_desktop.engine.data.tokenizer import Tokenizer
 from s2s_desktop.errors import ConfigError, S2SError, TrainingError
 
 CONFIG_FILE = "config.json"

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from s2s_desktop.engine.api import DataSummary, TrainConfig
-from s2s_desktop.engine.corpus import ParallelCorpus, read_parallel, split_by_source
-from s2s_desktop.engine.tokenizer import Tokenizer, train_tokenizer
+from s2s_desktop.engine.data.corpus import ParallelCorpus, read_parallel, split_by_source
+from s2s_desktop.engine.data.tokenizer import Tokenizer, train_tokenizer
 from s2s_desktop.errors import CorpusError
 
 

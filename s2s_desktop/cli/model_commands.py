@@ -1,0 +1,209 @@
+"""`s2s translate`, `s2s evaluate`, `s2s average` and `s2s info`: the subcommands that use a model file."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from s2s_desktop.cli.common import clock as _clock
+from s2s_desktop.cli.common import model_or_bundled, raise_usage
+
+
+def add_model_parsers(sub) -> None:
+    tr = sub.add_parser("translate", help="translate text with a model file")
+    tr.add_argument("--model", metavar="FILE", help="a .s2s model file (default: the built-in English→German model)")
+    tr.add_argument("text", nargs="*", help="sentences to translate (default: lines from stdin)")
+    _add_decode_options(tr)
+    tr.add_argument("--json", action="store_true", help="one JSON object per input line (scores, tokens, attention)")
+    tr.add_argument("--input", metavar="FILE", help="translate this file line by line")
+    tr.add_argument("--output", metavar="FILE", help="write translations here (with --input; shows progress)")
+    tr.add_argument("--prefix", metavar="TEXT", help="force the translation to start with TEXT (what-if)")
+    tr.add_argument("--split-sentences", action="store_true",
+                    help="split each input line into sentences and translate them one by one")
+
+    ev = sub.add_parser("evaluate", help="BLEU and chrF of a model on a test set")
+    ev.add_argument("--model", metavar="FILE", help="a .s2s model file (default: the built-in model)")
+    ev.add_argument("--src", required=True, metavar="FILE", help="source sentences, one per line")
+    ev.add_argument("--ref", required=True, metavar="FILE", help="reference translations, aligned with --src")
+    _add_decode_options(ev)
+    ev.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU and chrF")
+    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--hyp-out", metavar="FILE", help="also write the translations to FILE")
+
+    avg = sub.add_parser("average", help="average the weights of several saves of one run")
+    avg.add_argument("--out", required=True, metavar="FILE", help="the averaged model file to write")
+    avg.add_argument("models", nargs="+", metavar="MODEL", help="model files of one run (e.g. step-*.s2s)")
+    avg.add_argument("--half", action="store_true",
+                     help="store the weights as float16 (half the size); with one MODEL, just convert it")
+
+    info = sub.add_parser("info", help="describe a model file")
+    info.add_argument("--model", metavar="FILE", help="a .s2s model file (default: the built-in model)")
+    info.add_argument("--json", action="store_true")
+
+
+def _add_decode_options(p) -> None:
+    p.add_argument("--beam", type=int, default=5, help="beam size (1 = greedy; default: 5)")
+    p.add_argument("--nbest", type=int, default=1, help="hypotheses returned per input (<= beam)")
+    p.add_argument("--length-penalty", type=float, default=1.0, metavar="A", help="GNMT length penalty alpha")
+    p.add_argument("--max-len-a", type=float, default=1.5, metavar="A", help="output limit: A * source length + B")
+    p.add_argument("--max-len-b", type=int, default=10, metavar="B")
+    p.add_argument("--min-len", type=int, default=0, metavar="N", help="no end of sentence before N pieces")
+    p.add_argument("--batch-tokens", type=int, default=4000, help="source tokens x beam per batch")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"],
+                   help="decoder matmul precision: auto = bf16 on CUDA, int8 on CPUs with fbgemm, else bf16 (native "
+                        "bf16 CPUs) or fp32")
+
+
+def _decode_options(args):
+    from s2s_desktop.engine.api import DecodeOptions
+
+    return DecodeOptions(
+        beam=args.beam, nbest=args.nbest, length_penalty=args.length_penalty, max_len_a=args.max_len_a,
+        max_len_b=args.max_len_b, min_len=args.min_len,
+        alternatives=5 if getattr(args, "json", False) and args.command == "translate" else 0,
+    )
+
+
+def cmd_translate(args) -> int:
+    from s2s_desktop.engine.decoding.service import Translator, validate_options
+
+    opts = _decode_options(args)
+    validate_options(opts)
+    if args.input and args.text:
+        raise_usage("give either TEXT arguments or --input FILE, not both")
+    if args.output and not args.input:
+        raise_usage("--output needs --input FILE")
+    translator = Translator.open(model_or_bundled(args), args.device, args.threads, args.precision)
+    if args.input and args.output and not args.json:
+        def progress(done, total):
+            elapsed = time.perf_counter() - start
+            eta = elapsed / max(done, 1) * (total - done)
+            print(f"\r{done}/{total} lines, {done / max(elapsed, 1e-9):.1f} lines/s, ETA {_clock(eta)}",
+                  end="", file=sys.stderr, flush=True)
+
+        start = time.perf_counter()
+        summary = translator.translate_file(args.input, args.output, opts, progress)
+        print(f"\nwrote {summary.lines} lines to {summary.output} in {summary.seconds:.1f}s", file=sys.stderr)
+        return 0
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        if args.text:
+            _translate_chunk(translator, args.text, opts, args, out)
+        elif args.input:
+            from s2s_desktop.engine.data.corpus import read_lines
+
+            lines = read_lines(args.input)
+            for i in range(0, len(lines), 256):
+                _translate_chunk(translator, lines[i : i + 256], opts, args, out)
+        else:
+            batch: list[str] = []
+            for line in sys.stdin:
+                batch.append(line.rstrip("\r\n"))
+                if len(batch) >= 64:
+                    _translate_chunk(translator, batch, opts, args, out)
+                    batch = []
+            if batch:
+                _translate_chunk(translator, batch, opts, args, out)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def _translate_chunk(translator, lines, opts, args, out) -> None:
+    prefixes = [args.prefix] * len(lines) if args.prefix else None
+    if args.split_sentences and not args.json:
+        for line in lines:
+            out.write(translator.translate_paragraph(line, opts).text + "\n")
+        out.flush()
+        return
+    results = translator.translate(lines, opts, batch_tokens=args.batch_tokens, prefixes=prefixes)
+    for r in results:
+        if args.json:
+            out.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
+        elif opts.nbest > 1:
+            for c in r.nbest:
+                out.write(f"{c.score:.4f}\t{c.text}\n")
+            out.write("\n")
+        else:
+            out.write(r.text + "\n")
+    out.flush()
+
+
+def cmd_evaluate(args) -> int:
+    from s2s_desktop.engine.data.corpus import read_lines
+    from s2s_desktop.engine.metrics import score
+    from s2s_desktop.engine.decoding.service import Translator
+
+    opts = _decode_options(args)
+    src = read_lines(args.src)
+    ref = read_lines(args.ref)
+    if len(src) != len(ref):
+        raise_usage(f"{args.src} has {len(src)} lines but {args.ref} has {len(ref)}; they must be aligned")
+    translator = Translator.open(model_or_bundled(args), args.device, args.threads, args.precision)
+    start = time.perf_counter()
+    hyps = [t.text for t in translator.translate(src, opts, batch_tokens=args.batch_tokens)]
+    seconds = time.perf_counter() - start
+    if args.hyp_out:
+        Path(args.hyp_out).write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+    s = score(hyps, ref, lowercase=args.lowercase)
+    result = {
+        "bleu": round(s.bleu, 2), "chrf": round(s.chrf, 2), "bleu_signature": s.bleu_signature,
+        "chrf_signature": s.chrf_signature, "bleu_detail": s.bleu_detail, "sentences": len(src),
+        "seconds": round(seconds, 2), "sentences_per_sec": round(len(src) / max(seconds, 1e-9), 1),
+        "beam": opts.beam,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"BLEU = {s.bleu:.2f}  {s.bleu_detail}")
+        print(f"  {s.bleu_signature}")
+        print(f"chrF = {s.chrf:.2f}")
+        print(f"  {s.chrf_signature}")
+        print(f"{len(src)} sentences in {seconds:.1f}s ({result['sentences_per_sec']} sentences/s, beam {opts.beam})")
+    return 0
+
+
+def cmd_average(args) -> int:
+    from s2s_desktop.engine.formats.checkpoint import average_models
+
+    loaded = average_models(args.models, args.out, half=args.half)
+    done = f"averaged {len(args.models)} models into" if len(args.models) > 1 else "converted to float16:"
+    print(f"{done} {args.out} ({loaded.model.num_parameters():,} parameters)")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from s2s_desktop.engine.decoding.service import Translator
+
+    path = model_or_bundled(args)
+    info = Translator.open(path, "cpu").info()
+    info["path"] = path
+    size = info["file_size"]
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    m = info["model"]
+    print(f"{info['path']}  ({size / 1e6:.1f} MB, {info['storage']})")
+    print(f"  languages   {info['src_lang']} -> {info['tgt_lang']}")
+    if m["arch"] == "transformer":
+        print(f"  model       transformer {m['encoder_layers']}+{m['decoder_layers']} layers, d_model {m['emb_size']}, "
+              f"{m['heads']} heads, feed-forward {m['ff_size']}")
+    else:
+        print(f"  model       {m['arch']} {m['cell']} {m['attention']}, emb {m['emb_size']}, encoder "
+              f"{m['encoder_layers']}x{m['encoder_hidden']}x2, decoder {m['decoder_layers']}x{m['decoder_hidden']}")
+    print(f"  parameters  {info['parameters']:,}")
+    print(f"  vocabulary  {info['src_vocab']} / {info['tgt_vocab']}{' (joint)' if info['joint_vocab'] else ''}")
+    tr = info["training"]
+    if tr:
+        best = tr.get("best", {})
+        print(f"  training    {tr.get('steps', '?')} steps, {tr.get('epochs', '?')} epochs, "
+              f"{tr.get('train_seconds', 0) / 60:.1f} min on {tr.get('device', '?')}, corpus {tr.get('corpus', '?')}")
+        if best:
+            print("  best        " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                                            for k, v in best.items()))
+    return 0

@@ -1,0 +1,1 @@
+"""Search (greedy, beam, forced prefix) and the translation service the front ends call."""

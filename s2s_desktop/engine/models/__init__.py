@@ -1,0 +1,1 @@
+"""Model architectures, their registry and presets, and reduced-precision copies for decoding."""
