@@ -44,10 +44,12 @@ def ours(model: Path, src: list[str], refs: list[str], beams: list[int]) -> list
         seconds = time.perf_counter() - start
         hyps = [t.text for t in out]
         pieces = sum(len(t.best.tokens) for t in out)
-        cased, lower = score(hyps, refs), score(hyps, refs, lowercase=True)
+        cased = score(hyps, refs, names=["bleu", "chrf"])
+        lower = score(hyps, refs, lowercase=True, names=["bleu"])
         rows.append({"system": "s2s-desktop", "beam": beam, "seconds": round(seconds, 2),
                      "sents_per_s": round(len(src) / seconds, 1), "pieces_per_s": round(pieces / seconds, 1),
-                     "bleu": round(cased.bleu, 2), "bleu_lc": round(lower.bleu, 2), "chrf": round(cased.chrf, 2)})
+                     "bleu": round(cased["bleu"].value, 2), "bleu_lc": round(lower["bleu"].value, 2),
+                     "chrf": round(cased["chrf"].value, 2)})
     return rows
 
 

@@ -105,8 +105,10 @@ def train_screenshots(window, wait_for, shot, data: Path) -> None:
     form.check_button.click()
     wait_for(panel.client.corpus_checked)
     shot("train-form.png")
+    from s2s_desktop.engine.api import SampleTranslations
+
     evals = []
-    panel.client.event.connect(lambda e: evals.append(e) if e["event"] == "samples" else None)
+    panel.client.event.connect(lambda e: evals.append(e) if isinstance(e, SampleTranslations) else None)
     form.start_button.click()
     loop = QEventLoop()
     timer = QTimer(interval=200)

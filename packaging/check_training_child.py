@@ -3,7 +3,7 @@
     python3 packaging/check_training_child.py WORK_DIR OUT_DIR COMMAND...
 
 e.g. COMMAND = dist/s2s-desktop/s2s-desktop --s2s-training-child. Speaks the protocol of
-s2s_desktop.engine.training.loop.child: one JSON job line on stdin (kept open: a closed stdin tells the
+s2s_desktop.engine.training.child: one JSON job line on stdin (kept open: a closed stdin tells the
 child to stop), JSON events back on stdout. Writes OUT_DIR/training.jsonl and OUT_DIR/training.stderr
 and exits 0 when the child reports "finished" and saved WORK_DIR/run/best.s2s. Uses only the standard
 library, so it runs with any python3 (packaging/check_bundle.sh --training calls it).

@@ -2,8 +2,9 @@
 
 One executable serves every role:
 - `s2s-desktop [MODEL] [--text ...] [--smoke-test ...]`: the window (s2s_desktop.app.main);
-- `s2s-desktop --s2s-training-child`: the training child process the window starts (app.main
-  dispatches on the flag: s2s_desktop.engine.training.loop.child.child_command re-executes the bundle);
+- `s2s-desktop --s2s-training-child [--check]`: the training child process the window starts, or
+  with --check the short-lived corpus check (app.main dispatches on the flag:
+  s2s_desktop.engine.training.child.child_command re-executes the bundle);
 - `s2s ...` (a symlink named `s2s` next to the executable, made by packaging/build.sh): the
   command-line interface, s2s_desktop.cli.main.
 """

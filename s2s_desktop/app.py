@@ -113,23 +113,24 @@ def _smoke_test(window, app, args: argparse.Namespace) -> None:
             if args.screenshot:
                 window.grab().save(args.screenshot)
             finish({"smoke_test": "ok" if text.strip() else "failed", "translation": text,
-                    "source": window.panel.source.toPlainText(), "model": (window.model_info or {}).get("path"),
+                    "source": window.panel.source.toPlainText(),
+                    "model": window.model_info.path if window.model_info else None,
                     "device": window.settings.device, "seconds": round(time.monotonic() - started, 2)})
 
         QTimer.singleShot(300, report)
 
     window.client.translated.connect(translated)
-    window.client.failed.connect(lambda action, message: finish(
-        {"smoke_test": "failed", "action": action, "message": message}))
+    window.client.failed.connect(lambda failure: finish(
+        {"smoke_test": "failed", "action": failure.action, "message": failure.message}))
     QTimer.singleShot(180_000, lambda: finish({"smoke_test": "failed", "message": "no translation after 180 s"}))
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     if len(argv) > 1 and argv[1] == "--s2s-training-child":  # a frozen bundle re-executed as the trainer
-        from s2s_desktop.engine.training.loop.child import child_main
+        from s2s_desktop.engine.training.child import child_main
 
-        return child_main()
+        return child_main(argv[2:])  # [--check]: or as the corpus check
     args = _parse_args(argv)
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon

@@ -35,3 +35,7 @@ class InputError(S2SError):
 
 class PeerFailure(TrainingError):
     """Another process of a distributed training run failed or was lost; rank 0 reports it."""
+
+
+class MarianImportError(S2SError):
+    """A Hugging Face Marian (OPUS-MT) folder cannot be imported: the message names the file and field."""

@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from s2s_desktop import paths
+from s2s_desktop.engine.api import DecodeOptions
+from s2s_desktop.engine.formats.atomic import atomic_write
 
 SCHEMA_VERSION = 1
 MAX_RECENT = 10
 
 
-@dataclass
-class DecodeSettings:
-    beam: int = 5
-    nbest: int = 3
-    length_penalty: float = 1.0
-    max_length_ratio: float = 1.5  # output limit = ratio x source pieces + 10
+DEFAULT_DECODE = DecodeOptions(nbest=3)  # the app lists three hypotheses
+LEGACY_DECODE_KEYS = {"max_length_ratio": "max_len_a"}  # as written before the decode options had one shape
 
 
 @dataclass
@@ -35,7 +32,7 @@ class Settings:
     last_model: str = ""
     device: str = "auto"
     translate_as_you_type: bool = True
-    decode: DecodeSettings = field(default_factory=DecodeSettings)
+    decode: DecodeOptions = DEFAULT_DECODE
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
     splitter_state: str = ""  # base64 of the translate panel's splitter state
@@ -75,9 +72,10 @@ def _from_dict(data: dict[str, Any]) -> Settings:
         setattr(settings, f.name, _coerce(data[f.name], getattr(settings, f.name)))
     decode = data.get("decode")
     if isinstance(decode, dict):
-        for f in fields(DecodeSettings):
-            if f.name in decode:
-                setattr(settings.decode, f.name, _coerce(decode[f.name], getattr(settings.decode, f.name)))
+        names = {f.name for f in fields(DecodeOptions)}
+        values = {LEGACY_DECODE_KEYS.get(k, k): v for k, v in decode.items()}
+        settings.decode = replace(DEFAULT_DECODE, **{
+            k: _coerce(v, getattr(DEFAULT_DECODE, k)) for k, v in values.items() if k in names})
     settings.extra = {k: v for k, v in data.items() if k not in known}
     return settings
 
@@ -111,12 +109,4 @@ def save_settings(settings: Settings, path: Path | None = None) -> None:
     data = asdict(settings)
     extra = data.pop("extra")
     data = {**extra, **data, "schema_version": SCHEMA_VERSION}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="settings.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, json.dumps(data, indent=2).encode("utf-8"), error=None)

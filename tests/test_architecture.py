@@ -75,3 +75,20 @@ def test_gui_imports_torch_only_on_the_engine_thread() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "BEFORE False" in proc.stdout
     assert "AFTER True True" in proc.stdout
+
+
+def test_import_contracts_hold() -> None:
+    """The contracts of .importlinter (engine without Qt, front ends apart, the GUI's engine modules
+    torch-free); `lint-imports` is the dev extra's import-linter."""
+    import shutil
+    from pathlib import Path
+
+    exe = shutil.which("lint-imports")
+    if exe is None:
+        import pytest
+
+        pytest.skip("import-linter is not installed (pip install -e '.[dev]')")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([exe], cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "0 broken" in proc.stdout

@@ -35,6 +35,20 @@ def test_built_in_model_is_documented_small_and_credited(capsys):
     assert "tatoeba.org and www.manythings.org/anki" in readme and "s2s train" in readme
 
 
+def test_built_in_model_is_a_file_of_the_flat_format_and_opens_into_its_section():
+    """It was written when a model file held every architecture's fields; they land in the sections."""
+    from s2s_desktop.engine.api import TransformerConfig
+    from s2s_desktop.engine.formats.checkpoint import load_model, read_header
+    from s2s_desktop.engine.models.registry import describe_model
+
+    header, _ = read_header(bundled_model())
+    assert {"cell", "heads", "encoder_hidden"} <= json.loads(header["__metadata__"]["meta"])["model"].keys()
+    cfg = load_model(bundled_model()).config
+    assert cfg.transformer == TransformerConfig(heads=4, ff_size=1024, encoder_layers=3, decoder_layers=3)
+    assert cfg.rnn is None and cfg.emb_size == 256 and cfg.share_embeddings and cfg.tie_output
+    assert describe_model(cfg).startswith("Transformer 3+3 layers, d_model 256, 4 heads, feed-forward 1024")
+
+
 @pytest.mark.slow
 def test_the_model_loads_from_an_installed_wheel(tmp_path):
     """Build the wheel, install it into a bare folder and ask that copy where its model is."""

@@ -180,6 +180,24 @@ def test_evaluate_line_count_mismatch(capsys, tmp_path: Path, tiny_model_file: P
     assert "3" in msg and "2" in msg
 
 
+def test_evaluate_reports_the_metrics_of_the_registry(capsys, tmp_path: Path, tiny_model_file: Path) -> None:
+    from s2s_desktop.engine import metrics
+
+    src, ref = tmp_path / "test.en", tmp_path / "test.de"
+    src.write_text("one two\nthree\n", encoding="utf-8")
+    ref.write_text("eins zwei\ndrei\n", encoding="utf-8")
+    base = ["evaluate", "--model", str(tiny_model_file), "--src", str(src), "--ref", str(ref), "--beam", "1"]
+    code, out, _ = run_cli(capsys, *base, "--json")
+    result = json.loads(out)
+    available = [m.name for m in metrics.METRICS.values() if m.available]
+    assert code == 0 and [k for k in result if k in metrics.METRICS] == available
+    assert {f"{name}_signature" for name in available} | {"bleu_detail"} <= result.keys()
+    code, out, _ = run_cli(capsys, *base, "--metrics", "chrf")
+    assert code == 0 and out.startswith("chrF = ") and "BLEU" not in out
+    msg = assert_usage_error(*run_cli(capsys, *base, "--metrics", "bleu,meteor"))
+    assert "--metrics" in msg and "meteor" in msg
+
+
 def _train_args(out_dir: Path, *extra: str) -> list[str]:
     return ["train", "--src-lang", "en", "--tgt-lang", "de", "--out", str(out_dir), "--max-steps", "1", *extra]
 
@@ -269,12 +287,7 @@ def test_train_under_torchrun_rejects_a_different_process_count(capsys, monkeypa
     assert "--nproc-per-node 4" in msg and "2" in msg
 
 
-def test_train_argv_rebuilds_the_same_configs() -> None:
-    """The app starts distributed runs as `s2s train` processes: the flags must mean the same configs."""
-    import dataclasses
-
-    from s2s_desktop.cli import build_parser
-    from s2s_desktop.cli.train import train_argv, train_configs
+def _configs():
     from s2s_desktop.engine.api import ModelConfig, TrainConfig
     from s2s_desktop.engine.models.presets import preset
 
@@ -283,6 +296,50 @@ def test_train_argv_rebuilds_the_same_configs() -> None:
     train = TrainConfig(out_dir="/tmp/run", src_lang="en", tgt_lang="de", train_tsv="pairs.tsv", joint_vocab=True,
                         lr=0.005, schedule="inverse-sqrt", warmup_steps=1000, max_steps=300, valid_every=50,
                         device="cpu", early_stopping="chrf", label_smoothing=0.2)
-    args = build_parser().parse_args(train_argv(dataclasses.asdict(model), dataclasses.asdict(train)))
-    model2, train2 = train_configs(args)
+    return model, train
+
+
+def test_train_config_file_rebuilds_the_same_configs(tmp_path: Path) -> None:
+    """The app starts distributed runs as `s2s train --config RUN/config.json`: the file must mean the
+    same configs, and only the options given override its fields."""
+    import dataclasses
+
+    from s2s_desktop.cli import build_parser
+    from s2s_desktop.cli.train import train_configs
+    from s2s_desktop.engine.config import run_config, write_run_config
+
+    model, train = _configs()
+    path = tmp_path / "config.json"
+    write_run_config(path, run_config(model, train, processes=2))
+    model2, train2 = train_configs(build_parser().parse_args(["train", "--config", str(path)]))
     assert model2 == model and train2 == train
+    args = build_parser().parse_args(["train", "--config", str(path), "--out", str(tmp_path / "other"), "--lr", "0.002",
+                                      "--heads", "2", "--no-tie-output"])
+    model3, train3 = train_configs(args)
+    assert model3 == dataclasses.replace(model, heads=2, tie_output=False)
+    assert train3 == dataclasses.replace(train, out_dir=str(tmp_path / "other"), lr=0.002)
+
+
+@pytest.mark.parametrize(("content", "named"), [
+    ("{not json", "not valid JSON"),
+    ('{"train": {"lr": "fast"}}', "train.lr"),
+    ('{"train": {"max_steps": 1.5}}', "train.max_steps"),
+    ('{"model": {"emb_sise": 64}}', "emb_sise"),
+    ('{"modle": {}}', "modle"),
+    ('{"train": []}', "train"),
+    ('{"train": {"lr": 0}}', "--lr"),
+])
+def test_train_bad_config_file_is_named(capsys, tmp_path: Path, content: str, named: str) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(content, encoding="utf-8")
+    msg = assert_usage_error(*run_cli(capsys, *_train_args(tmp_path / "run", "--train", "pairs.tsv",
+                                                           "--config", str(path))))
+    assert str(path) in msg and named in msg
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_config_file_missing_and_out_required(capsys, tmp_path: Path) -> None:
+    msg = assert_usage_error(*run_cli(capsys, "train", "--config", str(tmp_path / "nope.json")))
+    assert str(tmp_path / "nope.json") in msg
+    msg = assert_usage_error(*run_cli(capsys, "train", "--src-lang", "en", "--tgt-lang", "de", "--train", "x.tsv"))
+    assert "--out" in msg

@@ -1,7 +1,8 @@
 """`s2s`: the command-line front end of the engine (train, translate, evaluate, average, info).
 
 User errors print one line, `s2s: error: ...`, and exit with status 2; they never show a traceback.
-One module per group of subcommands: `train` (train), `model_commands` (translate, evaluate, average, info).
+One module per group of subcommands: `train` (train), `model_commands` (translate, evaluate, average, info),
+`import_command` (import).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"s2s-desktop {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    from s2s_desktop.cli.import_command import add_import_parser
     from s2s_desktop.cli.model_commands import add_model_parsers
     from s2s_desktop.cli.train import add_train_parser
 
     add_train_parser(sub)
     add_model_parsers(sub)
+    add_import_parser(sub)
     return parser
 
 
@@ -32,11 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what the processes of a distributed run get
+    from s2s_desktop.cli.import_command import cmd_import
     from s2s_desktop.cli.model_commands import cmd_average, cmd_evaluate, cmd_info, cmd_translate
     from s2s_desktop.cli.train import _secondary_rank, cmd_train
 
     handler = {"train": cmd_train, "translate": cmd_translate, "evaluate": cmd_evaluate, "info": cmd_info,
-               "average": cmd_average}
+               "average": cmd_average, "import": cmd_import}
     try:
         return handler[args.command](args)
     except S2SError as exc:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from s2s_desktop.cli.common import clock as _clock
 from s2s_desktop.cli.common import model_or_bundled, raise_usage
+from s2s_desktop.engine import metrics
 
 
 def add_model_parsers(sub) -> None:
@@ -23,12 +24,16 @@ def add_model_parsers(sub) -> None:
     tr.add_argument("--split-sentences", action="store_true",
                     help="split each input line into sentences and translate them one by one")
 
-    ev = sub.add_parser("evaluate", help="BLEU and chrF of a model on a test set")
+    names = ", ".join(metrics.METRICS)
+    ev = sub.add_parser("evaluate", help=f"corpus scores of a model on a test set ({names})")
     ev.add_argument("--model", metavar="FILE", help="a .s2s model file (default: the built-in model)")
     ev.add_argument("--src", required=True, metavar="FILE", help="source sentences, one per line")
     ev.add_argument("--ref", required=True, metavar="FILE", help="reference translations, aligned with --src")
     _add_decode_options(ev)
-    ev.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU and chrF")
+    ev.add_argument("--lowercase", action="store_true", help="case-insensitive scores")
+    ev.add_argument("--metrics", metavar="NAME,...",
+                    help=f"the metrics to compute, comma-separated (default: those of {names} whose library is "
+                         "installed)")
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--hyp-out", metavar="FILE", help="also write the translations to FILE")
 
@@ -51,6 +56,9 @@ def _add_decode_options(p) -> None:
     p.add_argument("--max-len-b", type=int, default=10, metavar="B")
     p.add_argument("--min-len", type=int, default=0, metavar="N", help="no end of sentence before N pieces")
     p.add_argument("--batch-tokens", type=int, default=4000, help="source tokens x beam per batch")
+    p.add_argument("--target-language", metavar="CODE",
+                   help="the language a multilingual imported model translates into (its >>CODE<< token; "
+                        "default: the one chosen at import)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"],
@@ -77,7 +85,8 @@ def cmd_translate(args) -> int:
         raise_usage("give either TEXT arguments or --input FILE, not both")
     if args.output and not args.input:
         raise_usage("--output needs --input FILE")
-    translator = Translator.open(model_or_bundled(args), args.device, args.threads, args.precision)
+    translator = Translator.open(model_or_bundled(args), args.device, args.threads, args.precision,
+                                 args.target_language)
     if args.input and args.output and not args.json:
         def progress(done, total):
             elapsed = time.perf_counter() - start
@@ -136,34 +145,42 @@ def _translate_chunk(translator, lines, opts, args, out) -> None:
 
 def cmd_evaluate(args) -> int:
     from s2s_desktop.engine.data.corpus import read_lines
-    from s2s_desktop.engine.metrics import score
     from s2s_desktop.engine.decoding.service import Translator
 
     opts = _decode_options(args)
+    names = [n.strip() for n in args.metrics.split(",") if n.strip()] if args.metrics else None
+    for name in names or ():
+        metrics.corpus_metric(name, option="--metrics")  # checked before the decoding, not after it
     src = read_lines(args.src)
     ref = read_lines(args.ref)
     if len(src) != len(ref):
         raise_usage(f"{args.src} has {len(src)} lines but {args.ref} has {len(ref)}; they must be aligned")
-    translator = Translator.open(model_or_bundled(args), args.device, args.threads, args.precision)
+    translator = Translator.open(model_or_bundled(args), args.device, args.threads, args.precision,
+                                 args.target_language)
     start = time.perf_counter()
     hyps = [t.text for t in translator.translate(src, opts, batch_tokens=args.batch_tokens)]
     seconds = time.perf_counter() - start
     if args.hyp_out:
         Path(args.hyp_out).write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
-    s = score(hyps, ref, lowercase=args.lowercase)
-    result = {
-        "bleu": round(s.bleu, 2), "chrf": round(s.chrf, 2), "bleu_signature": s.bleu_signature,
-        "chrf_signature": s.chrf_signature, "bleu_detail": s.bleu_detail, "sentences": len(src),
-        "seconds": round(seconds, 2), "sentences_per_sec": round(len(src) / max(seconds, 1e-9), 1),
-        "beam": opts.beam,
-    }
+    scores = metrics.score(hyps, ref, lowercase=args.lowercase, names=names)
+    result: dict = {}
+    for name, s in scores.items():
+        result[name] = round(s.value, 2)
+        if s.signature:
+            result[f"{name}_signature"] = s.signature
+        if s.detail:
+            result[f"{name}_detail"] = s.detail
+    result.update({
+        "sentences": len(src), "seconds": round(seconds, 2),
+        "sentences_per_sec": round(len(src) / max(seconds, 1e-9), 1), "beam": opts.beam,
+    })
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"BLEU = {s.bleu:.2f}  {s.bleu_detail}")
-        print(f"  {s.bleu_signature}")
-        print(f"chrF = {s.chrf:.2f}")
-        print(f"  {s.chrf_signature}")
+        for name, s in scores.items():
+            print(f"{metrics.label(name)} = {s.value:.2f}" + (f"  {s.detail}" if s.detail else ""))
+            if s.signature:
+                print(f"  {s.signature}")
         print(f"{len(src)} sentences in {seconds:.1f}s ({result['sentences_per_sec']} sentences/s, beam {opts.beam})")
     return 0
 
@@ -178,32 +195,33 @@ def cmd_average(args) -> int:
 
 
 def cmd_info(args) -> int:
+    import dataclasses
+
     from s2s_desktop.engine.decoding.service import Translator
+    from s2s_desktop.engine.models.registry import describe_model
 
     path = model_or_bundled(args)
-    info = Translator.open(path, "cpu").info()
-    info["path"] = path
-    size = info["file_size"]
+    translator = Translator.open(path, "cpu")
+    info = dataclasses.replace(translator.info(), path=path)
     if args.json:
-        print(json.dumps(info, indent=2))
+        print(json.dumps(info.to_json(), indent=2))
         return 0
-    m = info["model"]
-    print(f"{info['path']}  ({size / 1e6:.1f} MB, {info['storage']})")
-    print(f"  languages   {info['src_lang']} -> {info['tgt_lang']}")
-    if m["arch"] == "transformer":
-        print(f"  model       transformer {m['encoder_layers']}+{m['decoder_layers']} layers, d_model {m['emb_size']}, "
-              f"{m['heads']} heads, feed-forward {m['ff_size']}")
-    else:
-        print(f"  model       {m['arch']} {m['cell']} {m['attention']}, emb {m['emb_size']}, encoder "
-              f"{m['encoder_layers']}x{m['encoder_hidden']}x2, decoder {m['decoder_layers']}x{m['decoder_hidden']}")
-    print(f"  parameters  {info['parameters']:,}")
-    print(f"  vocabulary  {info['src_vocab']} / {info['tgt_vocab']}{' (joint)' if info['joint_vocab'] else ''}")
-    tr = info["training"]
+    print(f"{info.path}  ({info.file_size / 1e6:.1f} MB, {info.storage})")
+    print(f"  languages   {info.src_lang} -> {info.tgt_lang}")
+    print(f"  model       {describe_model(info.model)}")
+    print(f"  parameters  {info.parameters:,}")
+    print(f"  vocabulary  {info.src_vocab} / {info.tgt_vocab}{' (joint)' if info.joint_vocab else ''}")
+    origin = translator.loaded.meta.get("provenance")
+    if origin:
+        print(f"  imported    from {origin.get('imported_from')}: {origin.get('repository') or '(repository unknown)'}"
+              f", licence {origin.get('license') or '(not stated)'}")
+    if translator.target_languages:
+        print(f"  targets     {', '.join(translator.target_languages)} (default: {translator.target_language or 'none'})")
+    tr = info.training
     if tr:
         best = tr.get("best", {})
         print(f"  training    {tr.get('steps', '?')} steps, {tr.get('epochs', '?')} epochs, "
               f"{tr.get('train_seconds', 0) / 60:.1f} min on {tr.get('device', '?')}, corpus {tr.get('corpus', '?')}")
         if best:
-            print("  best        " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
-                                            for k, v in best.items()))
+            print("  best        " + metrics.format_scores(best))
     return 0

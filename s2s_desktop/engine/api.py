@@ -9,9 +9,28 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any
 
 from s2s_desktop.engine.data.words import aggregate_attention, group_text, word_groups
+from s2s_desktop.engine.events import (  # noqa: F401 - re-exported: the GUI imports api only
+    EVENT_TYPES,
+    DataSummary,
+    EvalReport,
+    Event,
+    Failed,
+    Finished,
+    ModelSaved,
+    Notice,
+    RunStarted,
+    Sample,
+    SampleTranslations,
+    StepReport,
+)
+from s2s_desktop.engine.models.model_config import (  # noqa: F401 - its home is engine/models/model_config.py
+    ModelConfig,
+    RnnConfig,
+    TransformerConfig,
+)
 from s2s_desktop.errors import ConfigError
 
 # Special token ids, defined once for every tokenizer and model.
@@ -30,37 +49,6 @@ def _from_dict(cls, data: dict[str, Any], where: str):
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
     return cls(**data)
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Architecture and sizes of a model; saved inside every model file."""
-
-    arch: str = "rnn"  # "rnn" or "transformer"
-    src_vocab_size: int = 8000
-    tgt_vocab_size: int = 8000
-    emb_size: int = 256
-    dropout: float = 0.3
-    # RNN
-    cell: str = "gru"  # "gru" or "lstm"
-    attention: str = "luong-general"  # "bahdanau", "luong-dot" or "luong-general"
-    encoder_hidden: int = 256  # per direction (the encoder is bidirectional)
-    encoder_layers: int = 1
-    decoder_hidden: int = 512
-    decoder_layers: int = 1
-    # Transformer (d_model = emb_size; encoder_layers / decoder_layers count Transformer layers)
-    heads: int = 4
-    ff_size: int = 1024
-    # Shared
-    tie_output: bool = False  # output layer reuses the target embedding matrix
-    share_embeddings: bool = False  # source and target embeddings are one matrix (joint vocabulary)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        return _from_dict(cls, data, "model config")
 
 
 @dataclass(frozen=True)
@@ -104,10 +92,10 @@ class TrainConfig:
     max_minutes: float | None = None
     # Validation and saving
     valid_every: int = 500
-    valid_sample: int = 0  # sentences decoded for BLEU/chrF at each validation (0 = all)
+    valid_sample: int = 0  # sentences decoded for the metrics at each validation (0 = all)
     log_every: int = 20
     samples_shown: int = 3
-    early_stopping: str = "bleu"  # "loss", "bleu" or "chrf"
+    early_stopping: str = "bleu"  # "loss" or the name of a metric in engine/metrics.py
     patience: int = 10  # evaluations without improvement before stopping (0 = never stop early)
     keep_last: int = 0  # also keep this many step models (step-NNNNNN.s2s) for averaging
     # Runtime
@@ -124,137 +112,6 @@ class TrainConfig:
         return _from_dict(cls, data, "training config")
 
 
-# ---------------------------------------------------------------------------------------------
-# Training events. The trainer yields these; the CLI prints them, the GUI plots them, and each is
-# appended to metrics.jsonl as {"event": <kind>, ...}.
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Event:
-    kind: ClassVar[str] = "event"
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"event": self.kind}
-        out.update(dataclasses.asdict(self))
-        return out
-
-
-@dataclass(frozen=True)
-class DataSummary:
-    """What the corpus reader and the filters did; shown before training starts."""
-
-    train_pairs: int
-    valid_pairs: int
-    skipped_empty: int
-    filtered_length: int
-    filtered_ratio: int
-    src_vocab: int
-    tgt_vocab: int
-    mean_src_len: float
-    mean_tgt_len: float
-    valid_origin: str
-
-
-@dataclass(frozen=True)
-class RunStarted(Event):
-    kind: ClassVar[str] = "started"
-    run_dir: str
-    device: str
-    num_params: int
-    resumed_from_step: int
-    data: DataSummary
-    model: dict[str, Any]
-    train: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class StepReport(Event):
-    kind: ClassVar[str] = "step"
-    step: int
-    epoch: int
-    loss: float  # mean label-smoothed loss per target token over the last log interval
-    nll: float  # mean negative log-likelihood per target token (no smoothing): exp(nll) = ppl
-    lr: float
-    tokens_per_sec: float  # target tokens per second over the interval
-    grad_norm: float
-    tokens_seen: int
-    elapsed: float  # training seconds since the run began (summed over resumes)
-
-
-@dataclass(frozen=True)
-class EvalReport(Event):
-    kind: ClassVar[str] = "eval"
-    step: int
-    epoch: int
-    loss: float  # per-token NLL on the validation set
-    ppl: float
-    bleu: float
-    chrf: float
-    is_best: bool
-    metric: str
-    elapsed: float
-    decode_seconds: float
-
-
-@dataclass(frozen=True)
-class Sample:
-    source: str
-    reference: str
-    hypothesis: str
-    # The attention of the greedy decode (last decoder layer, mean of heads), so that a viewer sees
-    # attention form as training goes on: weights[target piece][source piece], rounded.
-    source_tokens: tuple[str, ...] = ()
-    target_tokens: tuple[str, ...] = ()
-    attention: tuple[tuple[float, ...], ...] = ()
-
-
-@dataclass(frozen=True)
-class SampleTranslations(Event):
-    kind: ClassVar[str] = "samples"
-    step: int
-    samples: tuple[Sample, ...]
-
-
-@dataclass(frozen=True)
-class ModelSaved(Event):
-    kind: ClassVar[str] = "saved"
-    step: int
-    path: str
-    role: str  # "best", "last" or "step"
-
-
-@dataclass(frozen=True)
-class Notice(Event):
-    """Something the user should know that does not stop the run (e.g. a skipped NaN step)."""
-
-    kind: ClassVar[str] = "notice"
-    step: int
-    message: str
-
-
-@dataclass(frozen=True)
-class Finished(Event):
-    kind: ClassVar[str] = "finished"
-    step: int
-    reason: str  # "max-steps", "max-epochs", "max-minutes", "early-stopping", "stopped"
-    best_path: str
-    best_step: int
-    best_scores: dict[str, float] = field(default_factory=dict)
-    elapsed: float = 0.0
-
-
-@dataclass(frozen=True)
-class Failed(Event):
-    kind: ClassVar[str] = "failed"
-    step: int
-    message: str
-
-
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls
-    for cls in (RunStarted, StepReport, EvalReport, SampleTranslations, ModelSaved, Notice, Finished, Failed)
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,6 +121,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 @dataclass(frozen=True)
 class DecodeOptions:
+    """How to decode: the CLI's flags, the app's decode panel and its settings file all hold this."""
+
     beam: int = 5
     nbest: int = 1
     length_penalty: float = 1.0  # GNMT alpha
@@ -275,6 +134,56 @@ class DecodeOptions:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def clamped(self) -> DecodeOptions:
+        """nbest cut to the beam: the app clamps (its n-best box follows the beam box) where the CLI,
+        through `validate_options`, refuses."""
+        return dataclasses.replace(self, nbest=self.beam) if self.nbest > self.beam else self
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelInfo:
+    """What a user wants to know about an open model: `s2s info` (its --json is `to_json()`, in this
+    field order), the app's model panel and About box."""
+
+    path: str
+    file_size: int = 0  # bytes
+    format_version: int = 1
+    app_version: str | None = None  # the version that wrote the file
+    src_lang: str
+    tgt_lang: str
+    parameters: int = 0
+    src_vocab: int = 0
+    tgt_vocab: int = 0
+    joint_vocab: bool = False
+    storage: str | None = None  # "float16" for a half-size file, else None (float32)
+    model: dict[str, Any] = field(default_factory=dict)  # the ModelConfig dict stored in the file
+    training: dict[str, Any] = field(default_factory=dict)  # the file's training summary (steps, best, ...)
+    device: str = ""  # where it runs, e.g. "cpu", "cuda:0"
+    precision: str = ""  # decoding precision: "fp32", "bf16" or "int8"
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What the engine found when it loaded (once, on the app's engine thread)."""
+
+    devices: tuple[str, ...]  # "cpu", "cuda:0", ...
+    labels: dict[str, str]  # device -> what the device menu shows
+    torch_version: str
+    seconds: float  # how long importing torch and listing the devices took
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """A translated (or cancelled) text file."""
+
+    lines: int
+    seconds: float
+    cancelled: bool  # nothing was written
+    output: str  # the file written ("" when cancelled)
 
 
 @dataclass(frozen=True)
@@ -371,6 +280,11 @@ class ParagraphTranslation:
     @property
     def truncated(self) -> bool:
         return any(t.truncated for t in self.sentences)
+
+    @property
+    def source_word_count(self) -> int:
+        """Words (whitespace-separated) of the sentences translated: what a words/s rate counts."""
+        return sum(len(t.source.split()) for t in self.sentences)
 
 
 def _round_nested(array: Any) -> Any:

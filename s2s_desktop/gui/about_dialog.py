@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 from importlib import metadata
-from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from s2s_desktop import __version__, paths
 from s2s_desktop.assets import DATA_CREDIT, app_icon, bundled_model
+from s2s_desktop.engine.api import ModelInfo
 
 # (distribution, what it is, license): the components a user runs when they run s2s-desktop
 COMPONENTS = (
@@ -50,7 +50,7 @@ def installed_version(dist: str) -> str:
         return "not found"
 
 
-def about_html(model_info: dict[str, Any] | None = None) -> str:
+def about_html(model_info: ModelInfo | None = None) -> str:
     rows = "".join(f"<tr><td>{html.escape(what)}</td><td>{html.escape(dist)} {html.escape(installed_version(dist))}</td>"
                    f"<td>{html.escape(lic)}</td></tr>" for dist, what, lic in COMPONENTS)
     parts = [
@@ -59,10 +59,11 @@ def about_html(model_info: dict[str, Any] | None = None) -> str:
          f"<p>This installation has no built-in model (it would credit {html.escape(DATA_CREDIT)}).</p>"),
     ]
     if model_info:
-        parts.append(f"<p>Open model: <code>{html.escape(str(model_info.get('path', '')))}</code> "
-                     f"({html.escape(str(model_info.get('src_lang', '?')))} → {html.escape(str(model_info.get('tgt_lang', '?')))}).")
-        if model_info.get("data"):
-            parts.append(f" Trained on: {html.escape(str(model_info['data']))}.")
+        parts.append(f"<p>Open model: <code>{html.escape(model_info.path)}</code> "
+                     f"({html.escape(model_info.src_lang)} → {html.escape(model_info.tgt_lang)}).")
+        corpus = (model_info.training or {}).get("corpus")
+        if corpus:
+            parts.append(f" Trained on: {html.escape(str(corpus))}.")
         parts.append("</p>")
     parts += [
         "<h3>Licenses</h3>",
@@ -78,7 +79,7 @@ def about_html(model_info: dict[str, Any] | None = None) -> str:
 
 
 class AboutDialog(QDialog):
-    def __init__(self, model_info: dict[str, Any] | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, model_info: ModelInfo | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("About s2s-desktop")
         self.resize(620, 560)

@@ -1,5 +1,6 @@
 """The inspector's arithmetic, free of Qt so tests call it directly: pixel -> cell, which matrix to
-show (layer, head or the mean of heads; pieces or words), which labels fit on an axis, and exports.
+show (layer, head or the mean of heads; pieces or words), which labels fit on an axis, exports, and a
+selection's weights summed (or averaged) over words.
 
 Convention: a matrix is `A[target, source]` (rows = target tokens, columns = source tokens), drawn
 with cell (r, c) covering x in [c, c+1) and y in [r, r+1), row 0 at the top.
@@ -126,3 +127,11 @@ def to_json(view: AttentionView, source: str, target: str) -> dict:
         "rows": [{"target": label, "weights": [round(float(v), 6) for v in row]}
                  for label, row in zip(view.target_labels, view.matrix)],
     }
+
+
+def word_weights(weights: np.ndarray, unit_groups, word_groups_, n_pieces: int, mean: bool = False) -> np.ndarray:
+    """Weights over map units -> weights over words (sum of pieces, or their mean)."""
+    piece = np.zeros(n_pieces)
+    for w, group in zip(weights, unit_groups):
+        piece[list(group)] = w / (max(1, len(group))) if not mean else w
+    return np.array([piece[g].mean() if mean else piece[g].sum() for g in word_groups_])

@@ -1,4 +1,5 @@
-"""Translate a text file: a progress dialog with an ETA and a Cancel button.
+"""Translate a text file: a progress dialog with an ETA and a Cancel button, and the flow that runs
+it on the engine (`FileTranslation`).
 
 The dialog is window-modal (the engine thread is busy with the file), but the UI stays live: the
 progress arrives as signals, and Cancel sets the worker's cancel event directly.
@@ -6,9 +7,11 @@ progress arrives as signals, and Cancel sets the worker's cancel event directly.
 
 from __future__ import annotations
 
+import os
 import time
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -18,14 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from s2s_desktop.engine.api import DecodeOptions, FileSummary
+from s2s_desktop.gui.durations import format_eta
 
-def format_eta(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds} s"
+if TYPE_CHECKING:
+    from s2s_desktop.gui.engine_client import EngineClient
 
 
 def estimate_eta(done: int, total: int, elapsed: float) -> float | None:
@@ -70,3 +70,47 @@ class FileTranslationDialog(QDialog):
     def reject(self) -> None:  # Esc or the window's close button cancel too
         if self.buttons.isEnabled():
             self._cancel()
+
+
+class FileTranslation(QObject):
+    """One file translation at a time: its dialog, its engine request and the message at its end."""
+
+    message = Signal(str, str)  # text, level ("info" or "error")
+
+    def __init__(self, client: EngineClient, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.dialog: FileTranslationDialog | None = None
+        client.file_progressed.connect(self._progress)
+        client.file_finished.connect(self._finished)
+
+    def start(self, src: str, dst: str, options: DecodeOptions) -> None:
+        if os.path.abspath(src) == os.path.abspath(dst):
+            self.message.emit("The output file must differ from the input file.", "error")
+            return
+        self.dialog = FileTranslationDialog(src, dst, self.parent())
+        self.dialog.cancel_requested.connect(self.client.cancel_file)
+        self.client.translate_file(src, dst, options)
+        self.dialog.show()
+
+    def fail(self, message: str) -> None:
+        self._close()
+        self.message.emit(f"File translation failed: {message}", "error")
+
+    def _progress(self, done: int, total: int) -> None:
+        if self.dialog is not None:
+            self.dialog.update_progress(done, total)
+
+    def _finished(self, summary: FileSummary) -> None:
+        self._close()
+        if summary.cancelled:
+            self.message.emit("File translation cancelled; nothing was written.", "info")
+        else:
+            self.message.emit(f"Translated {summary.lines:,} lines in {summary.seconds:.1f} s → {summary.output}",
+                              "info")
+
+    def _close(self) -> None:
+        if self.dialog is not None:
+            self.dialog.done(0)
+            self.dialog.deleteLater()
+            self.dialog = None

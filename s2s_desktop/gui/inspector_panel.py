@@ -8,8 +8,6 @@ the editors) and what-if requests (so the window asks the engine); it never call
 from __future__ import annotations
 
 import html
-import json
-from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -34,17 +32,9 @@ from PySide6.QtWidgets import (
 
 from s2s_desktop.engine.api import Candidate, ParagraphTranslation, Translation
 from s2s_desktop.engine.data.words import WORD_START, piece_to_word, word_groups
+from s2s_desktop.gui.attention_export import EXPORT_FILTER, export_attention
 from s2s_desktop.gui.attention_heatmap import AttentionHeatmap, HeadGrid, TokenAxis
-from s2s_desktop.gui.attention_math import (
-    MEAN_OF_HEADS,
-    AttentionView,
-    attention_view,
-    head_label,
-    to_csv,
-    to_json,
-)
-
-EXPORT_FILTER = "PNG image (*.png);;SVG image (*.svg);;CSV table (*.csv);;JSON (*.json)"
+from s2s_desktop.gui.attention_math import MEAN_OF_HEADS, AttentionView, attention_view, head_label, word_weights
 
 
 class InspectorPanel(QWidget):
@@ -323,14 +313,14 @@ class InspectorPanel(QWidget):
                 item.setData(Qt.ItemDataRole.UserRole, (first_piece, tok))
                 self.alternatives.addItem(item)
             self.prefix_edit.setText(_pieces_text(cand.tokens[:first_piece]))
-            per_word = _to_words(row, view.source_groups, src_words, len(t.source_tokens))
+            per_word = word_weights(row, view.source_groups, src_words, len(t.source_tokens))
             word = int(piece_to_word(tgt_words, len(cand.tokens))[first_piece])
             self.target_selected.emit(self.sentence, per_word, word if self.hypothesis == 0 else -1)
         else:
             col = view.matrix[:, self.col]
             self.selected_label.setText(f"Source <b>{html.escape(view.source_labels[self.col])}</b> is attended by:")
             self._show_bars(col, view.target_labels)
-            per_word = _to_words(col, view.target_groups, tgt_words, len(cand.tokens), mean=True)
+            per_word = word_weights(col, view.target_groups, tgt_words, len(cand.tokens), mean=True)
             first_piece = view.source_groups[self.col][0]
             word = int(piece_to_word(src_words, len(t.source_tokens))[first_piece])
             self.source_selected.emit(self.sentence, per_word if self.hypothesis == 0 else None, word)
@@ -393,52 +383,12 @@ class InspectorPanel(QWidget):
 
     def export(self, path: str) -> None:
         """Write the map (.png, .svg) or the matrix with its tokens (.csv, .json); raises OSError."""
-        suffix = Path(path).suffix.lower()
-        if suffix == ".png":
-            if not self.heatmap.grab().save(path):
-                raise OSError(f"could not write {path}")
-        elif suffix == ".svg":
-            self._export_svg(path)
-        elif suffix == ".csv":
-            Path(path).write_text(to_csv(self.view), encoding="utf-8")
-        elif suffix == ".json":
-            data = to_json(self.view, self.translation.source, self.candidate.text)
-            Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-        else:
-            raise ValueError(f"unknown export format {suffix!r}: use .png, .svg, .csv or .json")
-
-    def _export_svg(self, path: str) -> None:
-        """Labels, axes and colour bar as vectors (the matrix cells are an embedded image). Qt's own
-        SVG generator: pyqtgraph's SVG exporter fails on the paths recent Qt versions emit."""
-        from PySide6.QtGui import QPainter
-        from PySide6.QtSvg import QSvgGenerator
-
-        size = self.heatmap.size()
-        generator = QSvgGenerator()
-        generator.setFileName(path)
-        generator.setSize(size)
-        generator.setViewBox(self.heatmap.rect())
-        generator.setTitle("Attention map")
-        painter = QPainter(generator)
-        try:
-            self.heatmap.render(painter)
-        finally:
-            painter.end()
-        if not Path(path).exists():
-            raise OSError(f"could not write {path}")
+        export_attention(path, self.heatmap, self.view, self.translation.source, self.candidate.text)
 
     def _set_enabled(self, enabled: bool) -> None:
         for w in (self.sentence_box, self.hyp_box, self.layer_box, self.head_box, self.words_box,
                   self.export_button, self.prefix_edit, self.redecode_button):
             w.setEnabled(enabled)
-
-
-def _to_words(weights: np.ndarray, unit_groups, word_groups_, n_pieces: int, mean: bool = False) -> np.ndarray:
-    """Weights over map units -> weights over words (sum of pieces, or their mean)."""
-    piece = np.zeros(n_pieces)
-    for w, group in zip(weights, unit_groups):
-        piece[list(group)] = w / (max(1, len(group))) if not mean else w
-    return np.array([piece[g].mean() if mean else piece[g].sum() for g in word_groups_])
 
 
 def _pieces_text(pieces) -> str:

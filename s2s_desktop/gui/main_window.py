@@ -1,6 +1,8 @@
 """The main window: menus, the translate panel (or the empty state), the model dock, the status bar.
 
-It wires the panels to the `EngineClient` and keeps the settings; it never touches torch.
+It wires the panels to the `EngineClient` and keeps the settings; it never touches torch. What
+crosses to and from the engine is `api` data (DecodeOptions, ModelInfo, EngineInfo, FileSummary)
+and, on errors, a `Failure` whose kind says what failed.
 """
 
 from __future__ import annotations
@@ -8,18 +10,10 @@ from __future__ import annotations
 import gc
 import os
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import (
-    QAction,
-    QCloseEvent,
-    QDragEnterEvent,
-    QDropEvent,
-    QKeySequence,
-)
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QComboBox,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -28,25 +22,28 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QStackedWidget,
     QTabWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
 from s2s_desktop.assets import SAMPLE_SENTENCE, bundled_model
-from s2s_desktop.engine.api import ParagraphTranslation
+from s2s_desktop.engine.api import DecodeOptions, EngineInfo, ModelInfo, ParagraphTranslation
 from s2s_desktop.gui.about_dialog import AboutDialog
 from s2s_desktop.gui.empty_state import EmptyState
 from s2s_desktop.gui.engine_client import EngineClient
-from s2s_desktop.gui.engine_worker import paragraph_words
-from s2s_desktop.gui.file_translation import FileTranslationDialog
+from s2s_desktop.gui.engine_worker import Engine
+from s2s_desktop.gui.file_translation import FileTranslation
+from s2s_desktop.gui.menus import build_menus
 from s2s_desktop.gui.message_bar import MessageBar
 from s2s_desktop.gui.model_info import ModelInfoView
 from s2s_desktop.gui.training_panel import TrainingPanel
 from s2s_desktop.gui.translate_panel import TranslatePanel
+from s2s_desktop.gui.worker import Failure, FailureKind
 from s2s_desktop.settings import Settings, load_settings, save_settings
 
 MODEL_FILTER = "s2s-desktop models (*.s2s);;All files (*)"
+ENGINE_GRACE_MS = 1000  # closing waits this long at most for the engine thread; the app's quit waits the rest
+STOP_TIMEOUT_MS = 120_000  # closing during a distributed run: how long it may take to stop and save
 
 
 def freeze_startup_objects() -> None:
@@ -57,7 +54,8 @@ def freeze_startup_objects() -> None:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, engine: Engine | None = None) -> None:
+        """`engine` opens the models (default: the torch engine; tests inject a fake one)."""
         super().__init__()
         self.setWindowTitle("s2s-desktop")
         self.setAcceptDrops(True)
@@ -65,12 +63,12 @@ class MainWindow(QMainWindow):
         if settings is None:
             settings, warning = load_settings()
         self.settings = settings
-        self.model_info: dict[str, Any] | None = None
+        self.model_info: ModelInfo | None = None
         self.opening: str | None = None
-        self.devices: list[str] = []
-        self.client = EngineClient(self)
-        self._file_dialog: FileTranslationDialog | None = None
+        self.client = EngineClient(self, engine)
+        self.files = FileTranslation(self.client, self)
         self._closed = False
+        self._stopping = False  # closing waits for the training run to save its model
 
         self.message_bar = MessageBar()
         self.empty = EmptyState()
@@ -96,7 +94,7 @@ class MainWindow(QMainWindow):
         self.info_dock.setWidget(self.info_view)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.info_dock)
 
-        self._build_actions()
+        build_menus(self)
         self._build_status_bar()
         self._connect()
         self._refresh_recent()
@@ -106,45 +104,6 @@ class MainWindow(QMainWindow):
             self.show_message(warning, "warning")
 
     # -- construction ------------------------------------------------------------------------------
-    def _build_actions(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self.open_action = QAction("&Open model…", self, shortcut=QKeySequence.StandardKey.Open)
-        self.open_action.triggered.connect(self.ask_open_model)
-        file_menu.addAction(self.open_action)
-        self.recent_menu = file_menu.addMenu("Open &recent")
-        self.translate_file_action = QAction("&Translate a text file…", self, enabled=False)
-        self.translate_file_action.triggered.connect(self.ask_translate_file)
-        file_menu.addAction(self.translate_file_action)
-        file_menu.addSeparator()
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
-
-        edit_menu = self.menuBar().addMenu("&Edit")
-        copy_action = QAction("&Copy translation", self, shortcut=QKeySequence("Ctrl+Shift+C"))
-        copy_action.triggered.connect(self.panel.copy_output)
-        edit_menu.addAction(copy_action)
-
-        view_menu = self.menuBar().addMenu("&View")
-        view_menu.addAction(self.info_dock.toggleViewAction())
-
-        help_menu = self.menuBar().addMenu("&Help")
-        about = QAction("&About s2s-desktop", self)
-        about.triggered.connect(self.show_about)
-        help_menu.addAction(about)
-
-        toolbar = QToolBar("Engine", self)
-        toolbar.setObjectName("engine-toolbar")
-        toolbar.setMovable(False)
-        toolbar.addAction(self.open_action)
-        toolbar.addSeparator()
-        toolbar.addWidget(QLabel(" Device: "))
-        self.device_combo = QComboBox(enabled=False, toolTip="Where the model runs (the engine is loading)")
-        self.device_combo.setMinimumContentsLength(18)
-        self.device_combo.activated.connect(self._on_device_chosen)
-        toolbar.addWidget(self.device_combo)
-        self.addToolBar(toolbar)
-
     def _build_status_bar(self) -> None:
         self.state_label = QLabel("Loading engine…")
         self.busy = QProgressBar(minimum=0, maximum=0, maximumWidth=80, maximumHeight=12, textVisible=False)
@@ -165,8 +124,7 @@ class MainWindow(QMainWindow):
         self.panel.inspector.redecode_requested.connect(self._on_redecode_requested)
         self.panel.inspector.reset_requested.connect(self.panel.reset_sentence)
         self.panel.inspector.export_failed.connect(self.show_message)
-        c.file_progressed.connect(self._on_file_progress)
-        c.file_finished.connect(self._on_file_finished)
+        self.files.message.connect(self.show_message)
         self.panel.translate_requested.connect(self._on_translate_requested)
         self.panel.options_changed.connect(self._store_options)
         self.empty.open_requested.connect(self.ask_open_model)
@@ -237,23 +195,24 @@ class MainWindow(QMainWindow):
         if self.model_info is None:
             self.empty.set_busy(f"Opening {os.path.basename(path)}…")
 
-    def _on_model_opened(self, info: dict[str, Any]) -> None:
+    def _on_model_opened(self, info: ModelInfo) -> None:
         freeze_startup_objects()
         self.opening = None
         self.model_info = info
         if self.message_bar.level == "error":
             self.message_bar.dismiss()  # the problem it described is solved
-        self.settings.last_model = info["path"]
-        self.settings.add_recent(info["path"])
+        self.settings.last_model = info.path
+        self.settings.add_recent(info.path)
         self._refresh_recent()
         self._save_settings()
         self.info_view.show_info(info)
-        self.panel.set_languages(info["src_lang"], info["tgt_lang"])
+        self.panel.set_languages(info.src_lang, info.tgt_lang)
         self.pages.setCurrentWidget(self.panel)
         self.translate_file_action.setEnabled(True)
-        self._select_device(info["device"])
-        self.setWindowTitle(f"{os.path.basename(info['path'])} — s2s-desktop")
-        self._set_idle(f"{info['src_lang']} → {info['tgt_lang']} · {os.path.basename(info['path'])} on {info['device']}")
+        self.device_combo.select(info.device)
+        name = os.path.basename(info.path)
+        self.setWindowTitle(f"{name} — s2s-desktop")
+        self._set_idle(f"{info.src_lang} → {info.tgt_lang} · {name} on {info.device}")
         if self.panel.source.toPlainText().strip():
             self.panel.request_translation()
         self.panel.source.setFocus()
@@ -282,40 +241,25 @@ class MainWindow(QMainWindow):
         self.empty.set_recent(self.settings.recent_models)
 
     # -- devices -----------------------------------------------------------------------------------
-    def _on_engine_loaded(self, info: dict[str, Any]) -> None:
+    def _on_engine_loaded(self, info: EngineInfo) -> None:
         freeze_startup_objects()
-        self.devices = list(info["devices"])
-        self.device_combo.clear()
-        for dev in self.devices:
-            self.device_combo.addItem(info["labels"].get(dev, dev), dev)
-        self.device_combo.setEnabled(True)
-        self.training.form.set_devices(["auto", *self.devices])
-        self.device_combo.setToolTip("Where the model runs; changing it reloads the model there")
-        self._select_device(self.settings.device)
+        self.device_combo.set_devices(info)
+        self.training.form.set_devices(["auto", *info.devices])
+        self.device_combo.select(self.settings.device)
         if self.opening is None:
-            self._set_idle(f"Engine ready (torch {info['torch']}). Open a model to translate."
+            self._set_idle(f"Engine ready (torch {info.torch_version}). Open a model to translate."
                            if self.model_info is None else self.state_label.text())
             if self.model_info is None:
                 self.empty.set_idle()
 
-    def _select_device(self, device: str) -> None:
-        if device == "auto":
-            device = next((d for d in self.devices if d.startswith("cuda")), "cpu")
-        if device == "cuda":
-            device = "cuda:0"
-        index = self.device_combo.findData(device)
-        if index >= 0:
-            self.device_combo.setCurrentIndex(index)
-
-    def _on_device_chosen(self, index: int) -> None:
-        device = self.device_combo.itemData(index)
+    def _on_device_chosen(self, device: str) -> None:
         self.settings.device = device
         self._save_settings()
-        if self.model_info is not None and self.model_info["device"] != device:
-            self.open_model(self.model_info["path"])
+        if self.model_info is not None and self.model_info.device != device:
+            self.open_model(self.model_info.path)
 
     # -- translation -------------------------------------------------------------------------------
-    def _on_translate_requested(self, text: str, options: dict[str, Any]) -> None:
+    def _on_translate_requested(self, text: str, options: DecodeOptions) -> None:
         if self.model_info is None and self.opening is None:
             return
         if not text.strip():
@@ -330,8 +274,7 @@ class MainWindow(QMainWindow):
         if not result.source.strip():
             return
         self.panel.show_result(result)
-        words = paragraph_words(result)
-        rate = words / seconds if seconds > 0 else 0.0
+        rate = result.source_word_count / seconds if seconds > 0 else 0.0
         self.perf_label.setText(f"{seconds * 1000:.0f} ms · {rate:,.0f} words/s")
         if result.truncated:
             self.show_message("A sentence was longer than the model's input limit and was cut; "
@@ -352,59 +295,33 @@ class MainWindow(QMainWindow):
         if not src:
             return None
         p = Path(src)
-        tgt = (self.model_info or {}).get("tgt_lang", "out")
+        tgt = self.model_info.tgt_lang if self.model_info else "out"
         dst, _ = QFileDialog.getSaveFileName(self, "Save the translation as", str(p.with_name(f"{p.stem}.{tgt}{p.suffix}")),
                                              "Text files (*.txt);;All files (*)")
         return (src, dst) if dst else None
 
     def ask_translate_file(self) -> None:
         paths = self.ask_file_paths()
-        if paths is None:
-            return
-        src, dst = paths
-        if os.path.abspath(src) == os.path.abspath(dst):
-            self.show_message("The output file must differ from the input file.")
-            return
-        self._file_dialog = FileTranslationDialog(src, dst, self)
-        self._file_dialog.cancel_requested.connect(self.client.cancel_file)
-        self.client.translate_file(src, dst, self.panel.options())
-        self._file_dialog.show()
-
-    def _on_file_progress(self, done: int, total: int) -> None:
-        if self._file_dialog is not None:
-            self._file_dialog.update_progress(done, total)
-
-    def _on_file_finished(self, summary: dict[str, Any]) -> None:
-        self._close_file_dialog()
-        if summary["cancelled"]:
-            self.show_message("File translation cancelled; nothing was written.", "info")
-        else:
-            self.show_message(f"Translated {summary['lines']:,} lines in {summary['seconds']:.1f} s → "
-                              f"{summary['output']}", "info")
-
-    def _close_file_dialog(self) -> None:
-        if self._file_dialog is not None:
-            self._file_dialog.done(0)
-            self._file_dialog.deleteLater()
-            self._file_dialog = None
+        if paths is not None:
+            self.files.start(*paths, self.panel.options())
 
     # -- errors and status -------------------------------------------------------------------------
-    def _on_failed(self, action: str, message: str) -> None:
-        if action.startswith("opening"):
-            path = self.opening or ""
+    def _on_failed(self, failure: Failure) -> None:
+        message = failure.message
+        if failure.kind is FailureKind.OPEN_MODEL:
+            path = self.opening or failure.subject
             self.opening = None
             if self.model_info is None:
                 self.empty.set_idle()
-            keep = (f" The previous model, {os.path.basename(self.model_info['path'])}, is still in use."
+            keep = (f" The previous model, {os.path.basename(self.model_info.path)}, is still in use."
                     if self.model_info else "")
             self.show_message(f"Could not open {os.path.basename(path) or 'the model'}: {message}.{keep}")
-        elif action.startswith("translating "):  # a file
-            self._close_file_dialog()
-            self.show_message(f"File translation failed: {message}")
-        elif action == "loading the engine":
+        elif failure.kind is FailureKind.TRANSLATE_FILE:
+            self.files.fail(message)
+        elif failure.kind is FailureKind.LOAD_ENGINE:
             self.show_message(f"The translation engine could not start: {message}")
         else:
-            self.show_message(f"Error while {action}: {message}")
+            self.show_message(f"Error while {failure.action}: {message}")
         self._set_idle(keep_text=True)
 
     def show_message(self, text: str, level: str = "error") -> None:
@@ -428,7 +345,7 @@ class MainWindow(QMainWindow):
 
     # -- settings and shutdown ---------------------------------------------------------------------
     def _store_options(self) -> None:
-        self.settings.decode = self.panel.decode_settings()
+        self.settings.decode = self.panel.options()
         self.settings.translate_as_you_type = self.panel.as_you_type.isChecked()
         QTimer.singleShot(0, self._save_settings)
 
@@ -446,26 +363,47 @@ class MainWindow(QMainWindow):
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
+    def _training(self) -> bool:
+        return self.training.client.running or self.training.process is not None
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        training = self.training.client.running or self.training.process is not None
-        if not self._closed and training and not self.confirm_stop_training():
+        """Never blocks: a training run is stopped first (it finishes its step and saves a model) while the
+        window stays responsive, and the window closes when the run has ended."""
+        if not self._closed and self._training():
+            if self._stopping or self.confirm_stop_training():
+                self._stop_training_then_close()
             event.ignore()
             return
         if not self._closed:
             self._closed = True
             self.settings.run_folders = list(self.training.history.extra_folders)
-            self.state_label.setText("Stopping training and saving a model…")
-            self.training.client.shutdown()
-            if self.training.process is not None:  # a distributed run: it stops and saves on SIGTERM
-                self.training.process.terminate()
-                self.training.process.waitForFinished(120_000)
             self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
             self.settings.window_state = bytes(self.saveState().toBase64()).decode()
             self.settings.splitter_state = bytes(self.panel.splitter.saveState().toBase64()).decode()
             self._store_options()
             self._save_settings()
-            self.client.shutdown()
+            self.training.client.shutdown()
+            self.client.shutdown(ENGINE_GRACE_MS)  # an idle engine ends at once
         super().closeEvent(event)
+
+    def _stop_training_then_close(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        self._set_busy("Stopping training and saving a model…")
+        self.training.stop()  # a distributed run stops and saves on SIGTERM
+        self.training.client.done.connect(self._close_when_stopped)
+        self.training.process_done.connect(self._close_when_stopped)
+        QTimer.singleShot(STOP_TIMEOUT_MS, self._kill_distributed_run)
+
+    def _close_when_stopped(self, *_: object) -> None:
+        if not self._training():
+            QTimer.singleShot(0, self.close)
+
+    def _kill_distributed_run(self) -> None:
+        """A distributed run that has not stopped by now will not: end it (its last save is kept)."""
+        if self.training.process is not None:
+            self.training.process.kill()
 
     # -- drag and drop -----------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
 from s2s_desktop.assets import DATA_CREDIT, bundled_model
+from s2s_desktop.engine import metrics
+from s2s_desktop.engine.api import ModelInfo
+from s2s_desktop.engine.models.registry import describe_model
 
 
-def describe(info: dict[str, Any]) -> list[tuple[str, str]]:
-    """(field, value) rows for a model info dict from `Translator.info()`."""
-    m, tr = info["model"], info.get("training") or {}
-    if m["arch"] == "transformer":
-        arch = (f"Transformer {m['encoder_layers']}+{m['decoder_layers']} layers, d_model {m['emb_size']}, "
-                f"{m['heads']} heads, feed-forward {m['ff_size']}")
-    else:
-        arch = (f"RNN ({m['cell'].upper()}, {m['attention']} attention), embeddings {m['emb_size']}, "
-                f"encoder {m['encoder_layers']}×{m['encoder_hidden']}×2, decoder {m['decoder_layers']}×{m['decoder_hidden']}")
+def describe(info: ModelInfo) -> list[tuple[str, str]]:
+    """(field, value) rows for the model info from `Translator.info()`."""
+    tr = info.training or {}
     rows = [
-        ("File", os.path.basename(info["path"])),
-        ("Size", f"{info['file_size'] / 1e6:.1f} MB ({info.get('storage') or 'float32'})"),
-        ("Languages", f"{info['src_lang']} → {info['tgt_lang']}"),
-        ("Architecture", arch),
-        ("Parameters", f"{info['parameters']:,}"),
-        ("Vocabulary", f"{info['src_vocab']:,} / {info['tgt_vocab']:,}{' (joint)' if info.get('joint_vocab') else ''}"),
+        ("File", os.path.basename(info.path)),
+        ("Size", f"{info.file_size / 1e6:.1f} MB ({info.storage or 'float32'})"),
+        ("Languages", f"{info.src_lang} → {info.tgt_lang}"),
+        ("Architecture", describe_model(info.model)),
+        ("Parameters", f"{info.parameters:,}"),
+        ("Vocabulary", f"{info.src_vocab:,} / {info.tgt_vocab:,}{' (joint)' if info.joint_vocab else ''}"),
     ]
     if tr:
         corpus = str(tr.get("corpus", "?"))
@@ -36,11 +32,10 @@ def describe(info: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("Training", trained))
         best = tr.get("best") or {}
         if best:
-            rows.append(("Best validation", ", ".join(
-                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in best.items())))
-    if _is_bundled(info["path"]):  # CC-BY 2.0 asks for the credit wherever the model is used
+            rows.append(("Best validation", metrics.format_scores(best)))
+    if _is_bundled(info.path):  # CC-BY 2.0 asks for the credit wherever the model is used
         rows.append(("Data credit", f"Tatoeba: {DATA_CREDIT} (CC BY 2.0)"))
-    rows.append(("Device", f"{info.get('device', '?')} ({info.get('precision', '?')} decoding)"))
+    rows.append(("Device", f"{info.device or '?'} ({info.precision or '?'} decoding)"))
     return rows
 
 
@@ -57,7 +52,7 @@ class ModelInfoView(QWidget):
         self.rows: dict[str, str] = {}
         self.show_info(None)
 
-    def show_info(self, info: dict[str, Any] | None) -> None:
+    def show_info(self, info: ModelInfo | None) -> None:
         while self.form.rowCount():
             self.form.removeRow(0)
         self.rows = dict(describe(info)) if info else {}
@@ -67,7 +62,7 @@ class ModelInfoView(QWidget):
         for key, value in self.rows.items():
             label = QLabel(value, wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
             if key == "File":
-                label.setToolTip(info["path"])
+                label.setToolTip(info.path)
             elif key == "Training data":
-                label.setToolTip(str((info.get("training") or {}).get("corpus", "")))
+                label.setToolTip(str((info.training or {}).get("corpus", "")))
             self.form.addRow(f"{key}:", label)

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from s2s_desktop import paths
-from s2s_desktop.engine.training.run_folder import RunSummary, curves_csv, list_runs, read_metrics
+from s2s_desktop.engine import metrics
+from s2s_desktop.engine.training.run_folder import METRICS_FILE, RunSummary, curves_csv, list_runs, read_metrics
 
 
 class RunHistory(QWidget):
@@ -33,7 +34,7 @@ class RunHistory(QWidget):
         self.extra_folders = list(extra_folders or [])
         self.runs: list[RunSummary] = []
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["Run", "Started", "Model", "Steps", "Best BLEU", "Status"])
+        self.tree.setHeaderLabels(["Run", "Started", "Model", "Steps", f"Best {metrics.HEADLINE.label}", "Status"])
         self.tree.setRootIsDecorated(False)
         self.tree.setColumnWidth(0, 180)
         self.tree.itemDoubleClicked.connect(lambda *_: self._emit(self.open_requested))
@@ -68,7 +69,7 @@ class RunHistory(QWidget):
         self.runs = list_runs(paths.runs_dir(), *self.extra_folders)
         self.tree.clear()
         for run in self.runs:
-            best = run.best.get("bleu")
+            best = run.best.get(metrics.HEADLINE.name)
             item = QTreeWidgetItem([
                 run.name, datetime.datetime.fromtimestamp(run.started).strftime("%Y-%m-%d %H:%M"),
                 f"{run.arch} {run.src_lang}→{run.tgt_lang}", f"{run.steps:,}",
@@ -76,6 +77,8 @@ class RunHistory(QWidget):
             ])
             item.setData(0, Qt.ItemDataRole.UserRole, run.path)
             item.setToolTip(0, run.path)
+            if run.best:
+                item.setToolTip(4, "Best validation: " + metrics.format_scores(run.best))
             self.tree.addTopLevelItem(item)
             if run.path == current:
                 self.tree.setCurrentItem(item)
@@ -125,6 +128,6 @@ class RunHistory(QWidget):
 
     def export_csv(self, folder: str, path: str) -> None:
         try:
-            Path(path).write_text(curves_csv(read_metrics(Path(folder) / "metrics.jsonl")), encoding="utf-8")
+            Path(path).write_text(curves_csv(read_metrics(Path(folder) / METRICS_FILE)), encoding="utf-8")
         except OSError as exc:
             self.export_failed.emit(f"Could not export the curves to {path}: {exc}")

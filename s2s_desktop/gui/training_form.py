@@ -34,18 +34,15 @@ from PySide6.QtWidgets import (
 )
 
 from s2s_desktop import paths
+from s2s_desktop.engine import metrics
 from s2s_desktop.engine.api import ModelConfig, TrainConfig
-from s2s_desktop.engine.config import validate_model_config, validate_train_config
-from s2s_desktop.engine.models.presets import preset
+from s2s_desktop.engine.config import validate
+from s2s_desktop.engine.models import registry
+from s2s_desktop.engine.models.presets import default_recipe, preset, preset_names
 from s2s_desktop.errors import S2SError
 
-ARCHITECTURES = [  # label, arch, cell, attention
-    ("Transformer", "transformer", "gru", "luong-general"),
-    ("RNN: GRU + Luong attention (fast)", "rnn", "gru", "luong-general"),
-    ("RNN: GRU + Bahdanau attention", "rnn", "gru", "bahdanau"),
-    ("RNN: LSTM + Luong attention", "rnn", "lstm", "luong-general"),
-    ("RNN: LSTM + Bahdanau attention", "rnn", "lstm", "bahdanau"),
-]
+ARCHITECTURES = registry.form_choices()  # (label, arch, the section fields it sets)
+_TRAIN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
 LANG = QRegularExpression(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
 
 
@@ -120,9 +117,10 @@ class TrainingForm(QWidget):
         self.arch = QComboBox()
         for label, *_ in ARCHITECTURES:
             self.arch.addItem(label)
-        self.arch.setCurrentIndex(1)
+        # The first entry of the default architecture (ModelConfig's): "RNN: GRU + Luong attention (fast)".
+        self.arch.setCurrentIndex(next(i for i, (_, arch, _) in enumerate(ARCHITECTURES) if arch == ModelConfig().arch))
         self.preset = QComboBox()
-        self.preset.addItems(["tiny", "small", "base"])
+        self.preset.addItems(preset_names())
         self.preset.setCurrentText("small")
         self.run_name = QLineEdit(placeholderText="name of the run folder (default: date and languages)")
         model = QGroupBox("Model")
@@ -139,15 +137,16 @@ class TrainingForm(QWidget):
         self.limit_kind = QComboBox()
         self.limit_kind.addItems(["minutes", "steps", "epochs"])
         self.limit = QSpinBox(minimum=1, maximum=10_000_000, value=30)
-        self.batch = QSpinBox(minimum=200, maximum=200_000, singleStep=500, value=3000)
-        self.lr = QDoubleSpinBox(decimals=5, minimum=0.00001, maximum=1.0, singleStep=0.0005, value=0.0015)
+        # Batch, learning rate, schedule, warmup and dropout come from the architecture's recipe (_arch_defaults).
+        self.batch = QSpinBox(minimum=200, maximum=200_000, singleStep=500)
+        self.lr = QDoubleSpinBox(decimals=5, minimum=0.00001, maximum=1.0, singleStep=0.0005)
         self.schedule = QComboBox()
         self.schedule.addItems(["plateau", "inverse-sqrt", "cosine", "constant"])
-        self.warmup = QSpinBox(minimum=0, maximum=100_000, value=100)
-        self.dropout = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.9, singleStep=0.05, value=0.2)
+        self.warmup = QSpinBox(minimum=0, maximum=100_000)
+        self.dropout = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.9, singleStep=0.05)
         self.smoothing = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.5, singleStep=0.05, value=0.1)
         self.stop_metric = QComboBox()
-        self.stop_metric.addItems(["bleu", "chrf", "loss"])
+        self.stop_metric.addItems([m.name for m in metrics.METRICS.values() if m.available] + [metrics.LOSS.name])
         self.patience = QSpinBox(minimum=0, maximum=1000, value=10, toolTip="0 = never stop early")
         self.valid_every = QSpinBox(minimum=10, maximum=1_000_000, singleStep=100, value=300)
         self.device = QComboBox()
@@ -189,6 +188,7 @@ class TrainingForm(QWidget):
         layout.addLayout(buttons)
         layout.addStretch(1)
 
+        self._arch_defaults()
         for w in (self.train_tsv, self.train_src, self.train_tgt, self.valid_tsv, self.valid_src, self.valid_tgt):
             w.changed.connect(self.revalidate)
         for w in (self.src_lang, self.tgt_lang, self.run_name):
@@ -228,31 +228,28 @@ class TrainingForm(QWidget):
         self.revalidate()
 
     def _arch_defaults(self) -> None:
-        """Sensible defaults per architecture (the recipes in docs/benchmarks.md)."""
-        if ARCHITECTURES[self.arch.currentIndex()][1] == "transformer":
-            self.lr.setValue(0.005)
-            self.schedule.setCurrentText("inverse-sqrt")
-            self.warmup.setValue(1000)
-            self.batch.setValue(4096)
-            self.dropout.setValue(0.3)
-        else:
-            self.lr.setValue(0.0015)
-            self.schedule.setCurrentText("plateau")
-            self.warmup.setValue(100)
-            self.batch.setValue(3000)
-            self.dropout.setValue(0.2)
+        """The chosen architecture's defaults: the recipe named after it (engine/models/presets.py)."""
+        recipe = default_recipe(ARCHITECTURES[self.arch.currentIndex()][1])
+        train = {**_TRAIN_DEFAULTS, **recipe.train}
+        self.lr.setValue(train["lr"])
+        self.schedule.setCurrentText(train["schedule"])
+        self.warmup.setValue(train["warmup_steps"])
+        self.batch.setValue(train["batch_tokens"])
+        self.dropout.setValue(recipe.model.get("dropout", ModelConfig().dropout))
 
     def configs(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """(model config, train config) as plain dicts; raises S2SError when they are not valid."""
-        _label, arch, cell, attention = ARCHITECTURES[self.arch.currentIndex()]
+        _label, arch, variant = ARCHITECTURES[self.arch.currentIndex()]
+        recipe = default_recipe(arch)  # what the form does not show (e.g. Adam's beta2) comes from here
         joint = self.joint.isChecked()
-        model = ModelConfig(arch=arch, cell=cell, attention=attention, dropout=self.dropout.value(),
-                            share_embeddings=joint, tie_output=joint or arch == "transformer",
-                            **preset(arch, self.preset.currentText()))
+        model = ModelConfig(arch=arch, **{
+            **preset(arch, self.preset.currentText()), **recipe.model, **variant, "dropout": self.dropout.value(),
+            "share_embeddings": joint, "tie_output": joint or bool(recipe.model.get("tie_output")),
+        })
         tsv = self.tsv_mode.isChecked()
         valid = (self.valid_tsv.text() if tsv else "") or None, (self.valid_src.text() if not tsv else "") or None
         kind, value = self.limit_kind.currentText(), self.limit.value()
-        train = TrainConfig(
+        train = TrainConfig(**{**recipe.train, **dict(
             out_dir=self.out_dir(), src_lang=self.src_lang.text(), tgt_lang=self.tgt_lang.text(),
             train_tsv=self.train_tsv.text() or None if tsv else None,
             train_src=None if tsv else self.train_src.text() or None,
@@ -262,19 +259,16 @@ class TrainingForm(QWidget):
             schedule=self.schedule.currentText(), warmup_steps=self.warmup.value(),
             label_smoothing=self.smoothing.value(), early_stopping=self.stop_metric.currentText(),
             patience=self.patience.value(), valid_every=self.valid_every.value(), device=self.device.currentText(),
-            adam_beta2=0.98 if arch == "transformer" else 0.999, clip_norm=25.0 if arch == "transformer" else 5.0,
-            sp_model_type="bpe" if arch == "transformer" else "unigram",
             max_minutes=float(value) if kind == "minutes" else None,
             max_steps=value if kind == "steps" else None, max_epochs=value if kind == "epochs" else None,
-        )
-        validate_model_config(model)
-        validate_train_config(train)
+        )})
+        validate(model, train)
         problem = self._file_problem(train)
         if problem:
             raise S2SError(problem)
         if not (train.src_lang and self.src_lang.hasAcceptableInput() and self.tgt_lang.hasAcceptableInput()):
             raise S2SError("language codes must look like en, de or pt-BR")
-        return dataclasses.asdict(model), dataclasses.asdict(train)
+        return model.to_dict(), dataclasses.asdict(train)
 
     def out_dir(self) -> str:
         name = self.run_name.text().strip() or time.strftime("%Y%m%d-%H%M%S") + f"-{self.src_lang.text()}-{self.tgt_lang.text()}"

@@ -28,6 +28,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from s2s_desktop.engine import metrics
+from s2s_desktop.engine.api import (
+    Event,
+    Failed,
+    Finished,
+    ModelSaved,
+    Notice,
+    RunStarted,
+    Sample,
+    SampleTranslations,
+    StepReport,
+)
 from s2s_desktop.engine.training.run_folder import (
     CONFIG_FILE,
     METRICS_FILE,
@@ -36,11 +48,12 @@ from s2s_desktop.engine.training.run_folder import (
     read_metrics,
 )
 from s2s_desktop.gui.attention_heatmap import AttentionHeatmap
-from s2s_desktop.gui.file_translation import format_eta
+from s2s_desktop.gui.durations import format_eta
 from s2s_desktop.gui.run_history import RunHistory
 from s2s_desktop.gui.training_form import TrainingForm
 from s2s_desktop.gui.training_plots import TrainingPlots
 from s2s_desktop.gui.training_worker import TrainingClient
+from s2s_desktop.gui.worker import Failure, FailureKind
 
 WATCH_MS = 1000  # how often a run written by another process (the CLI) is re-read
 
@@ -67,9 +80,9 @@ class TrainingPanel(QWidget):
         self.client = TrainingClient(self)
         self.run_dir: str | None = None
         self.train_cfg: dict[str, Any] = {}
-        self.last_step: dict[str, Any] = {}
+        self.last_step: StepReport | None = None
         self.best_path = ""
-        self.samples: tuple = ()
+        self.samples: tuple[Sample, ...] = ()
         self.tail: MetricsTail | None = None
         self.process: QProcess | None = None
         self._warmed = False
@@ -196,17 +209,25 @@ class TrainingPanel(QWidget):
 
     def start_distributed(self, model_cfg: dict, train_cfg: dict, processes: int) -> None:
         """Several processes (one per GPU) cannot share this app's thread: the run is an `s2s train
-        --nproc-per-node N` child process, watched through its metrics.jsonl like a CLI run."""
-        from s2s_desktop.cli.train import train_argv
+        --config RUN/config.json --nproc-per-node N` child process, watched through its metrics.jsonl
+        like a CLI run. The config.json written here is the one the run itself then rewrites."""
+        from s2s_desktop.engine.api import ModelConfig, TrainConfig
+        from s2s_desktop.engine.config import run_config, write_run_config
+        from s2s_desktop.errors import S2SError
 
         if self.client.running or self.process is not None:
             self.message.emit("A run is already training; stop it first.", "warning")
             return
-        Path(train_cfg["out_dir"]).mkdir(parents=True, exist_ok=True)
+        config = Path(train_cfg["out_dir"]) / CONFIG_FILE
+        try:
+            write_run_config(config, run_config(ModelConfig.from_dict(model_cfg), TrainConfig.from_dict(train_cfg)))
+        except S2SError as exc:
+            self.message.emit(f"Cannot start the run: {exc}", "error")
+            return
         self.process = QProcess(self)
         self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
         self.process.finished.connect(self._on_process_finished)
-        self.process.start(sys.executable, ["-m", "s2s_desktop", *train_argv(model_cfg, train_cfg), "--quiet",
+        self.process.start(sys.executable, ["-m", "s2s_desktop", "train", "--config", str(config), "--quiet",
                                             "--nproc-per-node", str(processes)])
         self._stop_watching()
         self._reset_view(train_cfg["out_dir"], train_cfg)
@@ -263,63 +284,63 @@ class TrainingPanel(QWidget):
         self._set_running(False)
         self.history.refresh()
 
-    def _on_failed(self, action: str, message: str) -> None:
-        self.message.emit(f"Error while {action}: {message}", "error")
-        if action != "checking the corpus":
+    def _on_failed(self, failure: Failure) -> None:
+        self.message.emit(f"Error while {failure.action}: {failure.message}", "error")
+        if failure.kind is not FailureKind.CHECK_CORPUS:
             self.title.setText(f"<b>{Path(self.run_dir or '').name}</b>: failed")
 
     # -- events (live, or from a watched metrics.jsonl) ---------------------------------------------
-    def on_event(self, event: Any, plot: bool = True) -> None:
-        e = event if isinstance(event, dict) else event.to_json()
-        kind = e["event"]
+    def on_event(self, event: Event, plot: bool = True) -> None:
         if plot:
-            self.plots.add_event(e)
-        if kind == "started":
-            self.train_cfg = e.get("train", self.train_cfg)
-            d = e.get("data", {})
-            self.title.setText(f"<b>{Path(e['run_dir']).name}</b>: {e['model'].get('arch', '?')}, "
-                               f"{e['num_params']:,} parameters, {d.get('train_pairs', 0):,} training pairs, on {e['device']}")
-            self.device = e["device"]
-        elif kind == "step":
-            self.last_step = e
-            self._show_progress(e)
-        elif kind == "samples":
-            self.samples = tuple(e.get("samples", ()))
-            self._fill_samples()
-        elif kind == "saved" and e.get("role") == "best":
-            self.best_path = e["path"]
-            self.use_button.setEnabled(True)
-        elif kind == "notice":
-            self.notices.appendPlainText(f"step {e['step']}: {e['message']}")
-        elif kind == "finished":
-            self.best_path = e.get("best_path") or self.best_path
-            self.use_button.setEnabled(bool(self.best_path))
-            best = e.get("best_scores") or {}
-            scores = ", ".join(f"{k} {v:.2f}" for k, v in best.items())
-            self.status.setText(f"Finished ({e['reason']}) at step {e['step']:,} after {format_eta(e.get('elapsed', 0))}."
-                                + (f" Best (step {e.get('best_step')}): {scores}" if scores else ""))
-            self.progress.setValue(self.progress.maximum() if e["reason"] != "stopped" else self.progress.value())
-        elif kind == "failed":
-            self.status.setText(f"Failed at step {e['step']}: {e['message']}")
-            self.message.emit(f"Training failed: {e['message']}", "error")
+            self.plots.add_event(event)
+        match event:
+            case RunStarted(data=d):
+                self.train_cfg = event.train
+                self.title.setText(f"<b>{Path(event.run_dir).name}</b>: {event.model.get('arch', '?')}, "
+                                   f"{event.num_params:,} parameters, {d.train_pairs:,} training pairs, "
+                                   f"on {event.device}")
+                self.device = event.device
+            case StepReport():
+                self.last_step = event
+                self._show_progress(event)
+            case SampleTranslations():
+                self.samples = event.samples
+                self._fill_samples()
+            case ModelSaved(role="best"):
+                self.best_path = event.path
+                self.use_button.setEnabled(True)
+            case Notice():
+                self.notices.appendPlainText(f"step {event.step}: {event.message}")
+            case Finished():
+                self.best_path = event.best_path or self.best_path
+                self.use_button.setEnabled(bool(self.best_path))
+                scores = metrics.format_scores(event.best_scores)
+                self.status.setText(f"Finished ({event.reason}) at step {event.step:,} after "
+                                    f"{format_eta(event.elapsed)}."
+                                    + (f" Best (step {event.best_step}): {scores}" if scores else ""))
+                done = event.reason != "stopped"
+                self.progress.setValue(self.progress.maximum() if done else self.progress.value())
+            case Failed():
+                self.status.setText(f"Failed at step {event.step}: {event.message}")
+                self.message.emit(f"Training failed: {event.message}", "error")
 
-    def _show_progress(self, e: dict) -> None:
-        frac = run_progress(self.train_cfg, e["step"], e["epoch"], e["elapsed"])
+    def _show_progress(self, e: StepReport) -> None:
+        frac = run_progress(self.train_cfg, e.step, e.epoch, e.elapsed)
         eta = ""
         if frac:
             self.progress.setValue(int(frac * 1000))
             self.progress.setFormat(f"{frac * 100:.0f}%")
-            eta = f" · about {format_eta(e['elapsed'] * (1 - frac) / frac)} left" if frac < 1 else ""
+            eta = f" · about {format_eta(e.elapsed * (1 - frac) / frac)} left" if frac < 1 else ""
         self.status.setText(("Paused. " if self.client.paused else "")
-                            + f"Epoch {e['epoch'] + 1} · step {e['step']:,} · {e['tokens_seen'] / 1e6:.2f}M target tokens"
-                            f" · {format_eta(e['elapsed'])} elapsed{eta} · {e['tokens_per_sec']:,.0f} tokens/s"
+                            + f"Epoch {e.epoch + 1} · step {e.step:,} · {e.tokens_seen / 1e6:.2f}M target tokens"
+                            f" · {format_eta(e.elapsed)} elapsed{eta} · {e.tokens_per_sec:,.0f} tokens/s"
                             f" · {getattr(self, 'device', '')}")
 
     def _fill_samples(self) -> None:
         self.sample_table.setRowCount(len(self.samples))
         for row, s in enumerate(self.samples):
-            for col, key in enumerate(("source", "reference", "hypothesis")):
-                self.sample_table.setItem(row, col, QTableWidgetItem(s.get(key, "")))
+            for col, text in enumerate((s.source, s.reference, s.hypothesis)):
+                self.sample_table.setItem(row, col, QTableWidgetItem(text))
         self.sample_table.resizeRowsToContents()
         row = max(self.sample_table.currentRow(), 0)
         if self.samples:
@@ -330,10 +351,8 @@ class TrainingPanel(QWidget):
         if not (0 <= row < len(self.samples)):
             return
         s = self.samples[row]
-        weights = s.get("attention")
-        if weights:
-            self.attention.set_matrix(np.asarray(weights, dtype=np.float32), tuple(s.get("target_tokens", ())),
-                                      tuple(s.get("source_tokens", ())))
+        if s.attention:
+            self.attention.set_matrix(np.asarray(s.attention, dtype=np.float32), s.target_tokens, s.source_tokens)
         else:
             self.attention.set_matrix(np.zeros((0, 0)), (), ())
 
@@ -366,7 +385,7 @@ class TrainingPanel(QWidget):
             return
         for e in self.tail.read():
             self.on_event(e)
-            if e["event"] in ("finished", "failed"):
+            if isinstance(e, (Finished, Failed)):
                 self._stop_watching()
                 self.history.refresh()
 
@@ -379,7 +398,7 @@ class TrainingPanel(QWidget):
 
     def _reset_view(self, folder: str, train_cfg: dict) -> None:
         self.run_dir, self.train_cfg = folder, train_cfg
-        self.best_path, self.samples, self.last_step = "", (), {}
+        self.best_path, self.samples, self.last_step = "", (), None
         self.plots.clear()
         self.sample_table.setRowCount(0)
         self.attention.set_matrix(np.zeros((0, 0)), (), ())

@@ -1,13 +1,14 @@
-"""Live training curves (pyqtgraph): loss, perplexity, BLEU/chrF, learning rate and throughput.
+"""Live training curves (pyqtgraph): loss, perplexity, the validation metrics, learning rate and
+throughput.
 
 Events only append to numpy buffers; a 10 Hz timer redraws what changed, so a fast trainer never
 makes the UI redraw per step. The same code replays a finished run from its metrics.jsonl and can
-overlay a second run (dashed) for comparison.
+overlay a second run (dashed) for comparison. The metric plots come from the metric registry
+(engine/metrics.py): one plot per plot group, shown from the start for groups with a metric computed at
+every validation, added when the first value arrives for the others.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -21,13 +22,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from s2s_desktop.engine import metrics
+from s2s_desktop.engine.api import EvalReport, Event, StepReport
+
 REDRAW_MS = 100
-COLORS = {"train": (120, 160, 210), "smooth": (31, 90, 170), "valid": (214, 95, 20), "bleu": (44, 140, 60),
-          "chrf": (150, 60, 160), "lr": (90, 90, 90), "tps": (30, 130, 150)}
-PLOT_ORDER = ("loss", "lr", "tps", "bleu", "ppl")
-CHANGED_BY = {"step": {"loss", "lr", "tps"}, "eval": {"loss", "ppl", "bleu"}}  # event -> plots it changes
+COLORS = {"train": (120, 160, 210), "smooth": (31, 90, 170), "valid": (214, 95, 20), "lr": (90, 90, 90),
+          "tps": (30, 130, 150)}
+# Metric colours by registry position (BLEU green, chrF purple, ...).
+METRIC_COLORS = ((44, 140, 60), (150, 60, 160), (200, 120, 0), (20, 110, 200), (160, 40, 40), (90, 90, 20))
 PLOTS_PER_FRAME = 2
 AXIS_WIDTH, AXIS_HEIGHT = 54, 32  # px: room for "12,345" and "0.0012" at the default font
+FIXED_SLOTS = {"loss": (0, 0), "ppl": (0, 1), "lr": (1, 0), "tps": (1, 1)}
+GROUP_SLOTS = ((0, 2), (1, 2), (2, 0), (2, 1), (2, 2))  # metric plot groups, in the order they appear
+
+
+def metric_color(name: str) -> tuple[int, int, int]:
+    names = list(metrics.METRICS)
+    return METRIC_COLORS[names.index(name) % len(METRIC_COLORS)] if name in names else (120, 120, 120)
 
 
 def ema(values: np.ndarray, weight: float) -> np.ndarray:
@@ -62,37 +73,50 @@ class Series:
         self.n = 0
 
 
-NAMES = ("loss", "nll", "lr", "tps", "val_loss", "val_ppl", "bleu", "chrf")
+STEP_SERIES = ("loss", "nll", "lr", "tps")
+EVAL_SERIES = ("val_loss", "val_ppl")
 
 
 class RunCurves:
-    """All series of one run, filled from event dicts (live or replayed)."""
+    """All series of one run, filled from events (live or replayed): the step and validation series,
+    and one per metric (named as in the registry)."""
 
     def __init__(self) -> None:
-        self.series = {name: Series() for name in NAMES}
+        self.series = {name: Series() for name in (*STEP_SERIES, *EVAL_SERIES, *metrics.METRICS)}
         self.best: tuple[int, float, float] | None = None  # step, minutes, metric value (for the marker)
-        self.best_metric = "bleu"
+        self.best_metric = metrics.HEADLINE.name
 
-    def add(self, e: dict[str, Any]) -> bool:
-        kind, step, minutes = e.get("event"), e.get("step", 0), e.get("elapsed", 0.0) / 60
+    def add(self, e: Event) -> set[str]:
+        """Append what an event holds; returns the plots it changes (none for unplotted events)."""
         s = self.series
-        if kind == "step":
-            s["loss"].append(step, minutes, e["loss"])
-            s["nll"].append(step, minutes, e["nll"])
-            s["lr"].append(step, minutes, e["lr"])
-            s["tps"].append(step, minutes, e["tokens_per_sec"])
-        elif kind == "eval":
-            s["val_loss"].append(step, minutes, e["loss"])
-            s["val_ppl"].append(step, minutes, e["ppl"])
-            s["bleu"].append(step, minutes, e["bleu"])
-            s["chrf"].append(step, minutes, e["chrf"])
-            if e.get("is_best"):
-                metric = e.get("metric", "bleu")
-                self.best_metric = metric
-                self.best = (step, minutes, e["loss"] if metric == "loss" else e[metric])
-        else:
-            return False
-        return True
+        match e:
+            case StepReport(step=step, elapsed=elapsed):
+                minutes = elapsed / 60
+                s["loss"].append(step, minutes, e.loss)
+                s["nll"].append(step, minutes, e.nll)
+                s["lr"].append(step, minutes, e.lr)
+                s["tps"].append(step, minutes, e.tokens_per_sec)
+                return {"loss", "lr", "tps"}
+            case EvalReport(step=step, elapsed=elapsed):
+                minutes = elapsed / 60
+                s["val_loss"].append(step, minutes, e.loss)
+                s["val_ppl"].append(step, minutes, e.ppl)
+                changed = {"loss", "ppl"}
+                for name, value in e.scores.items():
+                    if name in metrics.METRICS:  # a newer version's metric is not plotted
+                        s[name].append(step, minutes, value)
+                        changed.add(metrics.METRICS[name].plot)
+                if e.is_best:
+                    value = e.loss if e.metric == metrics.LOSS.name else e.scores.get(e.metric)
+                    if value is not None:
+                        self.best_metric = e.metric
+                        self.best = (step, minutes, value)
+                return changed
+        return set()
+
+    def shown(self, name: str) -> bool:
+        """Whether a metric has a curve: computed at every validation, or with values here."""
+        return metrics.METRICS[name].in_training or self.series[name].n > 0
 
     def clear(self) -> None:
         for series in self.series.values():
@@ -126,43 +150,31 @@ class TrainingPlots(QWidget):
 
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground("w")
-        self.plots: dict[str, pg.PlotItem] = {}
-        for row, col, key, title in ((0, 0, "loss", "Loss (per target token)"), (0, 1, "ppl", "Validation perplexity"),
-                                     (0, 2, "bleu", "Validation BLEU / chrF"), (1, 0, "lr", "Learning rate"),
-                                     (1, 1, "tps", "Throughput (target tokens/s)")):
-            plot = self.view.addPlot(row=row, col=col, title=title)
-            plot.showGrid(x=True, y=True, alpha=0.2)
-            plot.setMenuEnabled(False)
-            # Fixed axis sizes: otherwise every new tick label ("0.8" -> "0.75") resizes an axis, the
-            # grid lays itself out again and all five plots repaint (40-80 ms) instead of one.
-            plot.getAxis("left").setWidth(AXIS_WIDTH)
-            plot.getAxis("bottom").setHeight(AXIS_HEIGHT)
-            if key in ("loss", "bleu"):
-                plot.addLegend(offset=(-5, 5))
-            self.plots[key] = plot
-        self.items = {
-            "loss_raw": self.plots["loss"].plot(pen=pg.mkPen(COLORS["train"], width=1), name="train"),
-            "loss_smooth": self.plots["loss"].plot(pen=pg.mkPen(COLORS["smooth"], width=2), name="train (smoothed)"),
-            "val_loss": self.plots["loss"].plot(pen=pg.mkPen(COLORS["valid"], width=2), symbol="o", symbolSize=5,
-                                                symbolBrush=COLORS["valid"], name="validation"),
-            "val_ppl": self.plots["ppl"].plot(pen=pg.mkPen(COLORS["valid"], width=2), symbol="o", symbolSize=5,
-                                              symbolBrush=COLORS["valid"]),
-            "bleu": self.plots["bleu"].plot(pen=pg.mkPen(COLORS["bleu"], width=2), name="BLEU"),
-            "chrf": self.plots["bleu"].plot(pen=pg.mkPen(COLORS["chrf"], width=2), name="chrF"),
-            "lr": self.plots["lr"].plot(pen=pg.mkPen(COLORS["lr"], width=2)),
-            "tps": self.plots["tps"].plot(pen=pg.mkPen(COLORS["tps"], width=1)),
-        }
-        self.bleu_points = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(COLORS["bleu"]), hoverable=True,
-                                              tip=lambda x, y, data: f"step {data}: BLEU {y:.2f} (click to open)")
-        self.bleu_points.sigClicked.connect(self._on_point_clicked)
-        self.plots["bleu"].addItem(self.bleu_points)
+        self.plots: dict[str, pg.PlotItem] = {}  # "loss", "ppl", "lr", "tps" and one per metric plot group
+        self.items: dict[str, pg.PlotDataItem] = {}  # curves by series name ("loss_raw", "loss_smooth", ...)
+        for key, title in (("loss", "Loss (per target token)"), ("ppl", "Validation perplexity"),
+                           ("lr", "Learning rate"), ("tps", "Throughput (target tokens/s)")):
+            self._add_plot(key, title, *FIXED_SLOTS[key], legend=key == "loss")
+        self.items["loss_raw"] = self.plots["loss"].plot(pen=pg.mkPen(COLORS["train"], width=1), name="train")
+        self.items["loss_smooth"] = self.plots["loss"].plot(pen=pg.mkPen(COLORS["smooth"], width=2),
+                                                            name="train (smoothed)")
+        self.items["val_loss"] = self.plots["loss"].plot(pen=pg.mkPen(COLORS["valid"], width=2), symbol="o",
+                                                         symbolSize=5, symbolBrush=COLORS["valid"], name="validation")
+        self.items["val_ppl"] = self.plots["ppl"].plot(pen=pg.mkPen(COLORS["valid"], width=2), symbol="o",
+                                                       symbolSize=5, symbolBrush=COLORS["valid"])
+        self.items["lr"] = self.plots["lr"].plot(pen=pg.mkPen(COLORS["lr"], width=2))
+        self.items["tps"] = self.plots["tps"].plot(pen=pg.mkPen(COLORS["tps"], width=1))
+        headline = metrics.HEADLINE
+        self.eval_points = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(metric_color(headline.name)), hoverable=True,
+                                              tip=lambda x, y, data: f"step {data}: {headline.label} {y:.2f} "
+                                                                     "(click to open)")
+        self.eval_points.sigClicked.connect(self._on_point_clicked)
         self.best_marker = pg.ScatterPlotItem(size=18, symbol="star", brush=pg.mkBrush(255, 200, 0),
                                               pen=pg.mkPen(120, 80, 0))
         self.best_marker.setZValue(20)
         self.overlay_items: list[tuple[str, pg.PlotDataItem]] = []
         self._best_plot: str | None = None
-        for plot in self.plots.values():
-            plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self._show_metrics(self.curves)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
@@ -171,28 +183,62 @@ class TrainingPlots(QWidget):
         self.timer.timeout.connect(self._redraw)
         self.timer.start()
 
-    # -- data --------------------------------------------------------------------------------------
-    def add_event(self, event: Any) -> None:
-        """An engine event (live) or its JSON dict (replayed); only steps and evaluations are plotted."""
-        e = event if isinstance(event, dict) else event.to_json()
-        if self.curves.add(e):
-            self.dirty |= CHANGED_BY[e["event"]]
+    def _add_plot(self, key: str, title: str, row: int, col: int, legend: bool) -> pg.PlotItem:
+        plot = self.view.addPlot(row=row, col=col, title=title)
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        plot.setMenuEnabled(False)
+        # Fixed axis sizes: otherwise every new tick label ("0.8" -> "0.75") resizes an axis, the
+        # grid lays itself out again and all the plots repaint (40-80 ms) instead of one.
+        plot.getAxis("left").setWidth(AXIS_WIDTH)
+        plot.getAxis("bottom").setHeight(AXIS_HEIGHT)
+        if legend:
+            plot.addLegend(offset=(-5, 5))
+        plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.plots[key] = plot
+        return plot
 
-    def replay(self, events: list[dict]) -> None:
+    def _show_metrics(self, curves: RunCurves) -> None:
+        """Plots and curves for the metrics `curves` has (a group's plot appears with its first metric)."""
+        for group, members in metrics.plot_groups().items():
+            shown = [m for m in members if curves.shown(m.name)]
+            if not shown:
+                continue
+            if group not in self.plots:
+                slot = GROUP_SLOTS[min(sum(k not in FIXED_SLOTS for k in self.plots), len(GROUP_SLOTS) - 1)]
+                self._add_plot(group, "", *slot, legend=True)
+                if members[0] is metrics.HEADLINE:
+                    self.plots[group].addItem(self.eval_points)
+            plot = self.plots[group]
+            for m in shown:
+                if m.name not in self.items:
+                    self.items[m.name] = plot.plot(pen=pg.mkPen(metric_color(m.name), width=2), name=m.label)
+            labels = [m.label for m in members if m.name in self.items]
+            plot.setTitle("Validation " + " / ".join(labels))
+
+    # -- data --------------------------------------------------------------------------------------
+    def add_event(self, event: Event) -> None:
+        """An engine event, live or replayed; only steps and evaluations are plotted."""
+        changed = self.curves.add(event)
+        if isinstance(event, EvalReport) and any(n in metrics.METRICS and n not in self.items for n in event.scores):
+            self._show_metrics(self.curves)  # a metric's first value: its curve (and perhaps its plot) appears
+        self.dirty |= changed
+
+    def replay(self, events: list[Event]) -> None:
         self.curves.clear()
         for e in events:
             self.curves.add(e)
+        self._show_metrics(self.curves)
         self._redraw(force=True)
         for plot in self.plots.values():
             plot.enableAutoRange()
 
     def clear(self) -> None:
         if self.overlay is None and all(series.n == 0 for series in self.curves.series.values()):
-            return  # already empty: repainting five empty plots would only cost the UI a frame
+            return  # already empty: repainting empty plots would only cost the UI a frame
         self.curves.clear()
         self.set_overlay(None)
 
-    def set_overlay(self, events: list[dict] | None, name: str = "") -> None:
+    def set_overlay(self, events: list[Event] | None, name: str = "") -> None:
         """Show another run's curves dashed on the same plots (None removes them)."""
         self.overlay = None
         if events:
@@ -200,6 +246,7 @@ class TrainingPlots(QWidget):
             for e in events:
                 self.overlay.add(e)
             self.overlay_name = name
+            self._show_metrics(self.overlay)
         self._redraw(force=True)
 
     # -- drawing -----------------------------------------------------------------------------------
@@ -207,17 +254,20 @@ class TrainingPlots(QWidget):
     def by_time(self) -> bool:
         return self.x_axis.currentIndex() == 1
 
+    def _plot_order(self) -> list[str]:
+        groups = [k for k in self.plots if k not in FIXED_SLOTS]
+        return ["loss", "lr", "tps", *groups, "ppl"]
+
     def _redraw(self, force: bool = False) -> None:
         """Draw changed plots, at most PLOTS_PER_FRAME per tick: new data rescales a plot's axes, and
-        repainting all five plots in one frame holds the UI thread for 40-60 ms."""
-        if force:
-            todo = list(PLOT_ORDER)
-        else:
-            todo = [key for key in PLOT_ORDER if key in self.dirty][:PLOTS_PER_FRAME]
+        repainting all the plots in one frame holds the UI thread for 40-60 ms."""
+        order = self._plot_order()
+        todo = order if force else [key for key in order if key in self.dirty][:PLOTS_PER_FRAME]
         if not todo:
             return
         self.dirty -= set(todo)
         c, t = self.curves.series, self.by_time
+        groups = metrics.plot_groups()
         for key in todo:
             if key == "loss":
                 x, y = c["loss"].xy(t)
@@ -226,26 +276,32 @@ class TrainingPlots(QWidget):
                 self.items["val_loss"].setData(*c["val_loss"].xy(t))
             elif key == "ppl":
                 self.items["val_ppl"].setData(*c["val_ppl"].xy(t))
-            elif key == "bleu":
-                self.items["bleu"].setData(*c["bleu"].xy(t))
-                self.items["chrf"].setData(*c["chrf"].xy(t))
-                steps = c["bleu"].data[: c["bleu"].n, 0].astype(int)
-                bx, by = c["bleu"].xy(t)
-                self.bleu_points.setData(x=bx, y=by, data=steps)
+            elif key in groups:
+                for m in groups[key]:
+                    if m.name in self.items:
+                        self.items[m.name].setData(*c[m.name].xy(t))
+                if metrics.HEADLINE in groups[key]:
+                    headline = c[metrics.HEADLINE.name]
+                    bx, by = headline.xy(t)
+                    self.eval_points.setData(x=bx, y=by, data=headline.data[: headline.n, 0].astype(int))
             else:  # "lr", "tps"
                 self.items[key].setData(*c[key].xy(t))
-        if force or {"loss", "bleu"} & set(todo):
+        if force or (set(todo) - {"lr", "tps", "ppl"}):
             self._draw_best()
         if force:
             self._draw_overlay()
 
+    def _best_target(self) -> str:
+        name = self.curves.best_metric
+        return "loss" if name not in metrics.METRICS else metrics.METRICS[name].plot
+
     def _draw_best(self) -> None:
         best = self.curves.best
-        target = "loss" if self.curves.best_metric == "loss" else "bleu"
+        target = self._best_target()
         if self._best_plot is not None and (best is None or self._best_plot != target):
             self.plots[self._best_plot].removeItem(self.best_marker)
             self._best_plot = None
-        if best is None:
+        if best is None or target not in self.plots:
             return
         if self._best_plot is None:
             self.plots[target].addItem(self.best_marker)
@@ -261,13 +317,16 @@ class TrainingPlots(QWidget):
             return
         o, t = self.overlay.series, self.by_time
         dash = Qt.PenStyle.DashLine
-        for plot, name, color in (("loss", "loss", "smooth"), ("loss", "val_loss", "valid"), ("ppl", "val_ppl", "valid"),
-                                  ("bleu", "bleu", "bleu"), ("bleu", "chrf", "chrf"), ("lr", "lr", "lr"),
-                                  ("tps", "tps", "tps")):
+        curves = [("loss", "loss", COLORS["smooth"]), ("loss", "val_loss", COLORS["valid"]),
+                  ("ppl", "val_ppl", COLORS["valid"])]
+        curves += [(m.plot, m.name, metric_color(m.name)) for m in metrics.METRICS.values()
+                   if self.overlay.shown(m.name)]
+        curves += [("lr", "lr", COLORS["lr"]), ("tps", "tps", COLORS["tps"])]
+        for plot, name, color in curves:
             x, y = o[name].xy(t)
             if name == "loss" and len(y):
                 y = ema(y, self.smoothing.value() / 100)
-            item = pg.PlotDataItem(x, y, pen=pg.mkPen(COLORS[color], width=2, style=dash))
+            item = pg.PlotDataItem(x, y, pen=pg.mkPen(color, width=2, style=dash))
             self.plots[plot].addItem(item)
             self.overlay_items.append((plot, item))
 
@@ -277,19 +336,26 @@ class TrainingPlots(QWidget):
             self.eval_point_clicked.emit(int(points[0].data()))
 
     def _on_mouse_moved(self, pos) -> None:
+        groups = metrics.plot_groups()
         for key, plot in self.plots.items():
             if not plot.sceneBoundingRect().contains(pos):
                 continue
             x = plot.vb.mapSceneToView(pos).x()
-            name = {"loss": "loss", "ppl": "val_ppl", "bleu": "bleu", "lr": "lr", "tps": "tps"}[key]
-            xs, ys = self.curves.series[name].xy(self.by_time)
+            if key in groups:
+                names = [m.name for m in groups[key] if self.curves.series[m.name].n]
+            else:
+                names = [{"loss": "loss", "ppl": "val_ppl", "lr": "lr", "tps": "tps"}[key]]
+            if not names:
+                return
+            series = self.curves.series[names[0]]
+            xs, ys = series.xy(self.by_time)
             if not len(xs):
                 return
             i = int(np.argmin(np.abs(xs - x)))
-            steps = self.curves.series[name].data[: self.curves.series[name].n, 0]
-            label = {"loss": "loss", "val_ppl": "perplexity", "bleu": "BLEU", "lr": "learning rate", "tps": "tokens/s"}[name]
-            extra = ""
-            if name == "bleu":
-                extra = f", chrF {self.curves.series['chrf'].data[i, 2]:.2f}"
-            self.hover.setText(f"step {int(steps[i])}: {label} {ys[i]:.4g}{extra}")
+            label = {"loss": "loss", "val_ppl": "perplexity", "lr": "learning rate", "tps": "tokens/s"}.get(
+                names[0]) or metrics.label(names[0])
+            extra = "".join(f", {metrics.label(n)} {self.curves.series[n].data[i, 2]:.2f}" for n in names[1:]
+                            if i < self.curves.series[n].n)
+            self.hover.setText(f"step {int(series.data[i, 0])}: {label} {ys[i]:.4g}{extra}")
             return
+

@@ -1,70 +1,63 @@
-"""Training from the app: a QObject on its own thread that starts the engine's trainer in a child
-process and forwards every event (a dict, as in metrics.jsonl) as a signal. Pause and stop are
+"""Training from the app: a `Worker` on its own thread that starts the engine's trainer in a child
+process and forwards every event (the child's metrics.jsonl lines, as api events) as a signal. Pause and stop are
 `threading.Event`s that the GUI thread sets directly (a queued "stop" slot would wait behind the
-running loop); this thread passes them on to the child.
+running loop); this thread passes them on to the child. The thread, the guard and the shutdown are
+the worker scaffold's (gui/worker.py).
 """
 
 from __future__ import annotations
 
 import logging
-import statistics
 import threading
-import traceback
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
-from s2s_desktop.errors import S2SError
+from s2s_desktop.engine.api import Event
+from s2s_desktop.errors import CheckpointError
+from s2s_desktop.gui.corpus_check import CorpusCheck
+from s2s_desktop.gui.worker import Failure, FailureKind, Worker, WorkerClient
 
 log = logging.getLogger(__name__)
+RUN = "run"  # the request channel of training runs
+CHILD_ACTIONS = {k.value: k for k in (FailureKind.START_RUN, FailureKind.TRAIN, FailureKind.CHECK_CORPUS)}
 
 
-class TrainingWorker(QObject):
-    corpus_checked = Signal(object)  # dict of counts
-    event = Signal(object)  # an event dict, as in metrics.jsonl (started, step, eval, samples, ...)
-    done = Signal()  # the run ended (after its Finished or Failed event)
-    failed = Signal(str, str)  # what was being done, message
+def child_failure(reply: dict[str, Any]) -> Failure:
+    """The training child's ERROR line ({"action", "message", "traceback"?}) as a Failure."""
+    kind = CHILD_ACTIONS.get(reply.get("action", ""), FailureKind.TRAIN)
+    return Failure(kind, str(reply.get("message", "")), details=reply.get("traceback") or "")
+
+
+class TrainingWorker(Worker):
+    event = Signal(object)  # an api Event (RunStarted, StepReport, EvalReport, SampleTranslations, ...)
+    done = Signal(int)  # request id: the run ended (after its Finished or Failed event)
 
     def __init__(self) -> None:
         super().__init__()
         self.stop = threading.Event()
         self.pause = threading.Event()
 
-    @Slot(object)
-    def check_corpus(self, train_cfg: dict) -> None:
-        """Read the corpora as training would and count what is there (names file and line on errors)."""
-        try:
-            from s2s_desktop.engine.api import TrainConfig
-            from s2s_desktop.engine.data.dataset import read_corpora
+    def cancel(self) -> None:
+        """The app is closing: finish the current step, save a model, end the run."""
+        super().cancel()
+        self.pause.clear()
+        self.stop.set()
 
-            cfg = TrainConfig(**train_cfg)
-            train, valid = read_corpora(cfg)
-            src_len = [len(s.split()) for s in train.sources]
-            tgt_len = [len(t.split()) for t in train.targets]
-            too_long = sum(1 for a, b in zip(src_len, tgt_len) if max(a, b) > cfg.max_len)
-            bad_ratio = sum(1 for a, b in zip(src_len, tgt_len) if max(a, b) > cfg.max_ratio * max(min(a, b), 1))
-            self.corpus_checked.emit({
-                "train_pairs": len(train), "train_origin": train.origin, "skipped_empty": train.skipped_empty,
-                "valid_pairs": len(valid), "valid_origin": valid.origin,
-                "too_long_words": too_long, "bad_ratio_words": bad_ratio,
-                "mean_src_words": statistics.fmean(src_len) if src_len else 0.0,
-                "mean_tgt_words": statistics.fmean(tgt_len) if tgt_len else 0.0,
-            })
-        except S2SError as exc:
-            self.failed.emit("checking the corpus", str(exc))
-        except Exception as exc:  # noqa: BLE001 - reported, never raised into Qt
-            log.error("corpus check failed:\n%s", traceback.format_exc())
-            self.failed.emit("checking the corpus", f"{type(exc).__name__}: {exc}")
-
-    @Slot(object, object, bool)
-    def run(self, model_cfg: dict, train_cfg: dict, resume: bool) -> None:
+    @Slot(int, object, object, bool)
+    def run(self, req: int, model_cfg: dict, train_cfg: dict, resume: bool) -> None:
         """Train in a child process (see engine/training/child.py for why) and relay its events.
         This thread only forwards the GUI's pause and stop and parses one small JSON line per event."""
+        if self.closing.is_set():
+            self.done.emit(req)
+            return
         self.stop.clear()
         self.pause.clear()
         proc = None
-        try:
-            from s2s_desktop.engine.training.loop.child import ERROR, TrainingProcess
+
+        def work() -> None:  # a failure to start the process becomes a Failure (the guard)
+            nonlocal proc
+            from s2s_desktop.engine.training.child import ERROR, TrainingProcess
 
             proc = TrainingProcess(model_cfg, train_cfg, resume)
             while True:
@@ -77,55 +70,57 @@ class TrainingWorker(QObject):
                 if event["event"] == ERROR:
                     if event.get("traceback"):
                         log.error("training failed:\n%s", event["traceback"])
-                    self.failed.emit(event["action"], event["message"])
+                    self.failed.emit(req, child_failure(event))
                 else:
-                    self.event.emit(event)
-        except Exception as exc:  # noqa: BLE001 - e.g. the process could not be started
-            log.error("training failed:\n%s", traceback.format_exc())
-            self.failed.emit("training", f"{type(exc).__name__}: {exc}")
+                    self._emit_event(event)
+
+        try:
+            self.guard(req, FailureKind.TRAIN, work)
         finally:
             if proc is not None and not proc.join(timeout=30):
                 proc.kill()
-            self.done.emit()
+            self.done.emit(req)
+
+    def _emit_event(self, line: dict[str, Any]) -> None:
+        """A line from the child (a metrics.jsonl dict) as the api event it stands for; a kind this
+        version does not know, or a malformed line, is skipped."""
+        try:
+            event = Event.from_json(line)
+        except CheckpointError as exc:
+            log.warning("skipped a training event: %s", exc)
+            return
+        if event is not None:
+            self.event.emit(event)
 
 
-class TrainingClient(QObject):
-    """The GUI thread's handle: owns the thread, starts runs and corpus checks, pauses and stops."""
+class TrainingClient(WorkerClient):
+    """The GUI thread's handle: starts runs and corpus checks (those in a child process of their
+    own, see corpus_check), pauses and stops."""
 
     corpus_checked = Signal(object)
-    event = Signal(object)
+    event = Signal(object)  # an api Event
     done = Signal()
-    failed = Signal(str, str)
-    _check = Signal(object)
-    _run = Signal(object, object, bool)
+    quit_wait_ms = 120_000  # at quit, a run finishes its step and saves a model: wait for it
+    _run = Signal(int, object, object, bool)
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(TrainingWorker(), "s2s-training", parent)
         self.running = False
-        self._thread = QThread()
-        self._thread.setObjectName("s2s-training")
-        self.worker = TrainingWorker()
-        self.worker.moveToThread(self._thread)
-        self._check.connect(self.worker.check_corpus)
         self._run.connect(self.worker.run)
-        self.worker.corpus_checked.connect(self.corpus_checked)
+        self.corpus_check = CorpusCheck(self)
+        self.corpus_check.checked.connect(self.corpus_checked)
+        self.corpus_check.failed.connect(self._on_check_failed)
         self.worker.event.connect(self.event)
-        self.worker.failed.connect(self.failed)
         self.worker.done.connect(self._on_done)
 
-    def _ensure_thread(self) -> None:
-        """The thread starts with the first request, so a window that never trains owns no thread."""
-        if not self._thread.isRunning():
-            self._thread.start()
-
     def check_corpus(self, train_cfg: dict[str, Any]) -> None:
-        self._ensure_thread()
-        self._check.emit(dict(train_cfg))
+        self.corpus_check.start(dict(train_cfg))
 
     def start(self, model_cfg: dict[str, Any], train_cfg: dict[str, Any], resume: bool = False) -> None:
-        self._ensure_thread()
+        """The thread starts with the first run, so a window that never trains owns no thread."""
+        self.ensure_thread()
         self.running = True
-        self._run.emit(dict(model_cfg), dict(train_cfg), resume)
+        self._run.emit(self.new_request(RUN), dict(model_cfg), dict(train_cfg), resume)
 
     def set_paused(self, paused: bool) -> None:
         (self.worker.pause.set if paused else self.worker.pause.clear)()
@@ -139,14 +134,19 @@ class TrainingClient(QObject):
         self.worker.pause.clear()
         self.worker.stop.set()
 
-    def shutdown(self, timeout_ms: int = 120_000) -> bool:
-        self.stop()
-        self._thread.quit()
-        ended = self._thread.wait(timeout_ms)
+    def shutdown(self, wait_ms: int = 0) -> bool:
+        """Stop the run and end the thread without waiting (by default); `done` follows when the run has
+        saved its model."""
+        self.corpus_check.cancel()
+        ended = super().shutdown(wait_ms)
         if ended:
-            self.running = False  # the queued `done` will never be delivered after this
+            self.running = False
         return ended
 
-    def _on_done(self) -> None:
-        self.running = False
-        self.done.emit()
+    def _on_check_failed(self, _action: str, message: str) -> None:
+        self.failed.emit(Failure(FailureKind.CHECK_CORPUS, message))
+
+    def _on_done(self, req: int) -> None:
+        if self.accept(RUN, req):
+            self.running = False
+            self.done.emit()

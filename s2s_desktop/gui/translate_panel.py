@@ -7,7 +7,6 @@ typing, at once on Ctrl+Return) and shows whatever `show_result` is given.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -36,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from s2s_desktop.engine.api import ParagraphTranslation, Translation
+from s2s_desktop.engine.api import DecodeOptions, ParagraphTranslation, Translation
 from s2s_desktop.gui.inspector_panel import InspectorPanel
 from s2s_desktop.gui.output_spans import (
     WordSpan,
@@ -47,20 +46,21 @@ from s2s_desktop.gui.output_spans import (
     tooltip,
 )
 from s2s_desktop.gui.text_link import TextLink
-from s2s_desktop.settings import DecodeSettings
+from s2s_desktop.settings import DEFAULT_DECODE
 
 DEBOUNCE_MS = 300
 SHADE_RGB = (255, 160, 0)
 
 
 class TranslatePanel(QWidget):
-    translate_requested = Signal(str, object)  # text, decode options dict
+    translate_requested = Signal(str, object)  # text, DecodeOptions
     options_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.result: ParagraphTranslation | None = None
         self.spans: list[WordSpan] = []
+        self._decode = DEFAULT_DECODE  # what the boxes below do not show is kept from here
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self.request_translation)
 
@@ -158,24 +158,19 @@ class TranslatePanel(QWidget):
             QShortcut(QKeySequence(keys), self, activated=self.request_translation)
 
     # -- options -----------------------------------------------------------------------------------
-    def options(self) -> dict[str, Any]:
-        return {
-            "beam": self.beam.value(),
-            "nbest": min(self.nbest.value(), self.beam.value()),
-            "length_penalty": self.length_penalty.value(),
-            "max_length_ratio": self.max_ratio.value(),
-        }
+    def options(self) -> DecodeOptions:
+        """The decode options the boxes show (nbest clamped to the beam); kept in the settings as they are."""
+        return dataclasses.replace(self._decode, beam=self.beam.value(), nbest=self.nbest.value(),
+                                   length_penalty=self.length_penalty.value(),
+                                   max_len_a=self.max_ratio.value()).clamped()
 
-    def set_options(self, decode: DecodeSettings, as_you_type: bool) -> None:
+    def set_options(self, decode: DecodeOptions, as_you_type: bool) -> None:
+        self._decode = decode
         self.beam.setValue(decode.beam)
         self.nbest.setValue(decode.nbest)
         self.length_penalty.setValue(decode.length_penalty)
-        self.max_ratio.setValue(decode.max_length_ratio)
+        self.max_ratio.setValue(decode.max_len_a)
         self.as_you_type.setChecked(as_you_type)
-
-    def decode_settings(self) -> DecodeSettings:
-        o = self.options()
-        return DecodeSettings(o["beam"], o["nbest"], o["length_penalty"], o["max_length_ratio"])
 
     def set_languages(self, src: str, tgt: str) -> None:
         self.source_label.setText(f"Source ({src})")

@@ -111,11 +111,47 @@ def test_round_trip_weights_outputs_tokenizers_meta(tmp_path: Path, tiny_tokeniz
 def test_fixture_file_loads_with_its_config(tiny_model_file: Path, tiny_tokenizers) -> None:
     src_tok, tgt_tok = tiny_tokenizers
     loaded = load_model(tiny_model_file)
-    assert (loaded.config.emb_size, loaded.config.encoder_hidden, loaded.config.decoder_hidden) == (16, 16, 32)
+    assert (loaded.config.emb_size, loaded.config.rnn.encoder_hidden, loaded.config.rnn.decoder_hidden) == (16, 16, 32)
     assert (loaded.config.src_vocab_size, loaded.config.tgt_vocab_size) == (len(src_tok), len(tgt_tok))
     again = load_model(tiny_model_file)
     for name, value in loaded.model.state_dict().items():
         assert torch.equal(again.model.state_dict()[name], value), name
+
+
+# What every model file and config.json held before the architecture sections: the fields of every
+# architecture in one flat object (ModelConfig.to_dict of s2s-desktop 0.x up to this change).
+FLAT_FORMAT = {"arch": "rnn", "src_vocab_size": 8000, "tgt_vocab_size": 8000, "emb_size": 256, "dropout": 0.3,
+               "cell": "gru", "attention": "luong-general", "encoder_hidden": 256, "encoder_layers": 1,
+               "decoder_hidden": 512, "decoder_layers": 1, "heads": 4, "ff_size": 1024, "tie_output": False,
+               "share_embeddings": False}
+
+
+@pytest.mark.parametrize("fixture", ["tiny_model_file", "tiny_transformer_file"])
+def test_a_file_of_the_flat_format_opens(request, tmp_path: Path, fixture: str) -> None:
+    from s2s_desktop.engine.api import ModelConfig
+
+    path = request.getfixturevalue(fixture)
+    _, metadata = _file_parts(path)
+    info = json.loads(metadata["meta"])
+    info["model"] = {**FLAT_FORMAT, **info["model"]}
+    assert len(info["model"]) == len(FLAT_FORMAT)
+    flat = _rewrite(path, tmp_path / "flat.s2s", meta=json.dumps(info))
+    old, new = load_model(flat), load_model(path)
+    assert old.config == new.config == ModelConfig.from_dict(info["model"])
+    assert old.config.to_dict().keys() < FLAT_FORMAT.keys()  # saved again, it holds its own fields only
+    enc_a, lp_a, att_a = _encode_and_step(old.model, old.src_tok, "one two three")
+    enc_b, lp_b, att_b = _encode_and_step(new.model, new.src_tok, "one two three")
+    assert torch.equal(enc_a.memory, enc_b.memory) and torch.equal(lp_a, lp_b) and torch.equal(att_a, att_b)
+
+
+def test_flat_format_fields_land_in_their_sections() -> None:
+    from s2s_desktop.engine.api import ModelConfig, RnnConfig, TransformerConfig
+
+    rnn = ModelConfig.from_dict({**FLAT_FORMAT, "cell": "lstm", "heads": 8})
+    assert rnn.rnn == RnnConfig(cell="lstm") and rnn.transformer is None
+    transformer = ModelConfig.from_dict({**FLAT_FORMAT, "arch": "transformer", "encoder_layers": 3, "heads": 8})
+    assert transformer.transformer == TransformerConfig(heads=8, encoder_layers=3) and transformer.rnn is None
+    assert transformer.emb_size == 256 and not transformer.tie_output
 
 
 def test_joint_vocab_stores_one_tokenizer(tmp_path: Path, tiny_tokenizers) -> None:
@@ -317,7 +353,7 @@ def test_full_disk_keeps_the_old_file_and_names_the_problem(
     leaves the previous model intact and no temporary file behind."""
     import errno
 
-    from s2s_desktop.engine.formats.checkpoint import atomic_write
+    from s2s_desktop.engine.formats.atomic import atomic_write
 
     target = tmp_path / "best.s2s"
     target.write_bytes(tiny_model_file.read_bytes())
@@ -351,7 +387,7 @@ def test_streamed_safetensors_files_read_back_with_the_library(tmp_path):
     import torch
     from safetensors.torch import load_file, safe_open
 
-    from s2s_desktop.engine.formats.checkpoint import atomic_write
+    from s2s_desktop.engine.formats.atomic import atomic_write
     from s2s_desktop.engine.formats.safetensors_io import serialize
 
     tensors = {

@@ -22,7 +22,8 @@ from s2s_desktop.engine.formats.checkpoint import load_model
 from s2s_desktop.engine.data.dataset import prepare_data
 from s2s_desktop.engine.training.distributed import Ranks
 from s2s_desktop.engine.decoding.service import Translator
-from s2s_desktop.engine.training.loop import METRICS_FILE, read_metrics, train
+from s2s_desktop.engine.training.loop import train
+from s2s_desktop.engine.training.run_folder import METRICS_FILE, read_metrics
 from s2s_desktop.errors import ConfigError
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the tests find worker processes through /proc")
@@ -70,7 +71,7 @@ def _run(argv: list[str], torchrun: bool = False, timeout: float = 120) -> subpr
 
 
 def _steps(run_dir: Path) -> list[dict]:
-    return [e for e in read_metrics(run_dir / METRICS_FILE) if e["event"] == "step"]
+    return [e.to_json() for e in read_metrics(run_dir / METRICS_FILE) if e.kind == "step"]
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +122,7 @@ def test_rank_zero_writes_one_set_of_files(two_ranks):
     assert sorted(p.name for p in two_ranks.iterdir()) == [
         "best.s2s", "config.json", "last.s2s", "metrics.jsonl", "resume.safetensors"
     ]
-    events = read_metrics(two_ranks / METRICS_FILE)
+    events = [e.to_json() for e in read_metrics(two_ranks / METRICS_FILE)]
     kinds = [e["event"] for e in events]
     assert kinds.count("started") == kinds.count("finished") == 1
     steps = [e["step"] for e in events if e["event"] == "step"]

@@ -110,3 +110,17 @@ def test_bad_options_are_named(translator):
         translator.translate(["one"], DecodeOptions(beam=2, nbest=3))
     with pytest.raises(ConfigError, match="--beam"):
         translator.translate(["one"], DecodeOptions(beam=0))
+
+
+def test_info_is_a_model_info_in_the_order_of_s2s_info_json(tiny_model_file):
+    from s2s_desktop.engine.api import ModelInfo
+    from s2s_desktop.engine.formats.checkpoint import load_model
+
+    info = Translator.open(str(tiny_model_file), "cpu").info()
+    assert isinstance(info, ModelInfo)
+    assert list(info.to_json()) == ["path", "file_size", "format_version", "app_version", "src_lang", "tgt_lang",
+                                    "parameters", "src_vocab", "tgt_vocab", "joint_vocab", "storage", "model",
+                                    "training", "device", "precision"]
+    assert (info.path, info.file_size) == (str(tiny_model_file), tiny_model_file.stat().st_size)
+    assert (info.src_lang, info.tgt_lang, info.device) == ("en", "de", "cpu")
+    assert info.parameters == load_model(tiny_model_file).model.num_parameters()

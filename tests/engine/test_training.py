@@ -9,7 +9,8 @@ import pytest
 
 from s2s_desktop.engine.api import EvalReport, Failed, Finished, ModelConfig, StepReport, TrainConfig
 from s2s_desktop.engine.decoding.service import Translator
-from s2s_desktop.engine.training.loop import METRICS_FILE, read_metrics, train
+from s2s_desktop.engine.training.loop import train
+from s2s_desktop.engine.training.run_folder import METRICS_FILE, read_metrics
 from s2s_desktop.errors import ConfigError
 
 WORDS = "zero one two three four five six seven eight nine".split()
@@ -55,7 +56,7 @@ def test_reverse_task_is_learned(tmp_path, attention):
     exact = sum(o.text == t for o, (_, t) in zip(outputs, test_pairs)) / len(test_pairs)
     assert exact >= 0.95, exact
     evals = [e for e in events if isinstance(e, EvalReport)]
-    assert evals[-1].bleu > 90 and evals[-1].loss < 0.5  # per-token NLL: nearly certain
+    assert evals[-1].scores["bleu"] > 90 and evals[-1].loss < 0.5  # per-token NLL: nearly certain
 
 
 def test_interrupted_and_resumed_run_matches_uninterrupted(tmp_path):
@@ -74,7 +75,7 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(tmp_path):
     assert [e.loss for e in steps_b] == [e.loss for e in straight]
     # The run folder's log holds both parts; its last step line is the final step.
     logged = read_metrics(tmp_path / "b" / "run" / METRICS_FILE)
-    assert [e["step"] for e in logged if e["event"] == "step"][-1] == 16
+    assert [e.step for e in logged if isinstance(e, StepReport)][-1] == 16
 
 
 def test_killed_run_with_truncated_log_resumes(tmp_path):
@@ -161,6 +162,15 @@ def test_bad_training_options_are_named(tmp_path):
         list(train(SMALL, config(tmp_path, train_file, schedule="inverse-sqrt")))
     with pytest.raises(ConfigError, match="--train"):
         list(train(SMALL, config(tmp_path, None, train_tsv=None)))
+
+
+def test_options_that_contradict_each_other_are_refused_before_the_corpus_is_read(tmp_path):
+    missing = tmp_path / "missing.tsv"  # would be a CorpusError, had the data been read first
+    with pytest.raises(ConfigError, match="--joint-vocab"):
+        list(train(ModelConfig(**{**SMALL.to_dict(), "share_embeddings": True}), config(tmp_path, missing)))
+    with pytest.raises(ConfigError, match="--teacher-forcing"):
+        list(train(ModelConfig(arch="transformer", emb_size=32, heads=4), config(tmp_path, missing, teacher_forcing=0.5)))
+    assert not (tmp_path / "run").exists()
 
 
 def test_full_disk_during_training_fails_with_a_message(tmp_path, monkeypatch):

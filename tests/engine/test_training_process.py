@@ -9,7 +9,7 @@ import time
 import pytest
 
 from s2s_desktop.engine.api import ModelConfig, TrainConfig
-from s2s_desktop.engine.training.loop.child import ERROR, TrainingProcess
+from s2s_desktop.engine.training.child import ERROR, TrainingProcess
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,5 @@
-"""The attention inspector: pixel -> cell, clicks, the link with both texts, what-if, export, heads."""
+"""The attention inspector: pixel -> cell, clicks, the link with both texts, what-if, export, heads
+(with the fake engine: its attention peaks on the source word each output word reverses)."""
 
 from __future__ import annotations
 
@@ -37,9 +38,9 @@ def test_axis_labels_thin_out_instead_of_overlapping() -> None:
 
 
 @pytest.fixture
-def inspecting(qtbot, make_window, reverse_model_file):
+def inspecting(qtbot, make_window, fake_model_file):
     window = make_window()
-    open_model(qtbot, window, reverse_model_file)
+    open_model(qtbot, window, fake_model_file)
     window.resize(1000, 790)
     translate_and_wait(qtbot, window, TEXT)
     qtbot.waitUntil(lambda: window.panel.inspector.view is not None)
@@ -153,9 +154,9 @@ def test_exports(qtbot, inspecting, tmp_path):
     assert all(sum(r["weights"]) == pytest.approx(1.0, abs=1e-3) for r in data["rows"])
 
 
-def test_layer_and_head_switches_change_the_matrix(qtbot, make_window, tiny_transformer_file):
+def test_layer_and_head_switches_change_the_matrix(qtbot, make_window, fake_transformer_file):
     window = make_window()
-    open_model(qtbot, window, tiny_transformer_file)
+    open_model(qtbot, window, fake_transformer_file)
     translate_and_wait(qtbot, window, "one two three")
     insp = window.panel.inspector
     qtbot.waitUntil(lambda: insp.view is not None)

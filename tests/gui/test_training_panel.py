@@ -7,6 +7,7 @@ import random
 import numpy as np
 import pytest
 
+from s2s_desktop.engine.api import Finished, StepReport
 from s2s_desktop.engine.training.run_folder import METRICS_FILE, read_metrics
 from tests.conftest import NUMBER_WORDS
 
@@ -92,12 +93,34 @@ def test_a_run_from_the_form_fills_plots_progress_and_samples(qtbot, training, c
     assert used.args[0] == training.best_path
 
 
+def test_the_corpus_check_runs_in_another_process(qtbot, training, corpus, tmp_path):
+    """Reading the corpus holds the GIL for seconds: the check is a child process, errors name file and line."""
+    import os
+
+    fill_form(training.form, corpus, steps=60, name="checked")
+    with qtbot.waitSignal(training.client.corpus_checked, timeout=RUN_TIMEOUT) as checked:
+        training.form.check_button.click()
+    assert checked.args[0]["train_pairs"] + checked.args[0]["valid_pairs"] == 600
+    assert training.client.corpus_check.pid not in (None, os.getpid())
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("one two\ttwo one\nno tab here\n", encoding="utf-8")
+    training.form.train_tsv.setText(str(bad))
+    messages = []
+    training.message.connect(lambda text, level: messages.append((text, level)))
+    with qtbot.waitSignal(training.client.failed, timeout=RUN_TIMEOUT) as failed:
+        training.form.check_button.click()
+    failure = failed.args[0]
+    assert failure.action == "checking the corpus" and f"{bad}, line 2" in failure.message
+    assert messages and "line 2" in messages[-1][0] and messages[-1][1] == "error"
+    assert not training.client.corpus_check.running
+
+
 def test_pause_resume_and_stop(qtbot, training, corpus):
     from s2s_desktop.engine.decoding.service import Translator
 
     fill_form(training.form, corpus, steps=100_000, name="paused")
     steps = []
-    training.client.event.connect(lambda e: steps.append(e["step"]) if e["event"] == "step" else None)
+    training.client.event.connect(lambda e: steps.append(e.step) if isinstance(e, StepReport) else None)
     training.form.start_button.click()
     qtbot.waitUntil(lambda: len(steps) >= 1, timeout=RUN_TIMEOUT)
     training.pause_button.click()
@@ -112,7 +135,7 @@ def test_pause_resume_and_stop(qtbot, training, corpus):
         training.stop_button.click()
     assert steps == sorted(steps) and steps[-1] - steps[0] == 20 * (len(steps) - 1)  # the count went on
     events = read_metrics(training.run_dir + "/" + METRICS_FILE)
-    assert events[-1]["event"] == "finished" and events[-1]["reason"] == "stopped"
+    assert isinstance(events[-1], Finished) and events[-1].reason == "stopped"
     translator = Translator.open(training.best_path, "cpu")  # stopping saved a loadable model
     assert translator.translate(["one two"])[0].text is not None
 
@@ -120,7 +143,7 @@ def test_pause_resume_and_stop(qtbot, training, corpus):
 def test_history_replays_a_killed_run_and_resumes_it(qtbot, training, corpus):
     fill_form(training.form, corpus, steps=100_000, name="killed")
     seen = []
-    training.client.event.connect(lambda e: seen.append(e["event"]))
+    training.client.event.connect(lambda e: seen.append(e.kind))
     training.form.start_button.click()
     qtbot.waitUntil(lambda: seen.count("saved") >= 2, timeout=RUN_TIMEOUT)  # a validation saved models
     with qtbot.waitSignal(training.client.done, timeout=RUN_TIMEOUT):
@@ -129,7 +152,7 @@ def test_history_replays_a_killed_run_and_resumes_it(qtbot, training, corpus):
     metrics = f"{folder}/{METRICS_FILE}"
     with open(metrics, "a", encoding="utf-8") as fh:  # what a killed process leaves behind
         fh.write('{"event": "step", "step": 99')
-    steps_logged = sum(1 for e in read_metrics(metrics) if e["event"] == "step")
+    steps_logged = sum(1 for e in read_metrics(metrics) if isinstance(e, StepReport))
 
     training.history.refresh()
     training.history.select(folder)
@@ -142,9 +165,9 @@ def test_history_replays_a_killed_run_and_resumes_it(qtbot, training, corpus):
     start_step = run.steps
     training.form.limit.setValue(start_step + 20)  # not used: resume keeps the run's own config
     with qtbot.waitSignal(training.client.event, timeout=RUN_TIMEOUT,
-                          check_params_cb=lambda e: e["event"] == "step") as first:
+                          check_params_cb=lambda e: isinstance(e, StepReport)) as first:
         training.history.resume_button.click()
-    assert first.args[0]["step"] > start_step  # it continued, it did not start over
+    assert first.args[0].step > start_step  # it continued, it did not start over
     with qtbot.waitSignal(training.client.done, timeout=RUN_TIMEOUT):
         training.stop()
 

@@ -5,17 +5,23 @@ length-normalised score and the attention of every target position over the sour
 (`[layers, heads, target, source]`). Beam search runs over a (batch x beam) block: candidate
 selection, finishing and the n-best pool are tensor operations, so there is no Python loop over
 hypotheses, only over time steps.
+
+`SearchRules` says how hypotheses are scored and when a sentence is done. Its defaults are
+s2s-desktop's own rules; a model imported from Hugging Face carries the rules of transformers'
+`generate()` in its file (formats/marian_import.py), so it gives here what it gives there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
 import torch
 
-from s2s_desktop.engine.api import BOS_ID, EOS_ID, PAD_ID
+from s2s_desktop.engine.api import BOS_ID, EOS_ID, PAD_ID, DecodeOptions
+from s2s_desktop.engine.data.batching import make_batch
 from s2s_desktop.engine.models.model import Encoded, Seq2Seq
 
 NEG_INF = float("-inf")
@@ -35,6 +41,64 @@ class Hypothesis:
 def length_penalty(length: torch.Tensor | float, alpha: float):
     """GNMT length penalty ((5 + len) / 6) ** alpha; alpha 0 ranks by raw log-probability."""
     return ((5.0 + length) / 6.0) ** alpha
+
+
+@dataclass(frozen=True)
+class SearchRules:
+    """How a model's hypotheses are scored and when beam search stops with them (defaults: ours).
+
+    transformers' generate() for a Marian model is `SearchRules("power", False, (pad,), True, True)`:
+    scores divided by len ** alpha, its early-stopping heuristic, the pad id never generated,
+    log-probabilities renormalised after that, and the EOS forced at the length limit costing nothing."""
+
+    length_penalty: str = "gnmt"  # "gnmt": ((5 + len) / 6) ** alpha; "power": len ** alpha (Marian, transformers)
+    # True: a sentence is done when `beam` hypotheses have ended (fairseq; transformers' early_stopping=True).
+    # False / "never": also until no live beam, normalised at its current length (False) or, "never" with
+    # alpha > 0, at the length limit, could beat the worst ended one (transformers' early_stopping values).
+    early_stopping: bool | str = True
+    banned_ids: tuple[int, ...] = ()  # log-prob -inf after the softmax (transformers' single-token bad_words_ids)
+    renormalize: bool = False  # log-softmax again after the ban (transformers' renormalize_logits)
+    free_forced_eos: bool = False  # the EOS forced at the length limit gets log-prob 0 (forced_eos_token_id)
+
+    def __post_init__(self) -> None:
+        if self.length_penalty not in ("gnmt", "power") or self.early_stopping not in (True, False, "never"):
+            raise ValueError(f"invalid search rules {self}")
+
+    def penalty(self, length: torch.Tensor | float, alpha: float):
+        return length**alpha if self.length_penalty == "power" else length_penalty(length, alpha)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "banned_ids": list(self.banned_ids)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchRules:
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown search rule(s) {', '.join(unknown)}")
+        values = dict(data)
+        if "banned_ids" in values:
+            values["banned_ids"] = tuple(int(i) for i in values["banned_ids"])
+        return cls(**values)
+
+    def model_distribution(self, log_probs: torch.Tensor) -> torch.Tensor:
+        """(N, V) log-probs of the model -> the distribution search chooses from (bans, renormalised)."""
+        if self.banned_ids:
+            log_probs = log_probs.index_fill(1, torch.tensor(self.banned_ids, device=log_probs.device), NEG_INF)
+            if self.renormalize:
+                log_probs = torch.log_softmax(log_probs, dim=-1)
+        return log_probs
+
+    def force_eos(self, log_probs: torch.Tensor, at_limit: torch.Tensor) -> torch.Tensor:
+        """With `free_forced_eos`, rows at their length limit (at_limit (N,) bool) become EOS = 0, rest -inf."""
+        if not self.free_forced_eos or not bool(at_limit.any()):
+            return log_probs
+        forced = torch.full_like(log_probs[:1], NEG_INF)
+        forced[0, EOS_ID] = 0.0
+        return torch.where(at_limit[:, None], forced, log_probs)
+
+
+OURS = SearchRules()
 
 
 def max_lengths(src_lengths: torch.Tensor, a: float, b: int, cap: int) -> torch.Tensor:
@@ -59,6 +123,7 @@ def greedy_search(
     prefixes: Sequence[Sequence[int]] | None = None,
     alpha: float = 1.0,
     topk: int = 5,
+    rules: SearchRules = OURS,
 ) -> list[Hypothesis]:
     """Pick the most probable token at each step; `prefixes` force the first tokens of each output.
     `alpha` only sets how the returned score is length-normalised (as in beam search). Finished
@@ -74,8 +139,10 @@ def greedy_search(
     hist = _History(batch, 1)
     for t in range(int(limit.max())):
         log_probs, attn, state = model.step(prev, state, enc)
+        log_probs = rules.model_distribution(log_probs)
         top = _top_alternatives(log_probs, topk)
         _ban_eos_before(log_probs, t, min_len, limit)
+        log_probs = rules.force_eos(log_probs, t >= limit - 1)
         tok = log_probs.argmax(-1)
         if t < forced.shape[1]:
             tok = torch.where(forced[:, t] != PAD_ID, forced[:, t], tok)
@@ -99,7 +166,7 @@ def greedy_search(
         lp = float(logp[:n, i, 0].sum())
         attention = np.moveaxis(att[:n, i, 0], 0, 2)[:, :, :, : src_lens[i]]  # (L, H, T, S)
         out.append(Hypothesis(ids[:n, i, 0], np.exp(logp[:n, i, 0]), attention, lp,
-                              lp / length_penalty(float(n), alpha), a_ids[:n, i, 0], a_probs[:n, i, 0]))
+                              lp / rules.penalty(float(n), alpha), a_ids[:n, i, 0], a_probs[:n, i, 0]))
     return out
 
 
@@ -142,14 +209,15 @@ def beam_search(
     min_len: int = 0,
     prefixes: Sequence[Sequence[int]] | None = None,
     topk: int = 5,
+    rules: SearchRules = OURS,
 ) -> list[list[Hypothesis]]:
     """Batched beam search. Returns, per sentence, up to `nbest` hypotheses sorted by score.
 
     Each step scores (active sentences, beam, vocab) candidates, keeps the 2 * beam best, moves those
     ending in EOS (when ranked within the best `beam`, as fairseq does) into a per-sentence pool of
     finished hypotheses ranked by length-normalised score, and continues with the best `beam` others.
-    A sentence is done when its pool holds `beam` hypotheses or it reached its length limit; done
-    sentences leave the batch, so the rest of the batch decodes faster.
+    A sentence is done when its pool holds `beam` hypotheses (or what `rules.early_stopping` asks) or
+    it reached its length limit; done sentences leave the batch, so the rest of the batch decodes faster.
     """
     nbest = min(nbest, beam)
     batch = enc.memory.shape[0]
@@ -177,9 +245,11 @@ def beam_search(
     for t in range(steps):
         n_act = active.shape[0]
         log_probs, attn, state = model.step(prev, state, enc_k)
+        log_probs = rules.model_distribution(log_probs)
         vocab = log_probs.shape[1]
         top = _top_alternatives(log_probs, topk)
         _ban_eos_before(log_probs, t, min_len, limit.repeat_interleave(k))
+        log_probs = rules.force_eos(log_probs, (t >= limit - 1).repeat_interleave(k))
         if t < forced.shape[1]:
             f = forced[:, t].repeat_interleave(k)
             has = f != PAD_ID
@@ -205,7 +275,7 @@ def beam_search(
         competitive = is_eos.clone()
         competitive[:, k:] = False
         fin_raw = top2_scores.masked_fill(~competitive, NEG_INF)
-        fin_norm = fin_raw / length_penalty(float(t + 1), alpha)
+        fin_norm = fin_raw / rules.penalty(float(t + 1), alpha)
         merged = torch.cat([pool_score[active], fin_norm], 1)  # (A, K + 2K)
         new_score, pick = merged.topk(k, dim=1)
         from_new = pick >= k
@@ -222,7 +292,11 @@ def beam_search(
                  log_probs.view(n_act, k, vocab)[:, :, EOS_ID], attn.view(n_act, k, *attn.shape[1:]),
                  top.indices.view(n_act, k, -1), top.values.view(n_act, k, -1))
 
-        done = torch.isfinite(new_score).all(1) | (t >= limit - 1)
+        done = torch.isfinite(new_score).all(1)
+        if rules.early_stopping is not True:  # transformers: while the best live beam might still beat the pool
+            length = limit.float() if rules.early_stopping == "never" and alpha > 0 else float(t + 1)
+            done &= top_scores[:, 0] / rules.penalty(length, alpha) <= new_score.min(1).values
+        done |= t >= limit - 1
         if bool(done.all()):
             break
         offsets = (torch.arange(n_act, device=device) * k)[:, None]
@@ -309,3 +383,28 @@ def _collect(hist: _History, pool_score, pool_logp, pool_step, pool_slot, src_ma
                                    float(p_score[b, j]), alts[0][steps, b, slots], alts[1][steps, b, slots]))
         results.append(hyps)
     return results
+
+
+def decode_batch(
+    model: Seq2Seq,
+    src_ids: Sequence[Sequence[int]],
+    device: torch.device,
+    opts: DecodeOptions,
+    prefixes: Sequence[Sequence[int]] | None = None,
+    cap: int = 1024,
+    rules: SearchRules = OURS,
+) -> list[list[Hypothesis]]:
+    """The n-best hypotheses of already-encoded sources decoded as one batch: greedy search when
+    `opts.beam` is 1, beam search otherwise; outputs of at most `cap` pieces (EOS included), scored
+    and stopped by the model's `rules`. The translation service and the trainer's validation both
+    decode through here."""
+    batch = make_batch(src_ids, None, np.arange(len(src_ids)), device)
+    with torch.inference_mode():
+        enc = model.encode(batch.src, batch.src_lengths)
+        limits = max_lengths(batch.src_lengths, opts.max_len_a, opts.max_len_b, cap)
+        if opts.beam == 1:
+            hyps = greedy_search(model, enc, limits, opts.min_len, prefixes, opts.length_penalty, opts.alternatives,
+                                 rules)
+            return [[h] for h in hyps]
+        return beam_search(model, enc, opts.beam, limits, opts.nbest, opts.length_penalty, opts.min_len, prefixes,
+                           opts.alternatives, rules)

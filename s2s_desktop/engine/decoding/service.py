@@ -9,7 +9,6 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,23 +18,22 @@ from s2s_desktop.engine.api import (
     EOS_ID,
     Candidate,
     DecodeOptions,
+    FileSummary,
+    ModelInfo,
     ParagraphTranslation,
     Translation,
 )
-from s2s_desktop.engine.data.batching import bucket_batches, make_batch
-from s2s_desktop.engine.formats.checkpoint import LoadedModel, atomic_write, load_model
+from s2s_desktop.engine.data.batching import bucket_batches
+from s2s_desktop.engine.formats.atomic import atomic_write
+from s2s_desktop.engine.formats.checkpoint import LoadedModel, load_model
 from s2s_desktop.engine.data.corpus import read_lines
 from s2s_desktop.engine.device import resolve_device
-from s2s_desktop.engine.decoding.search import (
-    Hypothesis,
-    beam_search,
-    greedy_search,
-    max_lengths,
-)
+from s2s_desktop.engine.decoding.search import Hypothesis, decode_batch
 from s2s_desktop.engine.data.segment import split_sentences
 from s2s_desktop.errors import ConfigError, InputError
 
 EOS_PIECE = "</s>"
+CAP = 1024  # the longest output (pieces, EOS included) whatever the options; a model file may allow fewer
 Prefix = str | Sequence[str] | None  # target text, or target pieces, to force at the start
 
 
@@ -92,53 +90,70 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if native_bf16 else "fp32"
 
 
-@dataclass(frozen=True)
-class FileSummary:
-    lines: int
-    seconds: float
-    cancelled: bool
-    output: str
-
-
 class Translator:
-    """A loaded model ready to translate on one device."""
+    """A loaded model ready to translate on one device.
 
-    def __init__(self, loaded: LoadedModel, device: torch.device, precision: str = "auto"):
+    A multilingual imported model (`target_languages` not empty) translates into `target_language`,
+    the ">>xxx<<" code put before each source sentence (the file's default, or the one given)."""
+
+    def __init__(self, loaded: LoadedModel, device: torch.device, precision: str = "auto",
+                 target_language: str | None = None):
         self.loaded = loaded
         self.device = device
         self.precision = resolve_precision(precision, device)
+        self.rules = loaded.search_rules  # how the model's own implementation searches (ours by default)
+        if target_language is not None:
+            self.target_language = target_language
         loaded.model.set_inference_precision(self.precision)
 
     @classmethod
-    def open(cls, path: str, device: str = "auto", threads: int | None = None, precision: str = "auto") -> Translator:
+    def open(cls, path: str, device: str = "auto", threads: int | None = None, precision: str = "auto",
+             target_language: str | None = None) -> Translator:
         dev = resolve_device(device, threads)
-        return cls(load_model(path, dev), dev, precision)
+        return cls(load_model(path, dev), dev, precision, target_language)
+
+    @property
+    def target_languages(self) -> tuple[str, ...]:
+        """The target-language codes of a multilingual model (its ">>xxx<<" tokens); () for the others."""
+        return getattr(self.loaded.src_tok, "target_languages", ())
+
+    @property
+    def target_language(self) -> str | None:
+        return getattr(self.loaded.src_tok, "target_language", None)
+
+    @target_language.setter
+    def target_language(self, code: str | None) -> None:
+        if code and not self.target_languages:
+            raise InputError(f"{self.loaded.path}: this model translates into one language; it has no target "
+                             f"language {code!r} to choose")
+        if self.target_languages:
+            self.loaded.src_tok.target_language = code  # checked there (InputError naming the codes)
 
     @property
     def model(self):
         return self.loaded.model
 
-    def info(self) -> dict:
-        """What a user wants to know about the open model, as plain JSON-able data."""
+    def info(self) -> ModelInfo:
+        """What a user wants to know about the open model (plain data, JSON-able with `to_json`)."""
         loaded, meta = self.loaded, self.loaded.meta
         path = loaded.path
-        return {
-            "path": str(path),
-            "file_size": os.path.getsize(path) if path and os.path.exists(path) else 0,
-            "format_version": 1,
-            "app_version": meta.get("app_version"),
-            "src_lang": meta["src_lang"],
-            "tgt_lang": meta["tgt_lang"],
-            "parameters": loaded.model.num_parameters(),
-            "src_vocab": loaded.src_tok.vocab_size,
-            "tgt_vocab": loaded.tgt_tok.vocab_size,
-            "joint_vocab": meta.get("joint_vocab", False),
-            "storage": meta.get("storage"),
-            "model": meta["model"],
-            "training": meta.get("training", {}),
-            "device": str(self.device),
-            "precision": self.precision,
-        }
+        return ModelInfo(
+            path=str(path),
+            file_size=os.path.getsize(path) if path and os.path.exists(path) else 0,
+            format_version=1,
+            app_version=meta.get("app_version"),
+            src_lang=meta["src_lang"],
+            tgt_lang=meta["tgt_lang"],
+            parameters=loaded.model.num_parameters(),
+            src_vocab=loaded.src_tok.vocab_size,
+            tgt_vocab=loaded.tgt_tok.vocab_size,
+            joint_vocab=meta.get("joint_vocab", False),
+            storage=meta.get("storage"),
+            model=meta["model"],
+            training=meta.get("training", {}),
+            device=str(self.device),
+            precision=self.precision,
+        )
 
     # -- sentences ---------------------------------------------------------------------------------
     def translate(
@@ -159,8 +174,9 @@ class Translator:
         src_tok = self.loaded.src_tok
         cleaned = [clean_text(t) for t in texts]
         ids = src_tok.encode_batch(cleaned)
-        truncated = [len(x) > opts.max_source_tokens for x in ids]
-        ids = [x[: opts.max_source_tokens] for x in ids]
+        max_source, _ = self.loaded.length_limits(opts.max_source_tokens, CAP)
+        truncated = [len(x) > max_source for x in ids]
+        ids = [x[:max_source] for x in ids]
         forced = [self._prefix_ids(p) for p in prefixes] if prefixes else [[] for _ in texts]
         if len(forced) != len(texts):
             raise InputError(f"{len(forced)} prefixes for {len(texts)} texts")
@@ -192,17 +208,8 @@ class Translator:
         return out
 
     def _search(self, ids: list[list[int]], forced: list[list[int]], opts: DecodeOptions) -> list[list[Hypothesis]]:
-        batch = make_batch(ids, None, np.arange(len(ids)), self.device)
-        prefixes = forced if any(forced) else None
-        with torch.inference_mode():
-            enc = self.model.encode(batch.src, batch.src_lengths)
-            limits = max_lengths(batch.src_lengths, opts.max_len_a, opts.max_len_b, 1024)
-            if opts.beam == 1:
-                hyps = greedy_search(self.model, enc, limits, opts.min_len, prefixes, opts.length_penalty,
-                                     opts.alternatives)
-                return [[h] for h in hyps]
-            return beam_search(self.model, enc, opts.beam, limits, opts.nbest, opts.length_penalty, opts.min_len,
-                               prefixes, opts.alternatives)
+        _, cap = self.loaded.length_limits(opts.max_source_tokens, CAP)
+        return decode_batch(self.model, ids, self.device, opts, forced if any(forced) else None, cap, self.rules)
 
     def _prefix_ids(self, prefix: Prefix) -> list[int]:
         tok = self.loaded.tgt_tok

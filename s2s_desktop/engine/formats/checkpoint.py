@@ -6,6 +6,10 @@ Layout of a `.s2s` file (a valid safetensors file, so standard tools can list it
             "tokenizer.tgt"   uint8 bytes of the target model (absent when the vocabulary is joint)
   metadata  "format" = "s2s-desktop-model", "format_version", "meta" = JSON (model config,
             languages, training summary)
+An imported model (formats/marian_import.py) also holds
+            "tokenizer.vocab" uint8 bytes of the JSON list of its pieces, in model-id order
+  and in "meta": "tokenizer" (kind "marian", its special tokens and target languages), "generation"
+  (the search rules and length limits of the original implementation) and "provenance".
 
 Loading never unpickles: the header is checked by hand before safetensors reads the data, so
 pickles, foreign files, truncated files and newer formats all get a `CheckpointError` that says what
@@ -17,8 +21,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +31,12 @@ from safetensors.torch import load as st_load
 
 from s2s_desktop import __version__
 from s2s_desktop.engine.api import ModelConfig
+from s2s_desktop.engine.formats.atomic import atomic_write
 from s2s_desktop.engine.models.model import Seq2Seq, build_model
 from s2s_desktop.engine.formats.safetensors_io import serialize
+from s2s_desktop.engine.data.marian_tokenizer import ImportedTokenizer, imported_tokenizers
 from s2s_desktop.engine.data.tokenizer import Tokenizer
+from s2s_desktop.engine.decoding.search import SearchRules
 from s2s_desktop.errors import CheckpointError, S2SError
 
 FORMAT_NAME = "s2s-desktop-model"
@@ -52,6 +57,17 @@ class LoadedModel:
     def config(self) -> ModelConfig:
         return self.model.cfg
 
+    @property
+    def search_rules(self) -> SearchRules:
+        return search_rules(self.meta)
+
+    def length_limits(self, max_source: int, max_output: int) -> tuple[int, int]:
+        """The source and output lengths (pieces, EOS included) decoding may use: the given ones, cut to
+        what the file allows (an imported model: its position table and generation max_length)."""
+        gen = self.meta.get("generation") or {}
+        return (min(max_source, gen.get("max_source_tokens", max_source)),
+                min(max_output, gen.get("max_output_tokens", max_output)))
+
 
 @dataclass
 class ModelMeta:
@@ -61,33 +77,14 @@ class ModelMeta:
     tgt_lang: str
     joint_vocab: bool = False
     training: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # more "meta" entries: "generation", "provenance"
+
+
+EXTRA_META = ("generation", "provenance")  # the entries of ModelMeta.extra that a file may hold
 
 
 def bytes_tensor(data: bytes) -> torch.Tensor:
     return torch.from_numpy(np.frombuffer(data, dtype=np.uint8).copy())
-
-
-def atomic_write(path: str | os.PathLike, data: bytes | Iterable[bytes | memoryview],
-                 error: type[S2SError] = CheckpointError) -> None:
-    """Write via a temporary file in the same folder and os.replace, so a crash or a full disk never
-    leaves a half-written file where a good one was. `data` is bytes or an iterable of chunks."""
-    path = Path(path)
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            for chunk in [data] if isinstance(data, (bytes, bytearray, memoryview)) else data:
-                fh.write(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise error(f"Could not write {path}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def model_bytes(model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, meta: ModelMeta, half: bool = False) -> bytes:
@@ -105,6 +102,9 @@ def _model_tensors(model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, meta:
     tensors["tokenizer.src"] = bytes_tensor(src_tok.model_bytes)
     if not meta.joint_vocab:
         tensors["tokenizer.tgt"] = bytes_tensor(tgt_tok.model_bytes)
+    imported = isinstance(src_tok, ImportedTokenizer)
+    if imported:
+        tensors["tokenizer.vocab"] = bytes_tensor(json.dumps(list(src_tok.vocab), ensure_ascii=False).encode("utf-8"))
     info = {
         "model": model.cfg.to_dict(),
         "src_lang": meta.src_lang,
@@ -114,6 +114,9 @@ def _model_tensors(model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, meta:
         "app_version": __version__,
         "storage": "float16" if half else "float32",
     }
+    if imported:
+        info["tokenizer"] = src_tok.file_meta()
+    info.update({k: v for k, v in meta.extra.items() if k in EXTRA_META})
     header = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "meta": json.dumps(info)}
     return tensors, header
 
@@ -148,10 +151,13 @@ def read_header(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
         raise CheckpointError(f"{path} is not an s2s-desktop model file (not in safetensors format)")
     try:
         header = json.loads(data[8 : 8 + header_len])
-        assert isinstance(header, dict)
-    except (ValueError, AssertionError) as exc:
+    except ValueError as exc:
         raise CheckpointError(f"{path} is not an s2s-desktop model file (unreadable header)") from exc
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path} is not an s2s-desktop model file (its header is not a JSON object)")
     metadata = header.get("__metadata__") or {}
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"{path}: its __metadata__ is not a JSON object")
     if metadata.get("format") != FORMAT_NAME:
         raise CheckpointError(
             f"{path} is a safetensors file from another program (no s2s-desktop metadata); "
@@ -187,10 +193,13 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
     except Exception as exc:  # safetensors raises its own SafetensorError
         raise CheckpointError(f"{path} is corrupt: {exc}") from exc
     try:
-        src_tok = Tokenizer(tensors.pop("tokenizer.src").numpy().tobytes())
-        tgt_bytes = tensors.pop("tokenizer.tgt", None)
-        tgt_tok = src_tok if tgt_bytes is None else Tokenizer(tgt_bytes.numpy().tobytes())
-    except (KeyError, S2SError) as exc:
+        if info.get("tokenizer") is not None:
+            src_tok, tgt_tok = _imported_tokenizers(info["tokenizer"], tensors)
+        else:
+            src_tok = Tokenizer(tensors.pop("tokenizer.src").numpy().tobytes())
+            tgt_bytes = tensors.pop("tokenizer.tgt", None)
+            tgt_tok = src_tok if tgt_bytes is None else Tokenizer(tgt_bytes.numpy().tobytes())
+    except (KeyError, ValueError, TypeError, AttributeError, S2SError) as exc:
         raise CheckpointError(f"{path} has a missing or corrupt tokenizer ({exc})") from exc
     try:
         model = build_model(cfg)
@@ -204,8 +213,31 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
         raise CheckpointError(f"{path}: the weights do not match the model config ({' '.join(first)})") from exc
     if src_tok.vocab_size != cfg.src_vocab_size or tgt_tok.vocab_size != cfg.tgt_vocab_size:
         raise CheckpointError(f"{path}: the tokenizers do not match the model's vocabulary sizes")
+    try:
+        search_rules(info)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: its generation rules are invalid ({exc})") from exc
     model.to(device).eval()
     return LoadedModel(model, src_tok, tgt_tok, info, str(path))
+
+
+def _imported_tokenizers(meta: Any, tensors: dict[str, torch.Tensor]):
+    """The tokenizers of an imported model: both SentencePiece models and the vocabulary in model-id order."""
+    if not isinstance(meta, dict) or meta.get("kind") != "marian":
+        kind = meta.get("kind") if isinstance(meta, dict) else meta
+        raise ValueError(f"unknown tokenizer kind {kind!r} (this version reads 'marian')")
+    vocab = json.loads(tensors.pop("tokenizer.vocab").numpy().tobytes().decode("utf-8"))
+    if not isinstance(vocab, list):
+        raise ValueError("tokenizer.vocab is not a list of pieces")
+    src = tensors.pop("tokenizer.src").numpy().tobytes()
+    tgt = tensors.pop("tokenizer.tgt").numpy().tobytes()
+    return imported_tokenizers(src, tgt, vocab, meta)
+
+
+def search_rules(meta: dict[str, Any]) -> SearchRules:
+    """The search rules a model file asks for (an imported model's are those of its original implementation)."""
+    rules = (meta.get("generation") or {}).get("rules")
+    return SearchRules() if rules is None else SearchRules.from_dict(rules)
 
 
 def average_models(paths: list[str | os.PathLike], out: str | os.PathLike, half: bool = False) -> LoadedModel:
@@ -231,6 +263,7 @@ def average_models(paths: list[str | os.PathLike], out: str | os.PathLike, half:
     info = dict(last.meta)
     training = dict(info.get("training", {}))
     training["averaged_from"] = [str(p) for p in paths]
-    meta = ModelMeta(info["src_lang"], info["tgt_lang"], info.get("joint_vocab", False), training)
+    meta = ModelMeta(info["src_lang"], info["tgt_lang"], info.get("joint_vocab", False), training,
+                     {k: info[k] for k in EXTRA_META if k in info})
     save_model(out, last.model, last.src_tok, last.tgt_tok, meta, half=half)
     return load_model(out)

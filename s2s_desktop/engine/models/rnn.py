@@ -1,7 +1,8 @@
 """RNN encoder and attention decoders (GRU or LSTM).
 
 Encoder: embeddings -> bidirectional RNN over packed sequences -> memory (B, S, 2 * hidden).
-Decoders share one interface (`init_state`, `forward`, `step`, `reorder`):
+Both decoders follow the decoder protocol of protocol.py (`decode`, `init_state`, `step`,
+`reorder_state`); `build(cfg)` is what registry.py finds for "rnn":
 - `LuongDecoder` runs its RNN over the whole target sequence in one call and scores all target
   positions against the source in one batched matmul (the fast path for training);
 - `BahdanauDecoder` is step-wise with input feeding (the previous attentional vector is part of the
@@ -12,6 +13,7 @@ turns into logits, and the attention probabilities over the source.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -21,6 +23,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from s2s_desktop.engine.api import ModelConfig
 from s2s_desktop.engine.models.attention import LuongAttention, build_attention, masked_softmax
 from s2s_desktop.engine.models.lowp import LowPrecisionLinear
+from s2s_desktop.engine.models.protocol import Encoded
 
 RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -36,17 +39,21 @@ class RNNState(NamedTuple):
 class RNNEncoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
+        r = cfg.rnn
         self.dropout = nn.Dropout(cfg.dropout)
-        self.rnn = RNN_CELLS[cfg.cell](
+        self.rnn = RNN_CELLS[r.cell](
             cfg.emb_size,
-            cfg.encoder_hidden,
-            num_layers=cfg.encoder_layers,
+            r.encoder_hidden,
+            num_layers=r.encoder_layers,
             batch_first=True,
             bidirectional=True,
-            dropout=cfg.dropout if cfg.encoder_layers > 1 else 0.0,
+            dropout=cfg.dropout if r.encoder_layers > 1 else 0.0,
         )
-        self.layers = cfg.encoder_layers
-        self.output_size = 2 * cfg.encoder_hidden
+        self.layers = r.encoder_layers
+        self.output_size = 2 * r.encoder_hidden
+
+    def encode(self, embed: nn.Embedding, src: torch.Tensor, lengths: torch.Tensor, src_mask: torch.Tensor):
+        return self(embed(src), lengths)
 
     def forward(self, emb: torch.Tensor, lengths: torch.Tensor):
         """emb (B, S, E), lengths (B,) -> memory (B, S, 2H) (zeros on padding), final (B, 2H) top layer."""
@@ -67,29 +74,68 @@ class RNNDecoderBase(nn.Module):
 
     def __init__(self, cfg: ModelConfig, memory_size: int):
         super().__init__()
-        self.hidden = cfg.decoder_hidden
-        self.layers = cfg.decoder_layers
-        self.is_lstm = cfg.cell == "lstm"
+        r = cfg.rnn
+        self.hidden = r.decoder_hidden
+        self.layers = r.decoder_layers
+        self.is_lstm = r.cell == "lstm"
         self.dropout = nn.Dropout(cfg.dropout)
-        rnn_input = cfg.emb_size + (cfg.decoder_hidden if self.input_feeding else 0)
-        self.rnn = RNN_CELLS[cfg.cell](
+        rnn_input = cfg.emb_size + (r.decoder_hidden if self.input_feeding else 0)
+        self.rnn = RNN_CELLS[r.cell](
             rnn_input,
-            cfg.decoder_hidden,
-            num_layers=cfg.decoder_layers,
+            r.decoder_hidden,
+            num_layers=r.decoder_layers,
             batch_first=True,
-            dropout=cfg.dropout if cfg.decoder_layers > 1 else 0.0,
+            dropout=cfg.dropout if r.decoder_layers > 1 else 0.0,
         )
         # Bridge: the encoder's final state initialises every decoder layer.
-        self.bridge = nn.Linear(memory_size, cfg.decoder_layers * cfg.decoder_hidden)
-        self.bridge_c = nn.Linear(memory_size, cfg.decoder_layers * cfg.decoder_hidden) if self.is_lstm else None
-        self.attention = build_attention(cfg.attention, cfg.decoder_hidden, memory_size)
-        self.combine = nn.Linear(memory_size + cfg.decoder_hidden, cfg.decoder_hidden, bias=False)
-        self.output_size = cfg.decoder_hidden
+        self.bridge = nn.Linear(memory_size, r.decoder_layers * r.decoder_hidden)
+        self.bridge_c = nn.Linear(memory_size, r.decoder_layers * r.decoder_hidden) if self.is_lstm else None
+        self.attention = build_attention(r.attention, r.decoder_hidden, memory_size)
+        self.combine = nn.Linear(memory_size + r.decoder_hidden, r.decoder_hidden, bias=False)
+        self.output_size = r.decoder_hidden
 
     def precompute_keys(self, memory):
         return self.attention.precompute_keys(memory)
 
-    def init_state(self, final: torch.Tensor) -> RNNState:
+    # -- the decoder protocol ------------------------------------------------------------------------
+    def decode(self, embed: nn.Embedding, enc: Encoded, tgt_in: torch.Tensor, *, teacher_forcing: float = 1.0,
+               need_weights: bool = False, logits: Callable[[torch.Tensor], torch.Tensor] | None = None):
+        """tgt_in (B, T) -> hidden (B, T, H) after dropout, attention probs (B, T, S) (always)."""
+        emb = self.dropout(embed(tgt_in))
+        state = self.init_state(enc)
+        if teacher_forcing >= 1.0 or not self.training:
+            hidden, probs = self(emb, state, enc.memory, enc.src_mask, enc.keys)
+        else:
+            hidden, probs = self._decode_scheduled(embed, emb, state, enc, teacher_forcing, logits)
+        return self.dropout(hidden), probs
+
+    def _decode_scheduled(self, embed, emb, state, enc: Encoded, teacher_forcing: float, logits):
+        """Scheduled sampling: each position's input is the reference with probability
+        `teacher_forcing`, otherwise the model's own previous prediction."""
+
+        def choose(t, att):
+            with torch.no_grad():
+                predicted = logits(att).argmax(-1)
+            own = self.dropout(embed(predicted))
+            keep = torch.rand(att.shape[0], 1, device=att.device) < teacher_forcing
+            return torch.where(keep, emb[:, t], own)
+
+        return self.forward_stepwise(emb, state, enc.memory, enc.src_mask, enc.keys, choose)
+
+    def init_state(self, enc: Encoded) -> RNNState:
+        return self._initial_state(enc.final)
+
+    def step(self, embed: nn.Embedding, prev_tokens: torch.Tensor, state: RNNState, enc: Encoded):
+        """prev_tokens (B,) -> att (B, H), probs (B, 1, 1, S) (one layer, one head), new state."""
+        att, probs, state = self._step(embed(prev_tokens), state, enc.memory, enc.src_mask, enc.keys)
+        return att, probs[:, None, None, :], state
+
+    def reorder_state(self, state: RNNState, idx: torch.Tensor) -> RNNState:
+        c = state.c.index_select(1, idx) if state.c.numel() else state.c
+        return RNNState(state.h.index_select(1, idx), c, state.feed.index_select(0, idx))
+
+    # -- the recurrence --------------------------------------------------------------------------------
+    def _initial_state(self, final: torch.Tensor) -> RNNState:
         batch = final.shape[0]
 
         def spread(x):  # (B, L * H) -> (L, B, H)
@@ -112,7 +158,7 @@ class RNNDecoderBase(nn.Module):
         att = torch.tanh(self.combine(torch.cat([context, out], dim=-1)))
         return att, probs
 
-    def step(self, prev_emb, state: RNNState, memory, src_mask, keys):
+    def _step(self, prev_emb, state: RNNState, memory, src_mask, keys):
         """One target position: prev_emb (B, E) -> att (B, H), probs (B, S), new state."""
         x = prev_emb.unsqueeze(1)
         if self.input_feeding:
@@ -182,16 +228,12 @@ class RNNDecoderBase(nn.Module):
         atts, probs = [], []
         prev = emb[:, 0]
         for t in range(emb.shape[1]):
-            att, p, state = self.step(prev, state, memory, src_mask, keys)
+            att, p, state = self._step(prev, state, memory, src_mask, keys)
             atts.append(att)
             probs.append(p)
             if t + 1 < emb.shape[1]:
                 prev = emb[:, t + 1] if choose_input is None else choose_input(t + 1, att)
         return torch.stack(atts, 1), torch.stack(probs, 1)
-
-    def reorder(self, state: RNNState, idx: torch.Tensor) -> RNNState:
-        c = state.c.index_select(1, idx) if state.c.numel() else state.c
-        return RNNState(state.h.index_select(1, idx), c, state.feed.index_select(0, idx))
 
 
 class LuongDecoder(RNNDecoderBase):
@@ -209,6 +251,8 @@ class BahdanauDecoder(RNNDecoderBase):
         return self.forward_stepwise(emb, state, memory, src_mask, keys)
 
 
-def build_decoder(cfg: ModelConfig, memory_size: int) -> RNNDecoderBase:
-    cls = BahdanauDecoder if cfg.attention == "bahdanau" else LuongDecoder
-    return cls(cfg, memory_size)
+def build(cfg: ModelConfig) -> tuple[RNNEncoder, RNNDecoderBase]:
+    """The encoder, then the decoder (this order fixes the initial weights for a seed)."""
+    encoder = RNNEncoder(cfg)
+    decoder_cls = BahdanauDecoder if cfg.rnn.attention == "bahdanau" else LuongDecoder
+    return encoder, decoder_cls(cfg, encoder.output_size)

@@ -4,28 +4,77 @@ Training uses fused `scaled_dot_product_attention` (no weights materialised). Se
 position at a time: self-attention keys/values are cached per layer, cross-attention keys/values of
 the source are computed once per sentence (`precompute_keys`), and the cross-attention weights of
 every layer and head are returned for each decoded token, shape (B, layers, heads, S).
+
+The encoder and decoder follow the protocol of protocol.py; `build(cfg)` is what registry.py finds
+for "transformer". Each scales its embeddings by sqrt(d_model) and adds sinusoidal positions.
+
+The variants of `TransformerConfig` (post-norm layers, the activation, the position table's layout,
+no final LayerNorm, unscaled embeddings) exist for imported models (formats/marian_import.py); the
+defaults are the models trained here, computed exactly as before the variants existed.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from s2s_desktop.engine.api import ModelConfig
+from s2s_desktop.engine.api import PAD_ID, ModelConfig
+from s2s_desktop.engine.models.protocol import Encoded
 
 
 def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
-    """(length, dim) sine/cosine position table (Vaswani et al.), sines in the first half."""
+    """(length, dim) sine/cosine position table (Vaswani et al.): sines at even, cosines at odd dimensions."""
     pos = torch.arange(length, dtype=torch.float32)[:, None]
     inv = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
     table = torch.zeros(length, dim)
     table[:, 0::2] = torch.sin(pos * inv)
     table[:, 1::2] = torch.cos(pos * inv)
     return table
+
+
+def concatenated_positions(length: int, dim: int) -> torch.Tensor:
+    """(length, dim) table as Marian (and transformers' MarianSinusoidalPositionalEmbedding) builds it:
+    angle(pos, j) = pos / 10000^(2*(j//2)/dim) in float64, sines of the even j in the first
+    ceil(dim/2) columns, cosines of the odd j in the rest, cast to float32."""
+    pos = np.arange(length, dtype=np.float64)[:, None]
+    angle = pos / np.power(10000, 2 * (np.arange(dim) // 2) / dim)[None, :]
+    half = dim // 2 + dim % 2
+    table = np.empty((length, dim), dtype=np.float32)
+    table[:, :half] = np.sin(angle[:, 0::2])
+    table[:, half:] = np.cos(angle[:, 1::2])
+    return torch.from_numpy(table)
+
+
+POSITION_TABLES = {"interleaved": sinusoidal_positions, "concatenated": concatenated_positions}
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU, "gelu": nn.GELU, "gelu_tanh": lambda: nn.GELU(approximate="tanh"), "silu": nn.SiLU,
+}
+
+
+class EmbeddingInput(nn.Module):
+    """Token ids -> embeddings * sqrt(d) (or * 1) + sinusoidal positions, then dropout (no weights of its own)."""
+
+    def __init__(self, d: int, dropout: float, layout: str = "interleaved", scale: bool = True):
+        super().__init__()
+        self.d = d
+        self.scale = math.sqrt(d) if scale else 1.0
+        self.dropout = nn.Dropout(dropout)
+        self.table = POSITION_TABLES[layout]
+        self.register_buffer("positions", self.table(256, d), persistent=False)
+
+    def forward(self, embedding: nn.Embedding, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        """ids (B, T) at positions offset.. -> (B, T, d)."""
+        end = offset + ids.shape[1]
+        if end > self.positions.shape[0]:  # grow the sinusoid table for long inputs
+            table = self.table(max(end, 2 * self.positions.shape[0]), self.d)
+            self.positions = table.to(self.positions.device)
+        return self.dropout(embedding(ids) * self.scale + self.positions[offset:end])
 
 
 class MultiHeadAttention(nn.Module):
@@ -74,44 +123,65 @@ class MultiHeadAttention(nn.Module):
         return self.out_proj(self.merge(out)), weights
 
 
-class EncoderLayer(nn.Module):
-    def __init__(self, d: int, heads: int, ff: int, dropout: float):
+class _Layer(nn.Module):
+    """What encoder and decoder layers share: the feed-forward block and where the LayerNorms sit.
+    Pre-norm: x + f(LN(x)); post-norm: LN(x + f(x)). `sub_input` is what a sublayer reads,
+    `residual` adds its output back. Subclasses create their modules in a fixed order (attention, then
+    `_add_feed_forward`): that order fixes the initial weights for a seed."""
+
+    post_norm: bool
+
+    def _add_feed_forward(self, d: int, ff: int, dropout: float, activation: str) -> None:
+        self.ff = nn.Sequential(nn.Linear(d, ff), ACTIVATIONS[activation](), nn.Dropout(dropout), nn.Linear(ff, d))
+        self.drop = nn.Dropout(dropout)
+
+    def sub_input(self, x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
+        return x if self.post_norm else norm(x)
+
+    def residual(self, x: torch.Tensor, out: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
+        x = x + self.drop(out)
+        return norm(x) if self.post_norm else x
+
+
+class EncoderLayer(_Layer):
+    def __init__(self, d: int, heads: int, ff: int, dropout: float, post_norm: bool = False, activation: str = "relu"):
         super().__init__()
+        self.post_norm = post_norm
         self.norm1 = nn.LayerNorm(d)
         self.attn = MultiHeadAttention(d, heads, 0.0)
         self.norm2 = nn.LayerNorm(d)
-        self.ff = nn.Sequential(nn.Linear(d, ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff, d))
-        self.drop = nn.Dropout(dropout)
+        self._add_feed_forward(d, ff, dropout, activation)
 
     def forward(self, x, mask, need_weights=False):
-        h = self.norm1(x)
+        h = self.sub_input(x, self.norm1)
         k, v = self.attn.kv(h)
         a, w = self.attn(h, k, v, mask, need_weights=need_weights)
-        x = x + self.drop(a)
-        x = x + self.drop(self.ff(self.norm2(x)))
+        x = self.residual(x, a, self.norm1)
+        x = self.residual(x, self.ff(self.sub_input(x, self.norm2)), self.norm2)
         return x, w
 
 
-class DecoderLayer(nn.Module):
-    def __init__(self, d: int, heads: int, ff: int, dropout: float):
+class DecoderLayer(_Layer):
+    def __init__(self, d: int, heads: int, ff: int, dropout: float, post_norm: bool = False, activation: str = "relu"):
         super().__init__()
+        self.post_norm = post_norm
         self.norm1 = nn.LayerNorm(d)
         self.self_attn = MultiHeadAttention(d, heads, 0.0)
         self.norm2 = nn.LayerNorm(d)
         self.cross_attn = MultiHeadAttention(d, heads, 0.0)
         self.norm3 = nn.LayerNorm(d)
-        self.ff = nn.Sequential(nn.Linear(d, ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff, d))
-        self.drop = nn.Dropout(dropout)
+        self._add_feed_forward(d, ff, dropout, activation)
 
     def forward(self, x, cross_k, cross_v, cross_mask, need_weights=False):
         """Teacher forcing: causal self-attention over x (B, T, D), then attention to the source."""
-        h = self.norm1(x)
+        h = self.sub_input(x, self.norm1)
         k, v = self.self_attn.kv(h)
         a, self_w = self.self_attn(h, k, v, is_causal=True, need_weights=need_weights)
-        x = x + self.drop(a)
-        a, cross_w = self.cross_attn(self.norm2(x), cross_k, cross_v, cross_mask, need_weights=need_weights)
-        x = x + self.drop(a)
-        x = x + self.drop(self.ff(self.norm3(x)))
+        x = self.residual(x, a, self.norm1)
+        a, cross_w = self.cross_attn(self.sub_input(x, self.norm2), cross_k, cross_v, cross_mask,
+                                     need_weights=need_weights)
+        x = self.residual(x, a, self.norm2)
+        x = self.residual(x, self.ff(self.sub_input(x, self.norm3)), self.norm3)
         return x, self_w, cross_w
 
 
@@ -126,12 +196,23 @@ class TransformerState(NamedTuple):
 class TransformerEncoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        d = cfg.emb_size
-        self.layers = nn.ModuleList(
-            EncoderLayer(d, cfg.heads, cfg.ff_size, cfg.dropout) for _ in range(cfg.encoder_layers)
-        )
-        self.norm = nn.LayerNorm(d)
+        d, t = cfg.emb_size, cfg.transformer
+        _check_variants(t)
+        self.input = EmbeddingInput(d, cfg.dropout, t.position_layout, t.scale_embedding)
+        post = t.norm_position == "post"
+        self.layers = nn.ModuleList(EncoderLayer(d, t.heads, t.ff_size, cfg.dropout, post, t.activation)
+                                    for _ in range(t.encoder_layers))
+        self.norm = nn.LayerNorm(d) if t.final_norm else nn.Identity()
         self.output_size = d
+
+    def encode(self, embed: nn.Embedding, src: torch.Tensor, lengths: torch.Tensor, src_mask: torch.Tensor):
+        memory, _ = self(self.input(embed, src), src_mask)
+        return memory, memory.new_zeros((memory.shape[0], 0))
+
+    def self_attention(self, embed: nn.Embedding, src: torch.Tensor) -> torch.Tensor:
+        """Encoder self-attention for inspection: (B, layers, heads, S, S)."""
+        _, weights = self(self.input(embed, src), src != PAD_ID, need_weights=True)
+        return torch.stack(weights, 1)
 
     def forward(self, x, src_mask, need_weights=False):
         """x (B, S, D) embedded + positions; src_mask (B, S). -> memory (B, S, D), weights per layer."""
@@ -146,11 +227,13 @@ class TransformerEncoder(nn.Module):
 class TransformerDecoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        d = cfg.emb_size
-        self.layers = nn.ModuleList(
-            DecoderLayer(d, cfg.heads, cfg.ff_size, cfg.dropout) for _ in range(cfg.decoder_layers)
-        )
-        self.norm = nn.LayerNorm(d)
+        d, t = cfg.emb_size, cfg.transformer
+        _check_variants(t)
+        self.input = EmbeddingInput(d, cfg.dropout, t.position_layout, t.scale_embedding)
+        post = t.norm_position == "post"
+        self.layers = nn.ModuleList(DecoderLayer(d, t.heads, t.ff_size, cfg.dropout, post, t.activation)
+                                    for _ in range(t.decoder_layers))
+        self.norm = nn.LayerNorm(d) if t.final_norm else nn.Identity()
         self.output_size = d
 
     def precompute_keys(self, memory: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -170,12 +253,31 @@ class TransformerDecoder(nn.Module):
             cross_ws.append(cw)
         return self.norm(x), self_ws, cross_ws
 
-    def step(self, x, state: TransformerState, keys, src_mask):
+    # -- the decoder protocol ------------------------------------------------------------------------
+    def decode(self, embed: nn.Embedding, enc: Encoded, tgt_in: torch.Tensor, *, teacher_forcing: float = 1.0,
+               need_weights: bool = False, logits: Callable[[torch.Tensor], torch.Tensor] | None = None):
+        """tgt_in (B, T) -> hidden (B, T, D); attention None during training (fused attention), or with
+        `need_weights` the cross-attention (B, layers, heads, T, S) and decoder self-attention
+        (B, layers, heads, T, T) as a pair. (No scheduled sampling: `teacher_forcing` is always 1.)"""
+        hidden, self_w, cross_w = self(self.input(embed, tgt_in), enc.keys, enc.src_mask, need_weights)
+        if not need_weights:
+            return hidden, None
+        return hidden, (torch.stack(cross_w, 1), torch.stack(self_w, 1))
+
+    def init_state(self, enc: Encoded) -> TransformerState:
+        return TransformerState((), (), 0)
+
+    def step(self, embed: nn.Embedding, prev_tokens: torch.Tensor, state: TransformerState, enc: Encoded):
+        """prev_tokens (B,) -> hidden (B, D), cross-attention (B, layers, heads, S), new state."""
+        x = self.input(embed, prev_tokens[:, None], state.position)
+        return self._step(x, state, enc.keys, enc.src_mask)
+
+    def _step(self, x, state: TransformerState, keys, src_mask):
         """One position: x (B, 1, D) -> (B, D), cross weights (B, layers, heads, S), new state."""
         mask = src_mask[:, None, None, :]
         new_k, new_v, cross = [], [], []
         for i, layer in enumerate(self.layers):
-            h = layer.norm1(x)
+            h = layer.sub_input(x, layer.norm1)
             k, v = layer.self_attn.kv(h)
             if state.keys:
                 k = torch.cat([state.keys[i], k], dim=2)
@@ -183,20 +285,34 @@ class TransformerDecoder(nn.Module):
             new_k.append(k)
             new_v.append(v)
             a, _ = layer.self_attn(h, k, v)  # every cached position is in the past: no mask needed
-            x = x + a
-            a, w = layer.cross_attn(layer.norm2(x), keys[2 * i], keys[2 * i + 1], mask, need_weights=True)
-            x = x + a
-            x = x + layer.ff(layer.norm3(x))
+            x = layer.residual(x, a, layer.norm1)  # (dropout is off in search)
+            a, w = layer.cross_attn(layer.sub_input(x, layer.norm2), keys[2 * i], keys[2 * i + 1], mask,
+                                    need_weights=True)
+            x = layer.residual(x, a, layer.norm2)
+            x = layer.residual(x, layer.ff(layer.sub_input(x, layer.norm3)), layer.norm3)
             cross.append(w[:, :, 0, :])  # (B, H, S)
-        return self.norm(x).squeeze(1), torch.stack(cross, 1), TransformerState(tuple(new_k), tuple(new_v), state.position + 1)
+        state = TransformerState(tuple(new_k), tuple(new_v), state.position + 1)
+        return self.norm(x).squeeze(1), torch.stack(cross, 1), state
 
     def set_matmul_precision(self, mode: str | None) -> None:
         """Reduced precision covers only the shared output projection for Transformers so far."""
 
     @staticmethod
-    def reorder(state: TransformerState, idx: torch.Tensor) -> TransformerState:
+    def reorder_state(state: TransformerState, idx: torch.Tensor) -> TransformerState:
         return TransformerState(
             tuple(k.index_select(0, idx) for k in state.keys),
             tuple(v.index_select(0, idx) for v in state.values),
             state.position,
         )
+
+
+def _check_variants(t) -> None:
+    for name, allowed in (("norm_position", ("pre", "post")), ("activation", tuple(ACTIVATIONS)),
+                          ("position_layout", tuple(POSITION_TABLES))):
+        if getattr(t, name) not in allowed:
+            raise ValueError(f"transformer {name} must be one of {', '.join(allowed)} (got {getattr(t, name)!r})")
+
+
+def build(cfg: ModelConfig) -> tuple[TransformerEncoder, TransformerDecoder]:
+    """The encoder, then the decoder (this order fixes the initial weights for a seed)."""
+    return TransformerEncoder(cfg), TransformerDecoder(cfg)

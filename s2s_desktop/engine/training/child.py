@@ -9,6 +9,11 @@ Protocol (text, never pickle): the parent writes one JSON line with the configs,
 ("pause", "resume", "stop") on the child's stdin; the child writes one JSON event per line on its
 stdout, exactly the lines of the run's metrics.jsonl, so a live run and a replayed one give the GUI the
 same dicts. If the parent goes away (stdin closes), the child stops as if told to, saving a model.
+
+With `--check` the child is short-lived and only checks a corpus ("Check corpus" in the app, which
+reads the whole corpus and loads SentencePiece: the same GIL problem): one JSON line with the train
+config in, one JSON line out, `{"event": "corpus_checked", "counts": {...}, "pid": ...}` or an ERROR
+pseudo-event, then it exits.
 """
 
 from __future__ import annotations
@@ -25,13 +30,25 @@ from typing import IO, Any
 from s2s_desktop.errors import S2SError
 
 ERROR = "process_error"  # a pseudo-event: the run could not start or crashed (never in metrics.jsonl)
+CORPUS_CHECKED = "corpus_checked"  # the reply of a --check child
 CHILD_FLAG = "--s2s-training-child"  # how a frozen (PyInstaller) app is asked to be the child
+CHECK_FLAG = "--check"  # after CHILD_FLAG or the module: check a corpus instead of training
 
 
-def child_command() -> list[str]:
+def child_command(check: bool = False) -> list[str]:
+    """The command line of the child: this module, or the frozen bundle itself (see app.main)."""
+    flags = [CHECK_FLAG] if check else []
     if getattr(sys, "frozen", False):  # the bundle's executable dispatches on the flag (see app.main)
-        return [sys.executable, CHILD_FLAG]
-    return [sys.executable, "-m", "s2s_desktop.engine.training.loop.child"]
+        return [sys.executable, CHILD_FLAG, *flags]
+    return [sys.executable, "-m", "s2s_desktop.engine.training.child", *flags]
+
+
+def child_env() -> dict[str, str]:
+    """The child's environment: unbuffered UTF-8 output, and never mistaken for a torchrun worker."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        env.pop(var, None)
+    return env
 
 
 class TrainingProcess:
@@ -39,11 +56,8 @@ class TrainingProcess:
 
     def __init__(self, model_cfg: dict[str, Any], train_cfg: dict[str, Any], resume: bool, nice: int = 10) -> None:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the child
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
-        for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):  # never mistake the child for a torchrun worker
-            env.pop(var, None)
         self._proc = subprocess.Popen(child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=self._stderr, env=env)
+                                      stderr=self._stderr, env=child_env())
         self._events: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._reader = threading.Thread(target=self._read, args=(self._proc.stdout,), daemon=True,
                                         name="s2s-training-reader")
@@ -112,13 +126,16 @@ class TrainingProcess:
         self._proc.wait()
 
 
-def child_main() -> int:
-    """The child: read the configs, train, write events; control lines arrive on stdin meanwhile."""
+def child_main(argv: list[str] | None = None) -> int:
+    """The child: read the configs, train, write events; control lines arrive on stdin meanwhile.
+    With --check in `argv` (default: the command line), check a corpus instead (`check_main`)."""
     events_out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints (ours or native) go to stderr
     first = sys.stdin.readline()
     if not first:
         return 0
+    if CHECK_FLAG in (sys.argv[1:] if argv is None else argv):
+        return check_main(first, events_out)
     job = json.loads(first)
     if job.get("nice"):
         try:
@@ -145,6 +162,27 @@ def child_main() -> int:
 
         send({"event": ERROR, "action": "training", "message": f"{type(exc).__name__}: {exc}",
               "traceback": traceback.format_exc()})
+    return 0
+
+
+def check_main(job_line: str, out: IO[str]) -> int:
+    """The --check child: one train config (a JSON object) in, one reply line out."""
+    action = "checking the corpus"
+    try:
+        from s2s_desktop.engine.api import TrainConfig
+        from s2s_desktop.engine.data.corpus_check import corpus_counts
+
+        reply = {"event": CORPUS_CHECKED, "counts": corpus_counts(TrainConfig.from_dict(json.loads(job_line))),
+                 "pid": os.getpid()}
+    except S2SError as exc:
+        reply = {"event": ERROR, "action": action, "message": str(exc), "pid": os.getpid()}
+    except Exception as exc:  # noqa: BLE001 - reported to the app as an event
+        import traceback
+
+        reply = {"event": ERROR, "action": action, "message": f"{type(exc).__name__}: {exc}",
+                 "traceback": traceback.format_exc(), "pid": os.getpid()}
+    out.write(json.dumps(reply, ensure_ascii=False) + "\n")
+    out.flush()
     return 0
 
 

@@ -288,6 +288,7 @@ def check_launch(nproc_per_node: int, nnodes: int, node_rank: int) -> None:
 
 
 def launch(
+    module: str,
     argv: list[str],
     nproc_per_node: int,
     nnodes: int = 1,
@@ -295,8 +296,9 @@ def launch(
     master_addr: str | None = None,
     master_port: int | None = None,
 ) -> None:
-    """Run `python -m s2s_desktop.cli *argv` in `nproc_per_node` processes on this machine (one of
-    `nnodes`) with torchrun, in this process; returns when they have all finished.
+    """Run `python -m MODULE *argv` (the front end that asked, e.g. the CLI) in `nproc_per_node`
+    processes on this machine (one of `nnodes`) with torchrun, in this process; returns when they have
+    all finished.
 
     Raises TrainingError with one line when a process fails (torchrun has stopped the others by then),
     and KeyboardInterrupt after Ctrl+C (torchrun passes it on: the processes stop together and save).
@@ -316,7 +318,7 @@ def launch(
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc_per_node)))
     _quiet_torchrun_logs()  # its failure reports are replaced by the one line raised below
     try:
-        torchrun.run(torchrun.parse_args([*args, "-m", "s2s_desktop.cli", *argv]))
+        torchrun.run(torchrun.parse_args([*args, "-m", module, *argv]))
     except ChildFailedError as exc:
         raise TrainingError(f"distributed training failed: {_describe_failures(exc)}") from None
     except SignalException as exc:

@@ -1,9 +1,13 @@
-"""Reading training-run folders without torch: the run history and the live plots use this.
+"""The training-run folder, torch-free: its file names, the metrics writer and readers, the summary
+the run history shows.
 
-A run folder holds `config.json` (model and training settings), `metrics.jsonl` (one event per
-line, append-only) and model files. A killed process can leave a truncated last line; readers skip
-it, and `tail` reads only what was appended since the last call, so a run started from the CLI can
-be watched live.
+A run folder holds `config.json` (model and training settings), `metrics.jsonl` (one event per line,
+append-only), `best.s2s`, `last.s2s`, kept `step-NNNNNNN.s2s` models and `resume.safetensors`. Every
+module that touches the folder takes the names from here.
+
+Readers return the `api` events (`Event.from_json`): a killed process can leave a truncated last line
+and a newer app can write kinds this one does not know; both are skipped. `MetricsTail` reads only what
+was appended since the last call, so a run started from the CLI can be watched live.
 """
 
 from __future__ import annotations
@@ -14,26 +18,68 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-METRICS_FILE = "metrics.jsonl"
+from s2s_desktop.engine import metrics
+from s2s_desktop.engine.api import EvalReport, Event, Failed, Finished, RunStarted, StepReport
+from s2s_desktop.errors import CheckpointError, TrainingError
+
 CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+BEST_FILE = "best.s2s"
+LAST_FILE = "last.s2s"
+RESUME_FILE = "resume.safetensors"
 
 
-def parse_lines(text: str) -> list[dict]:
+def step_file(step: int) -> str:
+    """Name of the model kept at a validation step (--keep-last)."""
+    return f"step-{step:07d}.s2s"
+
+
+def holds_run(folder: str | Path) -> bool:
+    """Whether a training run has already saved something here (a new run must not start over it)."""
+    folder = Path(folder)
+    return (folder / RESUME_FILE).exists() or (folder / BEST_FILE).exists()
+
+
+class MetricsLog:
+    """Append-only JSON-lines log; tolerates a truncated last line left by a killed process."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        if path.exists() and path.stat().st_size:
+            with open(path, "rb+") as fh:
+                fh.seek(-1, 2)
+                if fh.read(1) != b"\n":
+                    fh.write(b"\n")
+        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115  (kept open for the whole run)
+
+    def write(self, event: Event) -> None:
+        try:
+            self._fh.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+            self._fh.flush()
+        except OSError as exc:
+            raise TrainingError(f"Could not append to {self.path}: {exc.strerror or exc}") from exc
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def parse_lines(text: str) -> list[Event]:
+    """The events of metrics.jsonl text; cut, malformed and unknown lines are skipped."""
     events = []
     for line in text.splitlines():
         line = line.strip()
         if not line:
             continue
         try:
-            event = json.loads(line)
-        except ValueError:
-            continue  # a line cut short by a killed writer
-        if isinstance(event, dict) and "event" in event:
+            event = Event.from_json(json.loads(line))
+        except (ValueError, CheckpointError):
+            continue  # a line cut short by a killed writer, or not an event
+        if event is not None:  # None: a kind from a newer version
             events.append(event)
     return events
 
 
-def read_metrics(path: str | Path) -> list[dict]:
+def read_metrics(path: str | Path) -> list[Event]:
     """Events of a run's metrics.jsonl; unreadable lines (a killed writer's last line) are skipped."""
     with open(path, encoding="utf-8", errors="replace") as fh:
         return parse_lines(fh.read())
@@ -47,7 +93,7 @@ class MetricsTail:
         self.offset = 0
         self.partial = b""
 
-    def read(self) -> list[dict]:
+    def read(self) -> list[Event]:
         try:
             with open(self.path, "rb") as fh:
                 fh.seek(self.offset)
@@ -72,7 +118,7 @@ class RunSummary:
     steps: int = 0
     elapsed: float = 0.0
     status: str = "unknown"  # "finished", "stopped", "failed", "running or interrupted", "not started"
-    best: dict[str, Any] = field(default_factory=dict)
+    best: dict[str, Any] = field(default_factory=dict)  # step, loss, ppl and the metrics of the best evaluation
     can_resume: bool = False
     best_model: str = ""
 
@@ -91,25 +137,25 @@ def summarize_run(folder: str | Path) -> RunSummary | None:
         summary.tgt_lang = cfg.get("train", {}).get("tgt_lang", "?")
     except (OSError, ValueError, AttributeError):
         pass
-    metrics = folder / METRICS_FILE
-    events = read_metrics(metrics) if metrics.is_file() else []
+    log = folder / METRICS_FILE
+    events = read_metrics(log) if log.is_file() else []
     summary.status = "not started" if not events else "running or interrupted"
     for e in events:
-        kind = e["event"]
-        if kind in ("step", "eval"):
-            summary.steps = max(summary.steps, int(e.get("step", 0)))
-            summary.elapsed = max(summary.elapsed, float(e.get("elapsed", 0.0)))
-        if kind == "eval" and e.get("is_best"):
-            summary.best = {k: e[k] for k in ("step", "loss", "ppl", "bleu", "chrf") if k in e}
-        elif kind == "finished":
-            summary.status = "finished" if e.get("reason") != "stopped" else "stopped"
-            summary.elapsed = max(summary.elapsed, float(e.get("elapsed", 0.0)))
-        elif kind == "failed":
-            summary.status = "failed"
-        elif kind == "started":
-            summary.status = "running or interrupted"
-    summary.can_resume = (folder / "resume.safetensors").is_file() and summary.status != "finished"
-    best = folder / "best.s2s"
+        match e:
+            case StepReport() | EvalReport():
+                summary.steps = max(summary.steps, e.step)
+                summary.elapsed = max(summary.elapsed, e.elapsed)
+                if isinstance(e, EvalReport) and e.is_best:
+                    summary.best = {"step": e.step, "loss": e.loss, "ppl": e.ppl, **e.scores}
+            case Finished():
+                summary.status = "finished" if e.reason != "stopped" else "stopped"
+                summary.elapsed = max(summary.elapsed, e.elapsed)
+            case Failed():
+                summary.status = "failed"
+            case RunStarted():
+                summary.status = "running or interrupted"
+    summary.can_resume = (folder / RESUME_FILE).is_file() and summary.status != "finished"
+    best = folder / BEST_FILE
     summary.best_model = str(best) if best.is_file() else ""
     return summary
 
@@ -131,17 +177,28 @@ def list_runs(*roots: str | Path) -> list[RunSummary]:
     return sorted(out, key=lambda s: s.started, reverse=True)
 
 
-def curves_csv(events: list[dict]) -> str:
-    """The plotted series as one CSV: step, elapsed, kind, and each metric."""
-    columns = ["step", "elapsed", "loss", "nll", "lr", "tokens_per_sec", "grad_norm", "ppl", "bleu", "chrf"]
+def curves_csv(events: list[Event]) -> str:
+    """The plotted series as one CSV: step, elapsed, kind, and each metric (those a validation computes
+    by default, then any other the events hold, in the registry's order)."""
+    found = {name for e in events if isinstance(e, EvalReport) for name in e.scores}
+    names = [m.name for m in metrics.METRICS.values() if m.in_training or m.name in found]
+    names += sorted(found - set(names))  # from a newer version's registry
+    columns = ["step", "elapsed", "loss", "nll", "lr", "tokens_per_sec", "grad_norm", "ppl", *names]
     lines = ["event," + ",".join(columns)]
     for e in events:
-        if e["event"] in ("step", "eval"):
-            lines.append(e["event"] + "," + ",".join("" if e.get(c) is None else str(e[c]) for c in columns))
+        match e:
+            case StepReport():
+                row = {"step": e.step, "elapsed": e.elapsed, "loss": e.loss, "nll": e.nll, "lr": e.lr,
+                       "tokens_per_sec": e.tokens_per_sec, "grad_norm": e.grad_norm}
+            case EvalReport():
+                row = {"step": e.step, "elapsed": e.elapsed, "loss": e.loss, "ppl": e.ppl, **e.scores}
+            case _:
+                continue
+        lines.append(e.kind + "," + ",".join("" if row.get(c) is None else str(row[c]) for c in columns))
     return "\n".join(lines) + "\n"
 
 
 def model_at_step(folder: str | Path, step: int) -> str | None:
     """The model file saved at a validation step, when it was kept."""
-    path = Path(folder) / f"step-{step:07d}.s2s"
+    path = Path(folder) / step_file(step)
     return str(path) if path.is_file() else None

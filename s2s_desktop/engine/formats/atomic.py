@@ -1,0 +1,38 @@
+"""Atomic file writes, torch-free: the model file, the resume state, the run's config.json and the app's
+settings all go through here, so a crash or a full disk never leaves a half-written file where a good
+one was."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from s2s_desktop.errors import CheckpointError, S2SError
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | Iterable[bytes | memoryview],
+                 error: type[S2SError] | None = CheckpointError) -> None:
+    """Write via a temporary file in the same folder and os.replace. `data` is bytes or an iterable of
+    chunks. An OSError becomes `error` with a message naming the file, or is raised as it is when
+    `error` is None."""
+    path = Path(path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            for chunk in [data] if isinstance(data, (bytes, bytearray, memoryview)) else data:
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        if error is None:
+            raise
+        raise error(f"Could not write {path}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)

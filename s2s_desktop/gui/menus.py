@@ -1,0 +1,54 @@
+"""The main window's menu bar and toolbar, in one place: what each action is called, its shortcut and
+the window method it calls."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QToolBar
+
+from s2s_desktop.gui.device_box import DeviceBox
+
+if TYPE_CHECKING:
+    from s2s_desktop.gui.main_window import MainWindow
+
+
+def build_menus(w: MainWindow) -> None:
+    """Adds the menus and the toolbar; sets w.open_action, w.recent_menu, w.translate_file_action, w.device_combo."""
+    file_menu = w.menuBar().addMenu("&File")
+    w.open_action = QAction("&Open model…", w, shortcut=QKeySequence.StandardKey.Open)
+    w.open_action.triggered.connect(w.ask_open_model)
+    file_menu.addAction(w.open_action)
+    w.recent_menu = file_menu.addMenu("Open &recent")
+    w.translate_file_action = QAction("&Translate a text file…", w, enabled=False)
+    w.translate_file_action.triggered.connect(w.ask_translate_file)
+    file_menu.addAction(w.translate_file_action)
+    file_menu.addSeparator()
+    quit_action = QAction("&Quit", w, shortcut=QKeySequence.StandardKey.Quit)
+    quit_action.triggered.connect(w.close)
+    file_menu.addAction(quit_action)
+
+    edit_menu = w.menuBar().addMenu("&Edit")
+    copy_action = QAction("&Copy translation", w, shortcut=QKeySequence("Ctrl+Shift+C"))
+    copy_action.triggered.connect(w.panel.copy_output)
+    edit_menu.addAction(copy_action)
+
+    view_menu = w.menuBar().addMenu("&View")
+    view_menu.addAction(w.info_dock.toggleViewAction())
+
+    help_menu = w.menuBar().addMenu("&Help")
+    about = QAction("&About s2s-desktop", w)
+    about.triggered.connect(w.show_about)
+    help_menu.addAction(about)
+
+    toolbar = QToolBar("Engine", w)
+    toolbar.setObjectName("engine-toolbar")
+    toolbar.setMovable(False)
+    toolbar.addAction(w.open_action)
+    toolbar.addSeparator()
+    toolbar.addWidget(QLabel(" Device: "))
+    w.device_combo = DeviceBox()
+    w.device_combo.chosen.connect(w._on_device_chosen)
+    toolbar.addWidget(w.device_combo)
+    w.addToolBar(toolbar)

@@ -1,0 +1,163 @@
+"""A small fake engine for GUI tests: no torch, deterministic, instant.
+
+`FakeEngine` is what `MainWindow(engine=...)` opens models with. Its "model files" are JSON files
+written by `write_fake_model`; anything else is refused with the engine's CheckpointError, as a real
+corrupt file would be. `FakeTranslator` "translates" by reversing the words, and returns real
+`api.Translation` / `api.Candidate` objects: one piece per word ("▁word"), an end piece, per-token
+probabilities, top-k alternatives and numpy attention (layers, heads, target, source) that peaks on
+the source word each target word came from (each layer and head blurs it differently).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from s2s_desktop.engine.api import (
+    Candidate,
+    DecodeOptions,
+    EngineInfo,
+    FileSummary,
+    ModelConfig,
+    ModelInfo,
+    ParagraphTranslation,
+    Translation,
+)
+from s2s_desktop.engine.data.corpus import read_lines
+from s2s_desktop.engine.data.segment import split_sentences
+from s2s_desktop.engine.data.words import WORD_START
+from s2s_desktop.errors import CheckpointError, ConfigError
+
+EOS = "</s>"
+VOCAB = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+CHOSEN_PROB = 0.8
+OTHER_PROBS = (0.1, 0.05, 0.03, 0.02)
+
+
+def write_fake_model(path: Path, src_lang: str = "en", tgt_lang: str = "rev", layers: int = 1, heads: int = 1) -> Path:
+    path.write_text(json.dumps({"fake_model": 1, "src_lang": src_lang, "tgt_lang": tgt_lang,
+                                "layers": layers, "heads": heads}), encoding="utf-8")
+    return path
+
+
+def _pieces(text: str) -> list[str]:
+    return [WORD_START + w for w in text.split()]
+
+
+def _text(pieces: Sequence[str]) -> str:
+    return "".join(p for p in pieces if p != EOS).replace(WORD_START, " ").strip()
+
+
+class FakeTranslator:
+    def __init__(self, path: str, device: str, spec: dict) -> None:
+        self.path, self.device = path, "cpu" if device == "auto" else device
+        self.src_lang, self.tgt_lang = spec["src_lang"], spec["tgt_lang"]
+        self.layers, self.heads = int(spec.get("layers", 1)), int(spec.get("heads", 1))
+
+    @classmethod
+    def open(cls, path: str, device: str = "auto") -> FakeTranslator:
+        try:
+            spec = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CheckpointError(f"{path} does not exist") from None
+        except (UnicodeDecodeError, ValueError):
+            spec = None
+        if not isinstance(spec, dict) or spec.get("fake_model") != 1:
+            raise CheckpointError(f"{path} is not an s2s-desktop model file")
+        return cls(path, device, spec)
+
+    def info(self) -> ModelInfo:
+        return ModelInfo(path=self.path, file_size=os.path.getsize(self.path), src_lang=self.src_lang,
+                         tgt_lang=self.tgt_lang, parameters=1234, src_vocab=len(VOCAB) + 4, tgt_vocab=len(VOCAB) + 4,
+                         model=ModelConfig().to_dict(), device=self.device, precision="fp32")
+
+    # -- translation -------------------------------------------------------------------------------
+    def translate(self, texts: Sequence[str], opts: DecodeOptions = DecodeOptions(), batch_tokens: int = 4000,
+                  progress: Callable[[int, int], bool | None] | None = None,
+                  prefixes: Sequence[object] | None = None) -> list[Translation]:
+        if opts.nbest > opts.beam:
+            raise ConfigError(f"--nbest ({opts.nbest}) cannot exceed --beam ({opts.beam})")
+        out = []
+        for i, text in enumerate(texts):
+            out.append(self._sentence(text, opts, prefixes[i] if prefixes else None))
+            if progress is not None and progress(i + 1, len(texts)) is False:
+                break
+        return out
+
+    def _sentence(self, text: str, opts: DecodeOptions, prefix: object) -> Translation:
+        source = _pieces(text)
+        truncated = len(source) > opts.max_source_tokens
+        source = source[: opts.max_source_tokens]
+        forced = _pieces(prefix) if isinstance(prefix, str) else list(prefix or ())
+        cands = tuple(self._candidate(source, forced, k, opts.alternatives) for k in range(opts.nbest))
+        return Translation(text, (*source, EOS), cands[0], cands, truncated)
+
+    def _candidate(self, source: list[str], forced: list[str], rank: int, k: int) -> Candidate:
+        free = source[::-1]
+        free = free[rank % len(free):] + free[: rank % len(free)] if free else free  # the n-best: rotations
+        tokens = (*forced, *free[len(forced):], EOS)
+        n, s = len(tokens), len(source) + 1
+        probs = np.full(n, CHOSEN_PROB)
+        alt_tokens = tuple((tok, *[WORD_START + w for w in VOCAB if WORD_START + w != tok][: max(k - 1, 0)])[:k]
+                           for tok in tokens)
+        alt_probs = np.array([(CHOSEN_PROB, *OTHER_PROBS)[:k]] * n).reshape(n, k)
+        log_prob = float(np.log(probs).sum()) - rank
+        return Candidate(_text(tokens), tokens, probs, log_prob, log_prob / n, self._attention(n, s),
+                         alt_tokens if k else (), alt_probs if k else None, len(forced))
+
+    def _attention(self, n: int, s: int) -> np.ndarray:
+        """(layers, heads, n, s): target i peaks on source s-2-i (the word it reverses), the end on the end."""
+        peak = np.zeros((n, s))
+        for i in range(n):
+            peak[i, (s - 2 - i) if i < n - 1 and i < s - 1 else s - 1] = 1.0
+        att = np.empty((self.layers, self.heads, n, s))
+        for layer in range(self.layers):
+            for head in range(self.heads):
+                blur = 0.1 + 0.15 * (layer * self.heads + head)
+                att[layer, head] = (1 - blur) * peak + blur / s
+        return att
+
+    def translate_paragraph(self, text: str, opts: DecodeOptions = DecodeOptions(),
+                            progress: Callable[[int, int], bool | None] | None = None) -> ParagraphTranslation | None:
+        seg = split_sentences(text)
+        sentences = tuple(self.translate(seg.sentences, opts, progress=progress)) if seg.sentences else ()
+        if len(sentences) != len(seg.sentences):
+            return None
+        return ParagraphTranslation(text, sentences, seg.separators, seg.leading)
+
+    def translate_file(self, src: str, dst: str, opts: DecodeOptions = DecodeOptions(),
+                       progress: Callable[[int, int], None] | None = None, cancel: threading.Event | None = None,
+                       chunk: int = 256) -> FileSummary:
+        lines = read_lines(src)
+        out: list[str] = []
+        for i in range(0, len(lines), chunk):
+            if cancel is not None and cancel.is_set():
+                return FileSummary(len(out), 0.0, True, "")
+            out.extend(t.text for t in self.translate(lines[i: i + chunk], opts))
+            if progress is not None:
+                progress(len(out), len(lines))
+        Path(dst).write_text("".join(line + "\n" for line in out), encoding="utf-8")
+        return FileSummary(len(out), 0.01, False, str(dst))
+
+
+class FakeEngine:
+    """The `Engine` the GUI tests inject: lists one CPU and opens fake model files."""
+
+    def __init__(self, fail_load: str | None = None) -> None:
+        self.fail_load = fail_load
+        self.opened: list[str] = []
+
+    def load(self) -> EngineInfo:
+        if self.fail_load:
+            raise RuntimeError(self.fail_load)
+        return EngineInfo(("cpu",), {"cpu": "CPU (fake engine)"}, "fake", 0.0)
+
+    def open(self, path: str, device: str) -> FakeTranslator:
+        translator = FakeTranslator.open(path, device)
+        self.opened.append(path)
+        return translator
