@@ -25,7 +25,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_ui_heartbeat import Heartbeat
+from bench_ui_heartbeat import Heartbeat  # noqa: E402 - found through sys.path above
 
 
 def settings(data: Path, out: Path, seconds: float) -> tuple[dict, dict]:

@@ -31,8 +31,8 @@ SENTENCE_12 = "A man in a blue shirt is standing on a ladder cleaning windows."
 
 def ours(model: Path, src: list[str], refs: list[str], beams: list[int]) -> list[dict]:
     from s2s_desktop.engine.api import DecodeOptions
-    from s2s_desktop.engine.metrics import score
     from s2s_desktop.engine.decoding.service import Translator
+    from s2s_desktop.engine.metrics import score
 
     translator = Translator.open(str(model), "cpu", threads=2)
     translator.translate(src[:50], DecodeOptions(beam=5))  # warm-up

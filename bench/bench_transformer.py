@@ -27,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_train import MODEL_ARGS, PEERS, run_ours, run_peer
+from bench_train import MODEL_ARGS, PEERS, run_ours, run_peer  # noqa: E402 - found through sys.path above
 
 RECIPE = ["--arch", "transformer", "--preset", "tiny", "--joint-vocab", "--share-embeddings", "--tie-output",
           "--sp-model-type", "bpe", "--vocab-size", "10000", "--dropout", "0.3", "--lr", "5e-3",

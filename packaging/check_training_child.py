@@ -59,8 +59,8 @@ def main() -> int:
     counts = {e: events.count(e) for e in dict.fromkeys(events)}
     print(f"child exit code {proc.returncode}; events: {json.dumps(counts)}")
     ok = "finished" in events and (work / "run" / "best.s2s").is_file()
-    print(("OK: the training child finished and saved run/best.s2s" if ok else
-           f"FAIL: the training child did not finish (see {out}/training.jsonl, {out}/training.stderr)"))
+    print("OK: the training child finished and saved run/best.s2s" if ok else
+           f"FAIL: the training child did not finish (see {out}/training.jsonl, {out}/training.stderr)")
     return 0 if ok else 1
 
 

@@ -2,9 +2,9 @@
 
     QT_QPA_PLATFORM=offscreen python packaging/render_icons.py
 
-Writes resources/icons/hicolor/<N>x<N>/apps/<APP_ID>.png for every size in SIZES (16 and 24 px from the simplified packaging/icon-small.svg), using PySide6's
-QSvgRenderer (part of PySide6-Essentials), so no other tool is needed. Run it again after editing the
-SVG and commit the PNGs with it.
+Writes resources/icons/hicolor/<N>x<N>/apps/<APP_ID>.png for every size in SIZES (16 and 24 px from the
+simplified packaging/icon-small.svg), using PySide6's QSvgRenderer (part of PySide6-Essentials), so no
+other tool is needed. Run it again after editing the SVG and commit the PNGs with it.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ TRAIN_HELP = {
     "joint_vocab": "one SentencePiece model for both languages",
     "batch_tokens": "padded target tokens per batch",
     "lr": "peak learning rate",
-    "schedule": "plateau (reduce on plateau), inverse-sqrt (needs --warmup-steps), cosine (decays to --min-lr at --max-steps) or constant",
+    "schedule": "plateau (reduce on plateau), inverse-sqrt (needs --warmup-steps), cosine (decays to --min-lr at "
+                "--max-steps) or constant",
     "warmup_steps": "linear warmup steps",
     "plateau_factor": "LR multiplier when validation stops improving",
     "plateau_patience": "evaluations without improvement before the LR is cut",

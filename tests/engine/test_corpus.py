@@ -90,7 +90,7 @@ def test_utf16_file_is_reported_as_binary_with_hint(tmp_path: Path) -> None:
 
 
 def test_invalid_utf8_names_file_line_and_column(tmp_path: Path) -> None:
-    path = write(tmp_path / "latin1.txt", "ok\nstill ok\n".encode() + "naïve\n".encode("latin-1"))
+    path = write(tmp_path / "latin1.txt", b"ok\nstill ok\n" + "naïve\n".encode("latin-1"))
     with pytest.raises(CorpusError) as info:
         read_lines(path)
     message = str(info.value)

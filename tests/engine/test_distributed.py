@@ -18,10 +18,10 @@ import torch
 from s2s_desktop.cli import main
 from s2s_desktop.engine.api import ModelConfig, TrainConfig
 from s2s_desktop.engine.data.batching import EpochBatches
-from s2s_desktop.engine.formats.checkpoint import load_model
 from s2s_desktop.engine.data.dataset import prepare_data
-from s2s_desktop.engine.training.distributed import Ranks
 from s2s_desktop.engine.decoding.service import Translator
+from s2s_desktop.engine.formats.checkpoint import load_model
+from s2s_desktop.engine.training.distributed import Ranks
 from s2s_desktop.engine.training.loop import train
 from s2s_desktop.engine.training.run_folder import METRICS_FILE, read_metrics
 from s2s_desktop.errors import ConfigError

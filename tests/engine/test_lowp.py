@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from s2s_desktop.engine.api import DecodeOptions
-from s2s_desktop.engine.models.lowp import LowPrecisionLinear
 from s2s_desktop.engine.decoding.service import Translator, resolve_precision
+from s2s_desktop.engine.models.lowp import LowPrecisionLinear
 from s2s_desktop.errors import ConfigError
 
 

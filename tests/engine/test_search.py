@@ -6,9 +6,9 @@ import torch
 
 from s2s_desktop.engine.api import EOS_ID, DecodeOptions
 from s2s_desktop.engine.data.batching import make_batch
-from s2s_desktop.engine.formats.checkpoint import load_model
 from s2s_desktop.engine.decoding.search import beam_search, greedy_search, max_lengths
 from s2s_desktop.engine.decoding.service import Translator
+from s2s_desktop.engine.formats.checkpoint import load_model
 
 SENTENCES = ["one two three", "four five", "six seven eight nine ten two", "three", "ten nine eight one"]
 

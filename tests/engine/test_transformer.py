@@ -6,10 +6,10 @@ import torch
 
 from s2s_desktop.engine.api import DecodeOptions, Finished, ModelConfig, TrainConfig
 from s2s_desktop.engine.data.batching import make_batch
+from s2s_desktop.engine.decoding.service import Translator
 from s2s_desktop.engine.formats.checkpoint import ModelMeta, average_models, load_model, save_model
 from s2s_desktop.engine.models.model import build_model, sequence_loss
 from s2s_desktop.engine.models.presets import PRESETS
-from s2s_desktop.engine.decoding.service import Translator
 from s2s_desktop.engine.training.loop import train
 from s2s_desktop.errors import CheckpointError, ConfigError
 

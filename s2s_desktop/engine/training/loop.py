@@ -27,27 +27,44 @@ import numpy as np
 import torch
 
 from s2s_desktop.engine import metrics
-from s2s_desktop.engine.api import (EvalReport, Event, Failed, Finished, ModelConfig, ModelSaved, Notice, RunStarted,
-                                    SampleTranslations, TrainConfig)
-from s2s_desktop.engine.data.batching import EpochBatches, make_batch, target_tokens
-from s2s_desktop.engine.formats.checkpoint import ModelMeta, save_model
+from s2s_desktop.engine.api import (
+    EvalReport,
+    Event,
+    Failed,
+    Finished,
+    ModelConfig,
+    ModelSaved,
+    Notice,
+    RunStarted,
+    SampleTranslations,
+    TrainConfig,
+)
 from s2s_desktop.engine.config import run_config, validate, write_run_config
+from s2s_desktop.engine.data.batching import EpochBatches, make_batch, target_tokens
 from s2s_desktop.engine.data.dataset import (
     PreparedData,
     build_tokenizers,
     prepare_data,
     read_corpora,
 )
+from s2s_desktop.engine.data.tokenizer import Tokenizer
 from s2s_desktop.engine.device import device_label
-from s2s_desktop.engine.training.distributed import Ranks
+from s2s_desktop.engine.formats.checkpoint import ModelMeta, save_model
 from s2s_desktop.engine.models.model import Seq2Seq, build_model, sequence_loss
+from s2s_desktop.engine.training.distributed import Ranks
 from s2s_desktop.engine.training.resume_state import Progress, ResumeState, load_resume, save_resume
-from s2s_desktop.engine.training.run_folder import (BEST_FILE, CONFIG_FILE, LAST_FILE, METRICS_FILE, MetricsLog,
-                                                    holds_run, step_file)
+from s2s_desktop.engine.training.run_folder import (
+    BEST_FILE,
+    CONFIG_FILE,
+    LAST_FILE,
+    METRICS_FILE,
+    MetricsLog,
+    holds_run,
+    step_file,
+)
 from s2s_desktop.engine.training.schedule import LRSchedule
 from s2s_desktop.engine.training.step_interval import StepInterval
 from s2s_desktop.engine.training.validation import autocast, perplexity, samples, validate_run
-from s2s_desktop.engine.data.tokenizer import Tokenizer
 from s2s_desktop.errors import ConfigError, S2SError, TrainingError
 
 MAX_BAD_STEPS = 5  # consecutive non-finite losses before the run fails

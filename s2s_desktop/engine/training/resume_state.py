@@ -16,10 +16,10 @@ from typing import Any
 import torch
 from safetensors.torch import load as st_load
 
+from s2s_desktop.engine.data.tokenizer import Tokenizer
 from s2s_desktop.engine.formats.atomic import atomic_write
 from s2s_desktop.engine.formats.checkpoint import bytes_tensor
 from s2s_desktop.engine.formats.safetensors_io import serialize
-from s2s_desktop.engine.data.tokenizer import Tokenizer
 from s2s_desktop.engine.training.run_folder import RESUME_FILE
 from s2s_desktop.errors import CheckpointError
 
