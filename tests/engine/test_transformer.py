@@ -25,8 +25,18 @@ def tiny(**kw):
     return build_model(ModelConfig(**cfg)).eval()
 
 
-def test_cached_incremental_decoding_equals_full_recompute():
-    model = tiny()
+# The variants an imported Marian model uses (post-norm, SiLU, Marian's sinusoids, no final LayerNorm, ...)
+VARIANTS = [
+    {},
+    dict(norm_position="post", final_norm=False, activation="silu", position_layout="concatenated"),
+    dict(activation="gelu_tanh", scale_embedding=False, final_norm=False),
+    dict(norm_position="post", activation="gelu"),
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "-".join(map(str, v.values())) or "default")
+def test_cached_incremental_decoding_equals_full_recompute(variant):
+    model = tiny(**variant)
     batch = make_batch(SRC, TGT, np.arange(3))
     with torch.no_grad():
         enc = model.encode(batch.src, batch.src_lengths)
@@ -145,3 +155,45 @@ def test_one_model_with_half_is_a_float16_conversion(tmp_path, tiny_model_file):
     assert converted.model.num_parameters() == load_model(tiny_model_file).model.num_parameters()
     with pytest.raises(CheckpointError, match="at least two"):
         average_models([tiny_model_file], tmp_path / "avg.s2s")  # averaging one model is a mistake
+
+
+def test_variants_default_to_the_models_trained_here():
+    """A config written before the variants existed builds today's model: same weights for a seed."""
+
+    from s2s_desktop.engine.api import TransformerConfig
+
+    old = ModelConfig.from_dict({"arch": "transformer", "emb_size": 32, "heads": 4, "ff_size": 64})
+    t = old.transformer
+    assert (t.norm_position, t.final_norm, t.activation, t.position_layout, t.scale_embedding) == (
+        "pre", True, "relu", "interleaved", True)
+    explicit = ModelConfig(arch="transformer", emb_size=32, transformer=TransformerConfig(heads=4, ff_size=64))
+    assert old == explicit and set(old.to_dict()) == {"arch", "src_vocab_size", "tgt_vocab_size", "emb_size",
+                                                      "dropout", "tie_output", "share_embeddings", "heads",
+                                                      "ff_size", "encoder_layers", "decoder_layers"}
+    post = ModelConfig(arch="transformer", norm_position="post", scale_embedding=False)
+    assert post.to_dict()["norm_position"] == "post" and post.to_dict()["scale_embedding"] is False
+    assert "activation" not in post.to_dict() and ModelConfig.from_dict(post.to_dict()) == post
+    a, b = tiny(), tiny(norm_position="pre", activation="relu")
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+    assert isinstance(a.encoder.layers[0].ff[1], torch.nn.ReLU) and a.encoder.input.scale == 32**0.5
+    variant = tiny(final_norm=False, activation="silu", scale_embedding=False)
+    assert not any(k.startswith(("encoder.norm", "decoder.norm")) for k in variant.state_dict())
+    assert set(variant.state_dict()) | {"encoder.norm.weight", "encoder.norm.bias", "decoder.norm.weight",
+                                        "decoder.norm.bias"} == set(a.state_dict())
+    assert isinstance(variant.decoder.layers[0].ff[1], torch.nn.SiLU) and variant.decoder.input.scale == 1.0
+    with pytest.raises(ConfigError, match="activation"):
+        tiny(activation="tanh")
+
+
+def test_concatenated_positions_are_marians():
+    from s2s_desktop.engine.formats.marian_weights import marian_sinusoids
+    from s2s_desktop.engine.models.transformer import concatenated_positions, sinusoidal_positions
+
+    for length, dim in ((300, 32), (5, 7)):
+        assert np.array_equal(concatenated_positions(length, dim).numpy(), marian_sinusoids(length, dim))
+    table = sinusoidal_positions(4, 6)
+    assert table[1, 0] == pytest.approx(np.sin(1.0)) and table[1, 1] == pytest.approx(np.cos(1.0))
+    model = tiny(position_layout="concatenated")
+    ids = torch.full((1, 300), 5)  # longer than the first table: it grows in the same layout
+    x = model.encoder.input(model.src_embed, ids)
+    torch.testing.assert_close(x[0] - x[0, :1] + model.encoder.input.positions[:1], model.encoder.input.positions[:300])

@@ -24,12 +24,12 @@ from s2s_desktop.engine.api import (
     Translation,
 )
 from s2s_desktop.engine.data.batching import bucket_batches
+from s2s_desktop.engine.data.corpus import read_lines
+from s2s_desktop.engine.data.segment import split_sentences
+from s2s_desktop.engine.decoding.search import Hypothesis, decode_batch
+from s2s_desktop.engine.device import resolve_device
 from s2s_desktop.engine.formats.atomic import atomic_write
 from s2s_desktop.engine.formats.checkpoint import LoadedModel, load_model
-from s2s_desktop.engine.data.corpus import read_lines
-from s2s_desktop.engine.device import resolve_device
-from s2s_desktop.engine.decoding.search import Hypothesis, decode_batch
-from s2s_desktop.engine.data.segment import split_sentences
 from s2s_desktop.errors import ConfigError, InputError
 
 EOS_PIECE = "</s>"

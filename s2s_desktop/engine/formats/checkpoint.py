@@ -31,12 +31,12 @@ from safetensors.torch import load as st_load
 
 from s2s_desktop import __version__
 from s2s_desktop.engine.api import ModelConfig
-from s2s_desktop.engine.formats.atomic import atomic_write
-from s2s_desktop.engine.models.model import Seq2Seq, build_model
-from s2s_desktop.engine.formats.safetensors_io import serialize
 from s2s_desktop.engine.data.marian_tokenizer import ImportedTokenizer, imported_tokenizers
 from s2s_desktop.engine.data.tokenizer import Tokenizer
 from s2s_desktop.engine.decoding.search import SearchRules
+from s2s_desktop.engine.formats.atomic import atomic_write
+from s2s_desktop.engine.formats.safetensors_io import serialize
+from s2s_desktop.engine.models.model import Seq2Seq, build_model
 from s2s_desktop.errors import CheckpointError, S2SError
 
 FORMAT_NAME = "s2s-desktop-model"

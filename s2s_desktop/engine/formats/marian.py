@@ -70,11 +70,11 @@ Tokenisation (`engine.data.marian_tokenizer.MarianTokenizer` reproduces MarianTo
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from s2s_desktop.engine.formats import marian_card as card
 from s2s_desktop.engine.formats.marian_weights import (
     canonical_tensors,
     find_weights,
@@ -106,8 +106,6 @@ MAX_VOCAB_JSON = 64 * 1024 * 1024
 MAX_SPM = 64 * 1024 * 1024
 MAX_TEXT = 1024 * 1024
 LICENSE_NAMES = ("LICENSE", "LICENSE.txt", "LICENSE.md")
-_REPO_RE = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
-_LANG_RE = re.compile(r"^[A-Za-z][\w+-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -195,9 +193,9 @@ def read_marian_folder(folder: str | Path) -> MarianFolder:
                 f"{folder / 'config.json'}: {field} is {arch[field]} but vocab.json maps {token} to {vocab_ids[token]}"
             )
     readme = _read_text(folder / "README.md")
-    front, body = _front_matter(readme or "")
-    repository = _repository(folder, config, body)
-    source_lang, target_lang = _languages(folder / "tokenizer_config.json", tok_config, front, repository)
+    front, body = card.front_matter(readme or "")
+    repository = card.repository(folder, config, body)
+    source_lang, target_lang = card.languages(folder / "tokenizer_config.json", tok_config, front, repository)
     generation = _generation(gen_path if gen_config is not None else folder / "config.json",
                              gen_config if gen_config is not None else config, arch["vocab_size"])
     weights_path, notice = find_weights(folder)
@@ -213,7 +211,7 @@ def read_marian_folder(folder: str | Path) -> MarianFolder:
         repository=repository,
         license=_short(front.get("license")),
         license_text=license_text,
-        readme_preprocessing=_readme_field(body, "pre-processing"),
+        readme_preprocessing=card.readme_field(body, "pre-processing"),
         **generation,
         weights_file=weights_path.name,
     )
@@ -366,67 +364,6 @@ def _added_tokens(path: Path, cfg: dict[str, Any], vocab: dict[str, int], specia
             if token not in specials and token not in extra:
                 extra.append(token)
     return tuple(extra)
-
-
-# -- provenance ----------------------------------------------------------------------------------------
-def _front_matter(text: str) -> tuple[dict[str, Any], str]:
-    """The README's YAML front matter, read for flat keys and '- item' lists only (no YAML dependency)."""
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "---":
-        return {}, text
-    out: dict[str, Any] = {}
-    key = None
-    for n, line in enumerate(lines[1:], 1):
-        if line.strip() == "---":
-            return out, "\n".join(lines[n + 1 :])
-        if line.startswith(("- ", "  - ")) and key is not None and isinstance(out.get(key), list):
-            out[key].append(line.strip()[2:].strip())
-        elif ":" in line and not line.startswith(" "):
-            key, _, value = line.partition(":")
-            key, value = key.strip(), value.strip()
-            out[key] = value.strip("'\"") if value else []
-    return {}, text  # unterminated: not front matter
-
-
-def _readme_field(body: str, name: str) -> str | None:
-    for line in body.splitlines():
-        line = line.strip().lstrip("*- ").strip()
-        if line.lower().startswith(name + ":"):
-            return _short(line.split(":", 1)[1].strip(), 200)
-    return None
-
-
-def _repository(folder: Path, config: dict[str, Any], body: str) -> str | None:
-    name = config.get("_name_or_path")
-    if isinstance(name, str) and _REPO_RE.match(name):
-        return name
-    for part in folder.resolve().parts[::-1]:  # the Hugging Face cache: models--Org--name/snapshots/<sha>
-        if part.startswith("models--") and part.count("--") == 2:
-            candidate = part.removeprefix("models--").replace("--", "/")
-            if _REPO_RE.match(candidate):
-                return candidate
-    for line in body.splitlines():
-        m = re.match(r"^#+\s*((?:[\w.-]+/)?opus-mt-[\w.-]+)\s*$", line.strip())
-        if m:
-            return m.group(1)
-    return None
-
-
-def _languages(path: Path, tok_config: dict[str, Any], front: dict[str, Any], repo: str | None):
-    langs = []
-    for field in ("source_lang", "target_lang"):
-        value = tok_config.get(field)
-        if value is not None and not isinstance(value, str):
-            raise MarianImportError(f"{path}: {field} must be a string, got {value!r}")
-        value = value.removeprefix("opus-mt-") if value else None  # the converter writes "opus-mt-en" at times
-        langs.append(value if value and _LANG_RE.match(value) else None)
-    listed = front.get("language")
-    if isinstance(listed, list) and len(listed) == 2:
-        langs = [a or (b if _LANG_RE.match(b) else None) for a, b in zip(langs, listed)]
-    m = re.search(r"opus-mt-(?:tc-[\w]+-)?([A-Za-z_]+)-([A-Za-z_]+)$", repo or "")
-    if m:
-        langs = [a or b for a, b in zip(langs, m.groups())]
-    return langs[0], langs[1]
 
 
 # -- small readers -------------------------------------------------------------------------------------

@@ -26,8 +26,11 @@ from typing import Any
 from s2s_desktop.errors import ConfigError
 
 
-def _field(default: Any, help: str = "", *, choices: tuple[str, ...] | None = None, minimum: float | None = None):
-    return field(default=default, metadata={"help": help, "choices": choices, "minimum": minimum})
+def _field(default: Any, help: str = "", *, choices: tuple[str, ...] | None = None, minimum: float | None = None,
+           variant: bool = False):
+    """`variant`: a field added after files existed; `to_dict` leaves it out at its default, so a model
+    that does not use it is written as before (and opens in the versions before the field)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "minimum": minimum, "variant": variant})
 
 
 @dataclass(frozen=True)
@@ -52,21 +55,23 @@ class TransformerConfig:
 
     The fields after the sizes are the variants an imported model needs (a Hugging Face Marian / OPUS-MT
     model is post-norm, SiLU, sines-then-cosines, without a final LayerNorm); their defaults are the
-    models trained here, so every file written before they existed loads as it did."""
+    models trained here, so every file written before they existed loads as it did, and `to_dict` leaves
+    them out at their defaults (a model that uses none of them is written as before)."""
 
     heads: int = _field(4, "Transformer attention heads (d_model = --emb-size)", minimum=1)
     ff_size: int = _field(1024, "Transformer feed-forward size", minimum=1)
     encoder_layers: int = _field(1, "encoder layers", minimum=1)
     decoder_layers: int = _field(1, "decoder layers", minimum=1)
     norm_position: str = _field("pre", "LayerNorm placement: pre (x + f(LN(x))) or post (LN(x + f(x)), as Marian)",
-                                choices=("pre", "post"))
-    final_norm: bool = _field(True, "a LayerNorm after the last encoder and the last decoder layer")
+                                choices=("pre", "post"), variant=True)
+    final_norm: bool = _field(True, "a LayerNorm after the last encoder and the last decoder layer", variant=True)
     activation: str = _field("relu", "feed-forward activation: relu, gelu, gelu_tanh or silu (swish)",
-                             choices=("relu", "gelu", "gelu_tanh", "silu"))
+                             choices=("relu", "gelu", "gelu_tanh", "silu"), variant=True)
     position_layout: str = _field(
         "interleaved", "sinusoid table: interleaved (sin at even, cos at odd dimensions) or concatenated "
-        "(all sines, then all cosines, as Marian)", choices=("interleaved", "concatenated"))
-    scale_embedding: bool = _field(True, "multiply the embeddings by sqrt(d_model) before adding the positions")
+        "(all sines, then all cosines, as Marian)", choices=("interleaved", "concatenated"), variant=True)
+    scale_embedding: bool = _field(True, "multiply the embeddings by sqrt(d_model) before adding the positions",
+                                   variant=True)
 
 
 @dataclass(frozen=True, init=False)
@@ -120,7 +125,11 @@ class ModelConfig:
     def to_dict(self) -> dict[str, Any]:
         """The flat JSON form: common fields, then the architecture's own."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in SECTIONS}
-        out.update(dataclasses.asdict(self.arch_config))
+        section = self.arch_config
+        for f in fields(section):
+            value = getattr(section, f.name)
+            if not (f.metadata.get("variant") and value == f.default):
+                out[f.name] = value
         return out
 
     @classmethod
