@@ -132,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return child_main(argv[2:])  # [--check]: or as the corpus check
     args = _parse_args(argv)
+    from s2s_desktop.platform_check import check_platform
+
+    problem = check_platform()
+    if problem:  # Qt would abort with a core dump while loading its xcb plugin
+        print(problem, file=sys.stderr)
+        return 2
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
