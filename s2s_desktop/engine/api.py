@@ -177,6 +177,28 @@ class EngineInfo:
 
 
 @dataclass(frozen=True)
+class CorpusCounts:
+    """What "Check corpus" found: the corpora read and split as training will, counted in words."""
+
+    train_pairs: int
+    train_origin: str
+    skipped_empty: int
+    valid_pairs: int
+    valid_origin: str
+    too_long_words: int  # pairs the length filter will likely drop
+    bad_ratio_words: int  # pairs the length-ratio filter will likely drop
+    mean_src_words: float
+    mean_tgt_words: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CorpusCounts:
+        return _from_dict(cls, data, "corpus check reply")
+
+
+@dataclass(frozen=True)
 class FileSummary:
     """A translated (or cancelled) text file."""
 

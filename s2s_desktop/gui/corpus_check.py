@@ -11,6 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
+from s2s_desktop.engine.api import CorpusCounts
 from s2s_desktop.engine.training.child import CORPUS_CHECKED, ERROR, child_command, child_env
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ ACTION = "checking the corpus"
 class CorpusCheck(QObject):
     """One check at a time; a new request replaces the one still running."""
 
-    checked = Signal(object)  # dict of counts (engine.data.corpus_check.corpus_counts)
+    checked = Signal(object)  # api.CorpusCounts
     failed = Signal(str, str)  # ACTION, message (naming the file and line)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -69,7 +70,7 @@ class CorpusCheck(QObject):
                 continue  # not the reply (a native library may print)
         if isinstance(reply, dict) and reply.get("event") == CORPUS_CHECKED:
             self.pid = reply.get("pid")
-            self.checked.emit(reply["counts"])
+            self.checked.emit(CorpusCounts.from_dict(reply["counts"]))
         elif isinstance(reply, dict) and reply.get("event") == ERROR:
             self.pid = reply.get("pid")
             if reply.get("traceback"):

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from s2s_desktop import paths
 from s2s_desktop.engine import metrics
-from s2s_desktop.engine.api import ModelConfig, TrainConfig
+from s2s_desktop.engine.api import CorpusCounts, ModelConfig, TrainConfig
 from s2s_desktop.engine.config import validate
 from s2s_desktop.engine.models import registry
 from s2s_desktop.engine.models.presets import default_recipe, preset, preset_names
@@ -312,11 +312,11 @@ class TrainingForm(QWidget):
         else:
             self.start_requested.emit(model, train, self.processes.value() if self.processes.isVisible() else 1)
 
-    def show_counts(self, counts: dict[str, Any]) -> None:
+    def show_counts(self, counts: CorpusCounts) -> None:
         self.counts.setText(
-            f"<b>{counts['train_pairs']:,}</b> training pairs ({counts['train_origin']}; {counts['skipped_empty']:,} "
-            f"empty skipped), <b>{counts['valid_pairs']:,}</b> validation pairs ({counts['valid_origin']}). "
-            f"Mean length {counts['mean_src_words']:.1f} → {counts['mean_tgt_words']:.1f} words; "
-            f"{counts['too_long_words']:,} pairs over the length limit and {counts['bad_ratio_words']:,} with an "
+            f"<b>{counts.train_pairs:,}</b> training pairs ({counts.train_origin}; {counts.skipped_empty:,} "
+            f"empty skipped), <b>{counts.valid_pairs:,}</b> validation pairs ({counts.valid_origin}). "
+            f"Mean length {counts.mean_src_words:.1f} → {counts.mean_tgt_words:.1f} words; "
+            f"{counts.too_long_words:,} pairs over the length limit and {counts.bad_ratio_words:,} with an "
             "unlikely length ratio will be filtered (counted in words here, in pieces during training)."
         )

@@ -97,7 +97,7 @@ class TrainingClient(WorkerClient):
     """The GUI thread's handle: starts runs and corpus checks (those in a child process of their
     own, see corpus_check), pauses and stops."""
 
-    corpus_checked = Signal(object)
+    corpus_checked = Signal(object)  # api.CorpusCounts
     event = Signal(object)  # an api Event
     done = Signal()
     quit_wait_ms = 120_000  # at quit, a run finishes its step and saves a model: wait for it

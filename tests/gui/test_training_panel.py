@@ -100,7 +100,7 @@ def test_the_corpus_check_runs_in_another_process(qtbot, training, corpus, tmp_p
     fill_form(training.form, corpus, steps=60, name="checked")
     with qtbot.waitSignal(training.client.corpus_checked, timeout=RUN_TIMEOUT) as checked:
         training.form.check_button.click()
-    assert checked.args[0]["train_pairs"] + checked.args[0]["valid_pairs"] == 600
+    assert checked.args[0].train_pairs + checked.args[0].valid_pairs == 600
     assert training.client.corpus_check.pid not in (None, os.getpid())
     bad = tmp_path / "bad.tsv"
     bad.write_text("one two\ttwo one\nno tab here\n", encoding="utf-8")

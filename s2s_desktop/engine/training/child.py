@@ -172,7 +172,7 @@ def check_main(job_line: str, out: IO[str]) -> int:
         from s2s_desktop.engine.api import TrainConfig
         from s2s_desktop.engine.data.corpus_check import corpus_counts
 
-        reply = {"event": CORPUS_CHECKED, "counts": corpus_counts(TrainConfig.from_dict(json.loads(job_line))),
+        reply = {"event": CORPUS_CHECKED, "counts": corpus_counts(TrainConfig.from_dict(json.loads(job_line))).to_dict(),
                  "pid": os.getpid()}
     except S2SError as exc:
         reply = {"event": ERROR, "action": action, "message": str(exc), "pid": os.getpid()}
