@@ -56,14 +56,14 @@ def _reference(folder: Path) -> Reference:
     return Reference(folder, model, tokenizer, json.loads((folder / "vocab.json").read_text(encoding="utf-8")))
 
 
-def _sharpen(folder: Path, generation: dict | None = None) -> Path:
+def _sharpen(folder: Path, generation: dict | None = None, eos_bias: float = 3.0) -> Path:
     from safetensors.torch import load_file, save_file
 
     tensors = load_file(folder / "model.safetensors")
     for name, t in tensors.items():
         if t.dim() == 2 and name != "final_logits_bias":
             t.mul_(3.0)
-    tensors["final_logits_bias"][0, 0] += 3.0  # </s> (id 0) competes
+    tensors["final_logits_bias"][0, 0] += eos_bias  # </s> (id 0) competes
     save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
     if generation:
         path = folder / "generation_config.json"
@@ -85,9 +85,19 @@ def plain(marian_folder, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def sharp(marian_folder, tmp_path_factory):
-    folder = _sharpen(copy_folder(marian_folder, tmp_path_factory.mktemp("sharp") / "opus-mt-en-de"))
-    return import_marian(folder, folder.parent / "sharp.s2s"), _reference(folder)
+def sharp(marian_folder, tmp_path_factory, texts):
+    """The sharpened copy, with the smallest </s> bias (of a few) that ends >= 20% of the greedy outputs early
+    in transformers: how often </s> wins depends on the corpus the fixture's SentencePiece models saw."""
+    for eos_bias in (3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
+        folder = _sharpen(copy_folder(marian_folder, tmp_path_factory.mktemp("sharp") / "opus-mt-en-de"),
+                          eos_bias=eos_bias)
+        ref = _reference(folder)
+        enc = ref.tokenizer(texts, return_tensors="pt", padding=True)
+        with torch.inference_mode():
+            rows = ref.model.generate(**enc, num_beams=1, max_length=LIMIT + 1).tolist()
+        if sum(0 in row[1:] and row[1:].index(0) + 1 < LIMIT for row in rows) >= len(texts) // 5:
+            break
+    return import_marian(folder, folder.parent / "sharp.s2s"), ref
 
 
 def compare(imported, ref: Reference, texts: list[str], beam: int, alpha: float) -> dict:
