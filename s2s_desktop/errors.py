@@ -39,3 +39,7 @@ class PeerFailure(TrainingError):
 
 class MarianImportError(S2SError):
     """A Hugging Face Marian (OPUS-MT) folder cannot be imported: the message names the file and field."""
+
+
+class ExportError(S2SError):
+    """A model cannot be exported to another engine's format (CTranslate2, Argos Translate): the message says why."""

@@ -1,0 +1,299 @@
+"""Exports to CTranslate2 and Argos Translate decode as the engine does.
+
+CTranslate2 runs each export through `formats.ctranslate2_run.Ct2Translator` (its own beam search,
+asked for what ours ranks) and must give the engine's own output ids: the bundled 3+3 Transformer
+(today's defaults: pre-norm, ReLU, interleaved sinusoids, final LayerNorm, scaled, shared and tied
+embeddings), random models of every other Transformer variant with separate vocabularies, and an
+imported Marian model (post-norm, SiLU, sines-then-cosines, logits bias, its start row and banned pad).
+argostranslate installs the .argosmodel files in a process of its own (tests/argos_check.py) and
+translates with them as the engine does (greedy: Argos's own beam setting is 1 there).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from s2s_desktop.cli import main
+from s2s_desktop.engine.api import EOS_ID, DecodeOptions, ModelConfig, TransformerConfig
+from s2s_desktop.engine.decoding.service import Translator
+from s2s_desktop.engine.formats.argos_export import export_argos
+from s2s_desktop.engine.formats.checkpoint import ModelMeta, save_model
+from s2s_desktop.engine.formats.ctranslate2_export import export_ctranslate2
+from s2s_desktop.engine.formats.ctranslate2_run import Ct2Translator
+from s2s_desktop.engine.models.model import build_model
+from s2s_desktop.errors import ExportError
+from tests.conftest import NUMBER_WORDS, _word_corpus
+from tests.marian_fixture import copy_folder
+
+pytest.importorskip("ctranslate2")
+pytest_plugins = ("tests.marian_fixture",)  # marian_corpus, marian_folder
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLED = ROOT / "resources" / "models" / "en-de-tatoeba.s2s"
+FLICKR = ROOT.parent / "shared" / "data" / "multi30k" / "raw" / "test_2016_flickr.en.gz"
+SENTENCES = [
+    "I love you.", "Tom is my friend.", "Where is the station?", "The cat is sleeping on the sofa.",
+    "We have to go home now.", "Can you help me?", "It is raining today.", "I don't know what to do.",
+    "She bought a new car last week.", "This book is very interesting.", "My father works in a bank.",
+    "Please open the window.", "How old are you?", "The children are playing in the garden.",
+    "I have never been to Japan.", "He drinks coffee every morning.", "Do you speak German?",
+    "The weather was nice yesterday.", "I'm looking for my keys.", "They live in a small house near the river.",
+    "What time is it?", "I want to learn French.", "The dog barked all night.", "Tom didn't come to school today.",
+    "Mary is reading a letter from her mother.", "We'll meet at the restaurant at eight.", "Is this seat free?",
+    "I think it's going to snow.", "Thank you very much for your help.", "The museum is closed on Mondays.",
+]
+
+
+def engine_ids(translator: Translator, texts, opts: DecodeOptions) -> list[list[int]]:
+    tok = translator.loaded.tgt_tok
+    return [[EOS_ID if p == "</s>" else tok.piece_to_id(p) for p in t.best.tokens] for t in translator.translate(texts, opts)]
+
+
+def identical(translator: Translator, ct2_dir: Path, texts, opts: DecodeOptions, compute_type="float32") -> tuple[int, int]:
+    """(identical outputs, sentences): the engine against CTranslate2 on the export."""
+    ct2 = Ct2Translator(ct2_dir, translator.loaded, compute_type)
+    ours = engine_ids(translator, texts, opts)
+    theirs = ct2.translate_ids(ct2.encode(texts, opts), opts)
+    return sum(a == b for a, b in zip(ours, theirs)), len(texts)
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ct2") / "bundled"
+    export_ctranslate2(BUNDLED, out)
+    return Translator.open(str(BUNDLED), "cpu", precision="fp32"), out
+
+
+@pytest.mark.parametrize("beam", [1, 5])
+def test_bundled_model_decodes_identically_in_ctranslate2(bundled, beam):
+    translator, out = bundled
+    assert identical(translator, out, SENTENCES, DecodeOptions(beam=beam, alternatives=0)) == (30, 30)
+
+
+def test_the_export_holds_our_vocabulary_and_start_token(bundled):
+    translator, out = bundled
+    config = json.loads((out / "config.json").read_text())
+    assert config["decoder_start_token"] == "<s>" and config["eos_token"] == "</s>" and config["add_source_eos"]
+    vocab = json.loads((out / "shared_vocabulary.json").read_text())  # joint: one list
+    tok = translator.loaded.tgt_tok
+    assert vocab == [tok.id_to_piece(i) for i in range(tok.vocab_size)]
+    assert (out / "sentencepiece.model").read_bytes() == tok.model_bytes
+
+
+def test_int8_export_is_smaller_and_still_translates(bundled, tmp_path):
+    translator, out = bundled
+    q = export_ctranslate2(BUNDLED, tmp_path / "int8", quantization="int8")
+    assert q.quantization == "int8"
+    assert (tmp_path / "int8" / "model.bin").stat().st_size < 0.4 * (out / "model.bin").stat().st_size
+    same, n = identical(translator, tmp_path / "int8", SENTENCES, DecodeOptions(beam=1, alternatives=0), "int8")
+    assert same >= 0.8 * n, (same, n)
+
+
+VARIANTS = [
+    dict(norm_position="post", activation="gelu", position_layout="concatenated", final_norm=False,
+         scale_embedding=False),
+    dict(norm_position="post", activation="silu", final_norm=True),  # post-norm with a final LayerNorm
+    dict(activation="gelu_tanh", position_layout="concatenated", final_norm=False),
+]
+
+
+@pytest.mark.parametrize("variant, tie", [(VARIANTS[0], False), (VARIANTS[1], True), (VARIANTS[2], False)])
+def test_every_transformer_variant_decodes_identically(variant, tie, tiny_tokenizers, tmp_path):
+    """Random weights (layer norms and biases perturbed, so a misplaced tensor shows), separate source
+    and target vocabularies. Outputs run to the limit, so the EOS there is made free (the rule an
+    imported model has) for beam search to be comparable at the limit."""
+    src_tok, tgt_tok = tiny_tokenizers
+    torch.manual_seed(3)
+    cfg = ModelConfig(arch="transformer", src_vocab_size=len(src_tok), tgt_vocab_size=len(tgt_tok), emb_size=32,
+                      dropout=0.0, tie_output=tie,
+                      transformer=TransformerConfig(heads=4, ff_size=64, encoder_layers=2, decoder_layers=2, **variant))
+    model = build_model(cfg).eval()
+    gen = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name:
+                p.copy_((1.0 if name.endswith("weight") else 0.0) + 0.2 * torch.randn(p.shape, generator=gen))
+            elif p.dim() == 2:
+                p.mul_(3.0)
+            elif "bias" in name:
+                p.copy_(0.3 * torch.randn(p.shape, generator=gen))
+    path = tmp_path / "variant.s2s"
+    save_model(path, model, src_tok, tgt_tok, ModelMeta("en", "de", extra={"generation": {"rules": {"free_forced_eos": True}}}))
+    export_ctranslate2(path, tmp_path / "ct2")
+    assert not (tmp_path / "ct2" / "shared_vocabulary.json").exists()
+    translator = Translator.open(str(path), "cpu", precision="fp32")
+    texts = _word_corpus(NUMBER_WORDS, 60)
+    for beam in (1, 4):
+        assert identical(translator, tmp_path / "ct2", texts, DecodeOptions(beam=beam, max_len_a=0, max_len_b=12,
+                                                                           alternatives=0)) == (60, 60)
+
+
+def _sharpen(folder: Path) -> Path:
+    """The fixture's Marian model with peaked outputs that often end early, stopped as fairseq does."""
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(folder / "model.safetensors")
+    for name, t in tensors.items():
+        if t.dim() == 2 and name != "final_logits_bias":
+            t.mul_(3.0)
+    tensors["final_logits_bias"][0, 0] += 3.0  # </s> (id 0) competes
+    save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+    gen = folder / "generation_config.json"
+    gen.write_text(json.dumps({**json.loads(gen.read_text()), "early_stopping": True}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def marian(marian_folder, marian_corpus, tmp_path_factory):
+    from s2s_desktop.engine.formats.marian_import import import_marian
+
+    work = tmp_path_factory.mktemp("marian_export")
+    folder = _sharpen(copy_folder(marian_folder, work / "opus-mt-en-de"))
+    imported = import_marian(folder, work / "marian.s2s")
+    export_ctranslate2(imported.path, work / "ct2")
+    texts = [p[0] for p in marian_corpus.pairs[1::10][:200]]
+    return Translator.open(imported.path, "cpu", precision="fp32"), work, texts
+
+
+@pytest.mark.parametrize("beam", [1, 4])
+def test_imported_marian_decodes_identically_in_ctranslate2(marian, beam):
+    translator, work, texts = marian
+    opts = DecodeOptions(beam=beam, length_penalty=1.0, max_len_a=0.0, max_len_b=20, alternatives=0)
+    ended = sum(ids[-1] == EOS_ID and len(ids) < 20 for ids in engine_ids(translator, texts, opts))
+    assert ended >= 20  # the stopping rule is exercised, not only the limit
+    assert identical(translator, work / "ct2", texts, opts) == (200, 200)
+
+
+def test_imported_marian_keeps_its_start_row_and_banned_pad_out_of_the_output(marian):
+    import ctranslate2
+
+    translator, work, _ = marian
+    config = json.loads((work / "ct2" / "config.json").read_text())
+    vocab = json.loads((work / "ct2" / "shared_vocabulary.json").read_text())
+    assert vocab[:4] == ["<pad>", "<unk>", "<s>", "</s>"] and config["decoder_start_token"] == "<s>"
+    assert sorted(p.name for p in (work / "ct2").glob("*.spm")) == ["source.spm", "target.spm"]
+    ct2 = ctranslate2.Translator(str(work / "ct2"))
+    scores = ct2.score_batch([["▁a", "</s>"]], [["<pad>"]])[0].log_probs
+    assert scores[0] == -np.inf  # the banned pad (the start row likewise: -inf logits bias)
+
+
+def test_multilingual_target_language_goes_before_the_source(marian, tmp_path):
+    translator, work, texts = marian
+    translator.target_language = "nld"
+    try:
+        export_ctranslate2(translator.loaded, tmp_path / "nld", target_language="nld")
+        config = json.loads((tmp_path / "nld" / "config.json").read_text())
+        assert config["bos_token"] == ">>nld<<" and config["add_source_bos"] and config["decoder_start_token"] == "<s>"
+        for beam in (1, 4):
+            opts = DecodeOptions(beam=beam, max_len_a=0.0, max_len_b=20, alternatives=0)
+            assert identical(translator, tmp_path / "nld", texts[:40], opts) == (40, 40)
+        with pytest.raises(ExportError, match="no target language 'xxx'"):
+            export_ctranslate2(translator.loaded, tmp_path / "bad", target_language="xxx")
+    finally:
+        translator.target_language = None
+
+
+def test_an_rnn_model_is_refused(tiny_model_file, tmp_path, capsys):
+    with pytest.raises(ExportError, match="RNN model; CTranslate2 .* has no specification"):
+        export_ctranslate2(tiny_model_file, tmp_path / "out")
+    assert main(["export", str(tiny_model_file), "--to", "argos", str(tmp_path / "x.argosmodel")]) == 2
+    assert "only Transformer models export" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "x.argosmodel").exists()
+
+
+def test_without_ctranslate2_the_error_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "ctranslate2", None)  # import ctranslate2 -> ImportError
+    with pytest.raises(ExportError, match=r"needs the ctranslate2 package.*s2s-desktop\[export\]"):
+        export_ctranslate2(BUNDLED, tmp_path / "out")
+
+
+def test_cli_export_both_formats(tmp_path, capsys):
+    assert main(["export", str(BUNDLED), "--to", "ctranslate2", str(tmp_path / "ct2"), "--quantization", "int8"]) == 0
+    assert "CTranslate2 model (int8)" in capsys.readouterr().out
+    assert main(["export", str(BUNDLED), "--to", "ctranslate2", str(tmp_path / "ct2")]) == 2
+    assert "already exists (use --force" in capsys.readouterr().err
+    assert main(["export", str(BUNDLED), "--to", "ctranslate2", str(tmp_path / "ct2"), "--force"]) == 0
+    assert main(["export", str(BUNDLED), "--to", "argos", str(tmp_path / "en_de.argosmodel")]) == 0
+    assert "Argos Translate package translate-en_de-1_0" in capsys.readouterr().out
+    assert main(["export", str(BUNDLED), "--to", "onnx", str(tmp_path / "x")]) == 2
+    assert "unknown format 'onnx'" in capsys.readouterr().err
+    assert main(["export", str(BUNDLED), "--to", "argos", str(tmp_path / "x.zip")]) == 2
+
+
+def test_argos_package_installs_and_translates_offline(bundled, marian, tmp_path):
+    """argostranslate installs both packages into a temporary folder and translates with them: its
+    output is the engine's greedy output (ARGOS_BEAM_SIZE=1 makes Argos search greedily; its compute type
+    "auto" would pick int8 weights on this CPU, so float32 is asked for)."""
+    pytest.importorskip("argostranslate")
+    bundled_tr, _ = bundled
+    marian_tr, _, texts = marian
+    a = export_argos(BUNDLED, tmp_path / "en_de.argosmodel")
+    m = export_argos(marian_tr.loaded, tmp_path / "marian-en_nld.argosmodel", target_language="nld")
+    assert a.metadata["from_code"] == "en" and a.metadata["to_name"] == "German"
+    assert m.metadata["to_code"] == "nld" and m.metadata["license"] == "cc-by-4.0"
+    assert any("decodes with the source SentencePiece model" in n for n in m.notices)  # separate source/target models
+    home = tmp_path / "argos-home"
+    request = tmp_path / "request.json"
+    marian_texts = texts[:30]
+    request.write_text(json.dumps({"packages": [a.path, m.path],
+                                   "pairs": [["en", "de", SENTENCES], ["en", "nld", marian_texts]]}))
+    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_CACHE_HOME": str(home / "cache"),
+           "XDG_CONFIG_HOME": str(home / "config"), "ARGOS_PACKAGES_DIR": str(home / "packages"),
+           "ARGOS_BEAM_SIZE": "1", "ARGOS_DEVICE_TYPE": "cpu", "ARGOS_COMPUTE_TYPE": "float32"}
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "argos_check.py"), str(request)], env=env,
+                          capture_output=True, text=True, timeout=300, cwd=str(ROOT))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    folders = sorted(p["folder"] for p in result["installed"])
+    assert folders == ["translate-en_de-1_0", "translate-en_nld-1_0"]
+    readme = next(p["readme"] for p in result["installed"] if p["to_code"] == "nld")
+    assert "Creative Commons Attribution 4.0" in readme and "Hugging Face Marian" in readme
+    greedy = DecodeOptions(beam=1, max_len_a=0.0, max_len_b=256, alternatives=0)
+    assert result["translations"][0] == [t.text for t in bundled_tr.translate(SENTENCES, greedy)]
+    # Argos decodes up to 256 pieces (CTranslate2's default) where the imported model stops at its max_length,
+    # and never outputs nothing (min_decoding_length 1): an output cut at the limit is the start of Argos's,
+    # an empty one is left out, the others are equal
+    limit = 63
+    marian_tr.target_language = "nld"
+    try:
+        ours = marian_tr.translate(marian_texts, DecodeOptions(beam=1, max_len_a=0.0, max_len_b=limit, alternatives=0))
+    finally:
+        marian_tr.target_language = None
+    pairs = [(len(t.best.tokens), t.text, argos) for t, argos in zip(ours, result["translations"][1])]
+    assert [argos for n, _, argos in pairs if 1 < n < limit] == [text for n, text, _ in pairs if 1 < n < limit]
+    assert all(argos.startswith(text) for n, text, argos in pairs if n == limit)
+    assert sum(n == limit for n, _, _ in pairs) >= 10 and sum(1 < n < limit for n, _, _ in pairs) >= 1
+
+
+def test_argos_refuses_what_it_cannot_package(marian, tmp_path):
+    translator, _, _ = marian
+    with pytest.raises(ExportError, match="translates into several languages .* --target-language"):
+        export_argos(translator.loaded, tmp_path / "m.argosmodel")
+    with pytest.raises(ExportError, match="is a .argosmodel file"):
+        export_argos(BUNDLED, tmp_path / "m.zip")
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_ctranslate2_gives_the_engines_outputs_on_test_2016_flickr(bundled):
+    """The issue's figure: greedy identical on >= 99% of test_2016_flickr, beam 5 on >= 97%
+    (bench/bench_sameweights.py prints the same shares with its timings)."""
+    if not FLICKR.is_file():
+        pytest.skip(f"{FLICKR} is absent")
+    from s2s_desktop.engine.data.corpus import read_lines
+
+    translator, out = bundled
+    texts = read_lines(FLICKR)
+    assert len(texts) == 1000
+    greedy, n = identical(translator, out, texts, DecodeOptions(beam=1, alternatives=0))
+    beam, _ = identical(translator, out, texts, DecodeOptions(beam=5, alternatives=0))
+    print(f"test_2016_flickr: greedy identical {greedy}/{n}, beam 5 identical {beam}/{n}")
+    assert greedy >= 0.99 * n and beam >= 0.97 * n, (greedy, beam)
