@@ -37,6 +37,7 @@ class Settings:
     window_state: str = ""  # base64 of QMainWindow.saveState()
     splitter_state: str = ""  # base64 of the translate panel's splitter state
     run_folders: list[str] = field(default_factory=list)  # extra folders listed in the run history
+    training_form: dict[str, Any] = field(default_factory=dict)  # the new-run form's values (TrainingForm.values)
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know
 
     def add_recent(self, path: str) -> None:
@@ -60,6 +61,8 @@ def _coerce(value: Any, default: Any) -> Any:
         return value if isinstance(value, str) else default
     if isinstance(default, list):
         return [v for v in value if isinstance(v, str)] if isinstance(value, list) else default
+    if isinstance(default, dict):  # the reader of its values checks them one by one
+        return {k: v for k, v in value.items() if isinstance(k, str)} if isinstance(value, dict) else default
     return default
 
 

@@ -33,6 +33,9 @@ class MetricScore:
 Compute = Callable[[Sequence[str], Sequence[str], bool], MetricScore]
 
 
+LOSS_TIE_MARGIN = 1e-4  # per-token NLL: a tie is broken by a loss lower by more than rounding noise
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str
@@ -63,6 +66,14 @@ class Metric:
         if best is None:
             return True
         return value > best if self.higher_is_better else value < best
+
+    def improves(self, value: float, loss: float, best: float | None, best_loss: float | None) -> bool:
+        """Whether a validation with this metric `value` and validation `loss` makes a better model
+        than the best so far: a better value, or the same value with a (clearly) lower loss. The tie matters on
+        short runs, where BLEU stays at 0.00 for validation after validation while the loss falls."""
+        if self.better(value, best):
+            return True
+        return value == best and best_loss is not None and loss < best_loss - LOSS_TIE_MARGIN
 
 
 def _sacrebleu(kind: str, **options) -> Compute:

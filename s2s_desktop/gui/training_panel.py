@@ -1,6 +1,12 @@
 """The Train tab: a new-run form and the run history on the left; on the right the run being watched
-(status, progress with ETA, pause/resume/stop, live plots, sample translations with the attention
-map of a chosen validation sentence)."""
+(status, progress with ETA, pause/resume/stop, live plots, and below them the sample translations
+with the attention map of a chosen validation sentence, the notices, and the table of compared runs).
+
+The status line is the run's state, never a stale one: elapsed time and ETA move on every second
+between step reports, "validating…" shows while the trainer validates, "(stopping: …)" lasts until the
+run has ended, and a finished run's bar is full. A first Stop lets the run validate and save; a
+second one saves at once, without the validation.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QProcess, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QPlainTextEdit,
-    QProgressBar,
-    QPushButton,
+    QInputDialog,
     QScrollArea,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -30,13 +28,13 @@ from PySide6.QtWidgets import (
 
 from s2s_desktop.engine import metrics
 from s2s_desktop.engine.api import (
+    EvalReport,
     Event,
     Failed,
     Finished,
     ModelSaved,
     Notice,
     RunStarted,
-    Sample,
     SampleTranslations,
     StepReport,
 )
@@ -47,33 +45,38 @@ from s2s_desktop.engine.training.run_folder import (
     model_at_step,
     read_metrics,
 )
-from s2s_desktop.gui.attention_heatmap import AttentionHeatmap
 from s2s_desktop.gui.durations import format_eta
-from s2s_desktop.gui.run_history import RunHistory
+from s2s_desktop.gui.run_compare import load_run
+from s2s_desktop.gui.run_history import RunHistory, finish_reason
+from s2s_desktop.gui.run_status import (
+    LIMIT_REASONS,
+    LiveClock,
+    eta_at,
+    extend_limit,
+    is_validating,
+    run_progress,
+    status_text,
+    weak_model_warning,
+)
+from s2s_desktop.gui.run_view import COMPARE_TAB, STOP_TIP, RunView
 from s2s_desktop.gui.training_form import TrainingForm
-from s2s_desktop.gui.training_plots import TrainingPlots
 from s2s_desktop.gui.training_worker import TrainingClient
 from s2s_desktop.gui.worker import Failure, FailureKind
 
+__all__ = ["TrainingPanel", "run_progress"]
 WATCH_MS = 1000  # how often a run written by another process (the CLI) is re-read
-
-
-def run_progress(train: dict[str, Any], step: int, epoch: int, elapsed: float) -> float | None:
-    """Fraction done (0-1) by whichever limit is closest, or None when the run has no limit."""
-    fractions = []
-    if train.get("max_steps"):
-        fractions.append(step / train["max_steps"])
-    if train.get("max_minutes"):
-        fractions.append(elapsed / (train["max_minutes"] * 60))
-    if train.get("max_epochs"):
-        fractions.append(epoch / train["max_epochs"])
-    return min(max(fractions), 1.0) if fractions else None
+STATUS_MS = 1000  # how often the status line's elapsed time and ETA move on between reports
+STOPPING = " (stopping: validating and saving a model… press Stop again to save it without validating)"
+STOPPING_NOW = " (stopping now: saving a model without validating…)"
+LIMIT_UNITS = {"max-minutes": "minutes", "max-steps": "steps", "max-epochs": "epochs"}
+ALREADY_TRAINING = "A run is already training; stop it first."
 
 
 class TrainingPanel(QWidget):
     use_model = Signal(str)  # a model file to open in the translate panel
     process_done = Signal(int)  # a distributed run's launcher exited (its status)
     message = Signal(str, str)  # text, level: for the window's message bar
+    run_ended = Signal()  # the run training here ended: messages about it (`transient`) are stale
 
     def __init__(self, extra_run_folders: list[str] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -82,97 +85,51 @@ class TrainingPanel(QWidget):
         self.train_cfg: dict[str, Any] = {}
         self.last_step: StepReport | None = None
         self.best_path = ""
-        self.samples: tuple[Sample, ...] = ()
         self.tail: MetricsTail | None = None
         self.process: QProcess | None = None
+        self.best_scores: dict[str, Any] = {}  # of the best model so far (step, loss, ppl, metrics)
+        self.last_eval_step = 0
+        self.device = ""
+        self.transient = {ALREADY_TRAINING}  # messages that lose their meaning when the run ends
+        self.clock = LiveClock()  # training seconds between the step reports of the run trained here
+        self._live = False  # the run shown is training here (its status moves on with the clock)
         self._warmed = False
         self.watch_timer = QTimer(self, interval=WATCH_MS)
         self.watch_timer.timeout.connect(self._poll_watched)
+        self.status_timer = QTimer(self, interval=STATUS_MS)
+        self.status_timer.timeout.connect(self._refresh_status)
 
-        self.form = TrainingForm()
+        self.form = TrainingForm()  # it scrolls its fields itself; its buttons stay in view
         self.history = RunHistory(extra_run_folders)
-        form_scroll = QScrollArea(widgetResizable=True)
-        form_scroll.setWidget(self.form)
-        form_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the form fits its width
-        form_scroll.setMinimumWidth(self.form.minimumSizeHint().width() + 24)
         self.left = QTabWidget()
-        self.left.addTab(form_scroll, "New run")
+        self.left.addTab(self.form, "New run")
         self.left.addTab(self.history, "History")
+        self.left.setMinimumWidth(self.form.minimumSizeHint().width())
 
-        self.title = QLabel("<b>No run yet</b>: fill in the form and press Start training, or open one from History.")
-        self.status = QLabel(" ", wordWrap=True)
-        self.title.setWordWrap(True)
-        for label in (self.title, self.status):  # room for two lines: a longer text must not resize the
-            label.setMinimumHeight(2 * label.fontMetrics().lineSpacing() + 2)  # plots (a 50 ms repaint)
-            label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.progress = QProgressBar(minimum=0, maximum=1000, textVisible=True)
-        self.progress.setFormat("")
-        self.pause_button = QPushButton("Pause", enabled=False)
-        self.stop_button = QPushButton("Stop", enabled=False, toolTip="Finish the current step, save a model, stop")
-        self.use_button = QPushButton("Use this model", enabled=False,
-                                      toolTip="Open the run's best model in the Translate tab")
+        self.view = RunView()
+        v = self.view  # the widgets tests and the window reach through the panel
+        self.title, self.status, self.progress = v.title, v.status, v.progress
+        self.pause_button, self.stop_button, self.use_button = v.pause_button, v.stop_button, v.use_button
+        self.plots, self.sample_table, self.attention = v.plots, v.sample_table, v.attention
+        self.notices, self.compare, self.bottom_tabs = v.notices, v.compare, v.bottom_tabs
         self.pause_button.clicked.connect(self.toggle_pause)
         self.stop_button.clicked.connect(self.stop)
-        self.use_button.clicked.connect(lambda: self.best_path and self.use_model.emit(self.best_path))
-        controls = QHBoxLayout()
-        controls.addWidget(self.progress, 1)
-        controls.addWidget(self.pause_button)
-        controls.addWidget(self.stop_button)
-        controls.addWidget(self.use_button)
-
-        self.plots = TrainingPlots()
+        self.use_button.clicked.connect(self._use_best)
         self.plots.eval_point_clicked.connect(self._open_step_model)
-        self.sample_table = QTableWidget(0, 3)
-        self.sample_table.setHorizontalHeaderLabels(["Source", "Reference", "Model output"])
-        self.sample_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.sample_table.setWordWrap(True)
-        self.sample_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.sample_table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.sample_table.currentCellChanged.connect(lambda row, *_: self._show_sample_attention(row))
-        self.sample_label = QLabel("Sample translations at the last validation (select one to see its attention)",
-                                   wordWrap=True)
-        self.attention = AttentionHeatmap()
-        self.attention_label = QLabel("Attention of the selected sample (last decoder layer, mean of heads)",
-                                      wordWrap=True)
-        self.notices = QPlainTextEdit(readOnly=True, maximumBlockCount=500, placeholderText="Notices")
-        self.notices.setMaximumHeight(70)
-
-        samples = QWidget()
-        sv = QVBoxLayout(samples)
-        sv.setContentsMargins(0, 0, 0, 0)
-        sv.addWidget(self.sample_label)
-        sv.addWidget(self.sample_table)
-        attn = QWidget()
-        av = QVBoxLayout(attn)
-        av.setContentsMargins(0, 0, 0, 0)
-        av.addWidget(self.attention_label)
-        av.addWidget(self.attention)
-        bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(samples)
-        bottom.addWidget(attn)
-        bottom.setStretchFactor(0, 3)
-        bottom.setStretchFactor(1, 2)
-        right_split = QSplitter(Qt.Orientation.Vertical)
-        right_split.addWidget(self.plots)
-        right_split.addWidget(bottom)
-        right_split.setStretchFactor(0, 3)
-        right_split.setStretchFactor(1, 2)
-        right = QWidget()
-        rv = QVBoxLayout(right)
-        rv.setContentsMargins(0, 0, 0, 0)
-        rv.addWidget(self.title)
-        rv.addWidget(self.status)
-        rv.addLayout(controls)
-        rv.addWidget(right_split, 1)
-        rv.addWidget(self.notices)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        right = v
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
         self.splitter.addWidget(self.left)
         self.splitter.addWidget(right)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 5)
+        self.splitter.setStretchFactor(0, 0)  # the form keeps its width; the plots get the rest
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([self.left.minimumSizeHint().width() + 8, right.minimumSizeHint().width()])
+        # Below its minimum size (a small screen, a banner above the tabs) the tab scrolls instead of
+        # squeezing the plots flat or making the window grow past the screen.
+        self.scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
+        self.scroll.setWidget(self.splitter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.splitter)
+        layout.addWidget(self.scroll)
 
         self.form.start_requested.connect(self.start)
         self.form.check_requested.connect(self.client.check_corpus)
@@ -199,13 +156,14 @@ class TrainingPanel(QWidget):
             self.start_distributed(model_cfg, train_cfg, processes)
             return
         if self.client.running or self.process is not None:
-            self.message.emit("A run is already training; stop it first.", "warning")
+            self.message.emit(ALREADY_TRAINING, "warning")
             return
         self._stop_watching()
         self._reset_view(train_cfg["out_dir"], train_cfg)
-        self.title.setText(f"<b>{Path(train_cfg['out_dir']).name}</b>: {'resuming' if resume else 'preparing the data'}…")
+        self.view.set_title(f"<b>{Path(train_cfg['out_dir']).name}</b>: {'resuming' if resume else 'preparing the data'}…")
         self.client.start(model_cfg, train_cfg, resume)
         self._set_running(True)
+        self._go_live(train_cfg["out_dir"])
 
     def start_distributed(self, model_cfg: dict, train_cfg: dict, processes: int) -> None:
         """Several processes (one per GPU) cannot share this app's thread: the run is an `s2s train
@@ -216,7 +174,7 @@ class TrainingPanel(QWidget):
         from s2s_desktop.errors import S2SError
 
         if self.client.running or self.process is not None:
-            self.message.emit("A run is already training; stop it first.", "warning")
+            self.message.emit(ALREADY_TRAINING, "warning")
             return
         config = Path(train_cfg["out_dir"]) / CONFIG_FILE
         try:
@@ -231,12 +189,13 @@ class TrainingPanel(QWidget):
                                             "--nproc-per-node", str(processes)])
         self._stop_watching()
         self._reset_view(train_cfg["out_dir"], train_cfg)
-        self.title.setText(f"<b>{Path(train_cfg['out_dir']).name}</b>: starting {processes} processes…")
+        self.view.set_title(f"<b>{Path(train_cfg['out_dir']).name}</b>: starting {processes} processes…")
         self.tail = MetricsTail(Path(train_cfg["out_dir"]) / METRICS_FILE)
         self.watch_timer.start()
         self.stop_button.setEnabled(True)
         self.pause_button.setEnabled(False)  # a distributed run can be stopped, not paused
         self.form.start_button.setEnabled(False)
+        self._go_live(train_cfg["out_dir"])
 
     def _on_process_finished(self, code: int, _status) -> None:
         output = bytes(self.process.readAll()).decode("utf-8", errors="replace").strip()
@@ -245,49 +204,99 @@ class TrainingPanel(QWidget):
         self._poll_watched()
         self._stop_watching()
         self._set_running(False)
-        self.history.refresh()
+        self._end_live()
         if code != 0:
             last = output.splitlines()[-1] if output else f"exit status {code}"
             self.message.emit(f"The distributed run ended with an error: {last}", "error")
         self.process_done.emit(code)
 
     def resume_run(self, folder: str) -> None:
+        """Continue a run where it stopped. One that ended at its limit (minutes, steps, epochs) needs
+        a new one: the user is asked how much more (`ask_more`)."""
         try:
             cfg = json.loads((Path(folder) / CONFIG_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             self.message.emit(f"Cannot resume {folder}: its {CONFIG_FILE} cannot be read ({exc}).", "error")
             return
-        self.start(cfg["model"], cfg["train"], resume=True)
+        train = cfg["train"]
+        reason = finish_reason(folder)
+        if reason in LIMIT_REASONS:
+            more = self.ask_more(reason, train)
+            if not more:
+                return
+            train = extend_limit(train, reason, more)
+        self.start(cfg["model"], train, resume=True)
         self.plots.replay(read_metrics(Path(folder) / METRICS_FILE))
+
+    def ask_more(self, reason: str, train: dict[str, Any]) -> int | None:
+        """How many more minutes/steps/epochs a run that reached its limit should train (None: cancel)."""
+        unit = LIMIT_UNITS[reason]
+        limit = train.get(LIMIT_REASONS[reason]) or 0
+        value, ok = QInputDialog.getInt(
+            self, "Resume the run", f"The run reached its limit of {limit:g} {unit}.\nTrain for how many more {unit}?",
+            max(int(limit), 1), 1, 10_000_000)
+        return value if ok else None
 
     def toggle_pause(self) -> None:
         paused = not self.client.paused
         self.client.set_paused(paused)
+        (self.clock.pause if paused else self.clock.resume)()
         self.pause_button.setText("Resume" if paused else "Pause")
-        self.status.setText(("Paused. " if paused else "") + self.status.text().removeprefix("Paused. "))
+        self._refresh_status()
 
     def stop(self) -> None:
+        """The first call: finish the step, validate, save a model, end. The second: save at once,
+        without the validation (which can take a minute on a large validation set)."""
+        if self.view.stopping:
+            self.client.stop(now=True)
+            self.stop_button.setEnabled(False)
+            self.view.set_stopping(STOPPING_NOW)
+            return
         if self.process is not None:
             self.process.terminate()  # SIGTERM: every process finishes its step and rank 0 saves
         self.client.stop()
-        self.stop_button.setEnabled(False)
         self.pause_button.setEnabled(False)
-        self.title.setText(self.title.text() + " (stopping: finishing the step and saving a model…)")
+        self.pause_button.setText("Pause")
+        self.clock.resume()
+        self.stop_button.setText("Stop now")
+        self.stop_button.setToolTip("Save the model as it is and stop, without validating it first")
+        self.stop_button.setEnabled(self.process is None and self.client.running)  # SIGTERM has no second level
+        self.view.set_stopping(STOPPING)
 
     def _set_running(self, running: bool) -> None:
         self.pause_button.setEnabled(running)
         self.pause_button.setText("Pause")
         self.stop_button.setEnabled(running)
+        self.stop_button.setText("Stop")
+        self.stop_button.setToolTip(STOP_TIP)
         self.form.start_button.setEnabled(not running and self.form.revalidate())
+        if not running:
+            self.view.set_stopping("")
 
     def _on_done(self) -> None:
         self._set_running(False)
-        self.history.refresh()
+        self._end_live()
+
+    def _go_live(self, folder: str) -> None:
+        """The run in `folder` trains here: the status moves on every second, History lists it as running."""
+        self._live = True
+        self.clock.set(0.0)
+        self.status_timer.start()
+        self._refresh_status()
+        self.history.set_live(folder)
+
+    def _end_live(self) -> None:
+        self._live = False
+        self.clock.pause()
+        self.status_timer.stop()
+        self.history.set_live(None)
+        self.history.refresh()  # its final state
+        self.run_ended.emit()
 
     def _on_failed(self, failure: Failure) -> None:
         self.message.emit(f"Error while {failure.action}: {failure.message}", "error")
         if failure.kind is not FailureKind.CHECK_CORPUS:
-            self.title.setText(f"<b>{Path(self.run_dir or '').name}</b>: failed")
+            self.view.set_title(f"<b>{Path(self.run_dir or '').name}</b>: failed")
 
     # -- events (live, or from a watched metrics.jsonl) ---------------------------------------------
     def on_event(self, event: Event, plot: bool = True) -> None:
@@ -296,65 +305,70 @@ class TrainingPanel(QWidget):
         match event:
             case RunStarted(data=d):
                 self.train_cfg = event.train
-                self.title.setText(f"<b>{Path(event.run_dir).name}</b>: {event.model.get('arch', '?')}, "
-                                   f"{event.num_params:,} parameters, {d.train_pairs:,} training pairs, "
-                                   f"on {event.device}")
+                self.view.set_title(f"<b>{Path(event.run_dir).name}</b>: {event.model.get('arch', '?')}, "
+                                    f"{event.num_params:,} parameters, {d.train_pairs:,} training pairs, on {event.device}")
                 self.device = event.device
+                if plot and self._live:
+                    self.history.refresh()  # the new run's folder is there now
             case StepReport():
                 self.last_step = event
-                self._show_progress(event)
+                self.clock.set(event.elapsed, running=self._live and self.client.running and not self.client.paused)
+                self._refresh_status()
+            case EvalReport():
+                self.last_eval_step = max(self.last_eval_step, event.step)
+                if event.is_best:
+                    self.best_scores = {"step": event.step, "loss": event.loss, "ppl": event.ppl, **event.scores}
+                if self.last_step is not None and plot:
+                    self._refresh_status()  # "validating…" ends
             case SampleTranslations():
-                self.samples = event.samples
-                self._fill_samples()
+                self.view.fill_samples(event.samples)
             case ModelSaved(role="best"):
                 self.best_path = event.path
                 self.use_button.setEnabled(True)
             case Notice():
-                self.notices.appendPlainText(f"step {event.step}: {event.message}")
+                self.view.add_notice(f"step {event.step}: {event.message}")
             case Finished():
                 self.best_path = event.best_path or self.best_path
+                self.best_scores = {"step": event.best_step, **event.best_scores} if event.best_scores \
+                    else self.best_scores
                 self.use_button.setEnabled(bool(self.best_path))
+                self._end_status()
                 scores = metrics.format_scores(event.best_scores)
                 self.status.setText(f"Finished ({event.reason}) at step {event.step:,} after "
                                     f"{format_eta(event.elapsed)}."
                                     + (f" Best (step {event.best_step}): {scores}" if scores else ""))
-                done = event.reason != "stopped"
-                self.progress.setValue(self.progress.maximum() if done else self.progress.value())
+                self.view.show_ended(stopped=event.reason == "stopped")
+                if self.compare.runs and plot:
+                    self.compare.set_runs([load_run(r) for r in self._compared()])
             case Failed():
+                self._end_status()
                 self.status.setText(f"Failed at step {event.step}: {event.message}")
                 self.message.emit(f"Training failed: {event.message}", "error")
 
-    def _show_progress(self, e: StepReport) -> None:
-        frac = run_progress(self.train_cfg, e.step, e.epoch, e.elapsed)
-        eta = ""
-        if frac:
+    def _end_status(self) -> None:
+        """The run has ended: no more clock, no stopping note."""
+        self.status_timer.stop()
+        self.clock.pause()
+        self.view.set_stopping("")
+
+    def _refresh_status(self) -> None:
+        """The status line and bar from the last report, moved on by the time since (for the run
+        training here: the clock runs between reports, not while paused)."""
+        e, train = self.last_step, self.train_cfg
+        paused = self.client.paused and self.client.running
+        if e is None:
+            if self._live:
+                self.status.setText(("Paused. " if paused else "") + f"Preparing the data… {format_eta(self.clock.elapsed)}")
+            return
+        elapsed = max(self.clock.elapsed, e.elapsed)
+        frac = run_progress(train, e.step, e.epoch, elapsed)
+        if frac is not None:
             self.progress.setValue(int(frac * 1000))
             self.progress.setFormat(f"{frac * 100:.0f}%")
-            eta = f" · about {format_eta(e.elapsed * (1 - frac) / frac)} left" if frac < 1 else ""
-        self.status.setText(("Paused. " if self.client.paused else "")
-                            + f"Epoch {e.epoch + 1} · step {e.step:,} · {e.tokens_seen / 1e6:.2f}M target tokens"
-                            f" · {format_eta(e.elapsed)} elapsed{eta} · {e.tokens_per_sec:,.0f} tokens/s"
-                            f" · {getattr(self, 'device', '')}")
-
-    def _fill_samples(self) -> None:
-        self.sample_table.setRowCount(len(self.samples))
-        for row, s in enumerate(self.samples):
-            for col, text in enumerate((s.source, s.reference, s.hypothesis)):
-                self.sample_table.setItem(row, col, QTableWidgetItem(text))
-        self.sample_table.resizeRowsToContents()
-        row = max(self.sample_table.currentRow(), 0)
-        if self.samples:
-            self.sample_table.selectRow(row)
-            self._show_sample_attention(row)
-
-    def _show_sample_attention(self, row: int) -> None:
-        if not (0 <= row < len(self.samples)):
-            return
-        s = self.samples[row]
-        if s.attention:
-            self.attention.set_matrix(np.asarray(s.attention, dtype=np.float32), s.target_tokens, s.source_tokens)
-        else:
-            self.attention.set_matrix(np.zeros((0, 0)), (), ())
+        eta = eta_at(e, train)
+        eta = max(eta - self.clock.drift, 0.0) if eta is not None else None
+        validating = is_validating(train, e.step, self.last_eval_step)
+        self.status.setText(status_text(e, train, elapsed, eta, self.device, paused, validating))
 
     # -- history -----------------------------------------------------------------------------------
     def open_run(self, folder: str) -> None:
@@ -377,8 +391,11 @@ class TrainingPanel(QWidget):
         if summary and summary.best_model:
             self.best_path = summary.best_model
             self.use_button.setEnabled(True)
+        if summary and summary.best:
+            self.best_scores = dict(summary.best)
         if summary is None or summary.status == "running or interrupted":
             self.watch_timer.start()
+        self.compare.set_runs([load_run(folder)])
 
     def _poll_watched(self) -> None:
         if self.tail is None:
@@ -394,28 +411,43 @@ class TrainingPanel(QWidget):
         self.tail = None
 
     def overlay_run(self, folder: str) -> None:
+        """Draw another run dashed over the one shown, and compare their settings and scores."""
         self.plots.set_overlay(read_metrics(Path(folder) / METRICS_FILE), Path(folder).name)
+        self._overlay_dir = folder
+        self.compare.set_runs([load_run(r) for r in self._compared()])
+        self.bottom_tabs.setCurrentIndex(COMPARE_TAB)
+
+    def _compared(self) -> list[str]:
+        """The run shown (when it has a folder yet) and the one overlaid."""
+        runs = [self.run_dir] if self.run_dir and (Path(self.run_dir) / CONFIG_FILE).is_file() else []
+        overlay = getattr(self, "_overlay_dir", None)
+        return runs + ([overlay] if overlay and self.plots.overlay is not None else [])
 
     def _reset_view(self, folder: str, train_cfg: dict) -> None:
         self.run_dir, self.train_cfg = folder, train_cfg
-        self.best_path, self.samples, self.last_step = "", (), None
-        self.plots.clear()
-        self.sample_table.setRowCount(0)
-        self.attention.set_matrix(np.zeros((0, 0)), (), ())
-        self.notices.clear()
-        self.progress.setValue(0)
-        self.progress.setFormat("")
-        self.status.setText(" ")
-        self.use_button.setEnabled(False)
-        self.title.setText(f"<b>{Path(folder).name}</b>")
+        self.best_path, self.last_step = "", None
+        self.best_scores, self.last_eval_step, self._overlay_dir = {}, 0, None
+        self.view.reset(Path(folder).name)
+
+    def _use_best(self) -> None:
+        """Open the best model in the Translate tab; warn when it scores nearly nothing."""
+        if not self.best_path:
+            return
+        self.use_model.emit(self.best_path)
+        warning = weak_model_warning(self.best_scores)
+        if warning:
+            self.message.emit(warning, "warning")
 
     def _open_step_model(self, step: int) -> None:
+        """A click on a validation point: open the model saved at that step, or say why there is none."""
         path = model_at_step(self.run_dir, step) if self.run_dir else None
         best = self.plots.curves.best
         if path is None and best is not None and best[0] == step and self.best_path:
             path = self.best_path
         if path:
             self.use_model.emit(path)
-        else:
-            self.message.emit(f"The model of step {step:,} was not kept (keep more with --keep-last, or use the best "
-                              "model).", "info")
+            return
+        best_step = best[0] if best is not None and self.best_path else None
+        instead = f" Use this model opens the best one (step {best_step:,})." if best_step else ""
+        self.message.emit(f"The model of step {step:,} was not kept: a run keeps its best and its last model "
+                          f"(s2s train --keep-last N keeps the last N as well).{instead}", "info")

@@ -3,17 +3,27 @@ throughput.
 
 Events only append to numpy buffers; a 10 Hz timer redraws what changed, so a fast trainer never
 makes the UI redraw per step. The same code replays a finished run from its metrics.jsonl and can
-overlay a second run (dashed) for comparison. The metric plots come from the metric registry
-(engine/metrics.py): one plot per plot group, shown from the start for groups with a metric computed at
-every validation, added when the first value arrives for the others.
+overlay a second run (dashed, named in the legend line above the plots) for comparison. The titles are
+the legends of the curves (each name in its curve's colour): a legend box inside a plot 80 px tall
+would cover the curves. The metric plots come from the
+metric registry (engine/metrics.py): one plot per plot group, shown from the start for groups with a
+metric computed at every validation, added when the first value arrives for the others.
+
+Every plotted quantity is non-negative, so no axis goes below zero; a plot with one point gets a range
+around it (not pyqtgraph's unit box around the value); loss, perplexity and learning rate can be drawn
+on a log scale.
 """
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -23,7 +33,10 @@ from PySide6.QtWidgets import (
 )
 
 from s2s_desktop.engine import metrics
-from s2s_desktop.engine.api import EvalReport, Event, StepReport
+from s2s_desktop.engine.api import EvalReport, Event
+from s2s_desktop.gui.run_curves import RunCurves, ema
+
+__all__ = ["RunCurves", "TrainingPlots", "ema", "metric_color"]
 
 REDRAW_MS = 100
 COLORS = {"train": (120, 160, 210), "smooth": (31, 90, 170), "valid": (214, 95, 20), "lr": (90, 90, 90),
@@ -31,97 +44,40 @@ COLORS = {"train": (120, 160, 210), "smooth": (31, 90, 170), "valid": (214, 95, 
 # Metric colours by registry position (BLEU green, chrF purple, ...).
 METRIC_COLORS = ((44, 140, 60), (150, 60, 160), (200, 120, 0), (20, 110, 200), (160, 40, 40), (90, 90, 20))
 PLOTS_PER_FRAME = 2
-AXIS_WIDTH, AXIS_HEIGHT = 54, 32  # px: room for "12,345" and "0.0012" at the default font
+AXIS_WIDTH, AXIS_HEIGHT = 50, 22  # px: room for "12,345" and "0.0012" at the tick font
+TICK_POINTS = 8
+TITLE_SIZE = "9pt"
+MIN_PLOT_HEIGHT = 120  # px per row of plots: below this the axes' labels overlap
+LOG_PLOTS = {"loss": "loss", "ppl": "perplexity", "lr": "LR"}  # plots with a log-scale toggle
+PLOT_SERIES = {"loss": ("loss", "val_loss"), "ppl": ("val_ppl",), "lr": ("lr",), "tps": ("tps",)}
 FIXED_SLOTS = {"loss": (0, 0), "ppl": (0, 1), "lr": (1, 0), "tps": (1, 1)}
 GROUP_SLOTS = ((0, 2), (1, 2), (2, 0), (2, 1), (2, 2))  # metric plot groups, in the order they appear
+
+
+def _coloured(text: str, color: tuple[int, int, int]) -> str:
+    return f'<span style="color: rgb{tuple(color)}">{html.escape(text)}</span>'
+
+
+def _elastic_title(plot: pg.PlotItem) -> None:
+    """Let a plot's title be narrower than its text: pyqtgraph makes a title's text width the plot's
+    minimum width, so a long title widened its column beyond the window and cut the last one off."""
+    label = plot.titleLabel
+
+    def update_min() -> None:
+        height = label.itemRect().height()
+        label.setMinimumWidth(0)
+        label.setMinimumHeight(height)
+        label._sizeHint = {hint: (0, height) for hint in (Qt.SizeHint.MinimumSize, Qt.SizeHint.PreferredSize)}
+        label._sizeHint[Qt.SizeHint.MaximumSize] = (-1, -1)
+        label._sizeHint[Qt.SizeHint.MinimumDescent] = (0, 0)
+        label.updateGeometry()
+
+    label.updateMin = update_min
 
 
 def metric_color(name: str) -> tuple[int, int, int]:
     names = list(metrics.METRICS)
     return METRIC_COLORS[names.index(name) % len(METRIC_COLORS)] if name in names else (120, 120, 120)
-
-
-def ema(values: np.ndarray, weight: float) -> np.ndarray:
-    """TensorBoard-style smoothing with bias correction (weight 0 = raw, 0.99 = very smooth)."""
-    out = np.empty(len(values))
-    acc, norm = 0.0, 0.0
-    for i, v in enumerate(values):
-        acc = weight * acc + (1 - weight) * v
-        norm = weight * norm + (1 - weight)
-        out[i] = acc / norm
-    return out
-
-
-class Series:
-    """A growable (step, minutes, value) buffer."""
-
-    def __init__(self) -> None:
-        self.data = np.zeros((256, 3))
-        self.n = 0
-
-    def append(self, step: float, minutes: float, value: float) -> None:
-        if self.n == len(self.data):
-            self.data = np.concatenate([self.data, np.zeros_like(self.data)])
-        self.data[self.n] = (step, minutes, value)
-        self.n += 1
-
-    def xy(self, by_time: bool) -> tuple[np.ndarray, np.ndarray]:
-        d = self.data[: self.n]
-        return d[:, 1 if by_time else 0], d[:, 2]
-
-    def clear(self) -> None:
-        self.n = 0
-
-
-STEP_SERIES = ("loss", "nll", "lr", "tps")
-EVAL_SERIES = ("val_loss", "val_ppl")
-
-
-class RunCurves:
-    """All series of one run, filled from events (live or replayed): the step and validation series,
-    and one per metric (named as in the registry)."""
-
-    def __init__(self) -> None:
-        self.series = {name: Series() for name in (*STEP_SERIES, *EVAL_SERIES, *metrics.METRICS)}
-        self.best: tuple[int, float, float] | None = None  # step, minutes, metric value (for the marker)
-        self.best_metric = metrics.HEADLINE.name
-
-    def add(self, e: Event) -> set[str]:
-        """Append what an event holds; returns the plots it changes (none for unplotted events)."""
-        s = self.series
-        match e:
-            case StepReport(step=step, elapsed=elapsed):
-                minutes = elapsed / 60
-                s["loss"].append(step, minutes, e.loss)
-                s["nll"].append(step, minutes, e.nll)
-                s["lr"].append(step, minutes, e.lr)
-                s["tps"].append(step, minutes, e.tokens_per_sec)
-                return {"loss", "lr", "tps"}
-            case EvalReport(step=step, elapsed=elapsed):
-                minutes = elapsed / 60
-                s["val_loss"].append(step, minutes, e.loss)
-                s["val_ppl"].append(step, minutes, e.ppl)
-                changed = {"loss", "ppl"}
-                for name, value in e.scores.items():
-                    if name in metrics.METRICS:  # a newer version's metric is not plotted
-                        s[name].append(step, minutes, value)
-                        changed.add(metrics.METRICS[name].plot)
-                if e.is_best:
-                    value = e.loss if e.metric == metrics.LOSS.name else e.scores.get(e.metric)
-                    if value is not None:
-                        self.best_metric = e.metric
-                        self.best = (step, minutes, value)
-                return changed
-        return set()
-
-    def shown(self, name: str) -> bool:
-        """Whether a metric has a curve: computed at every validation, or with values here."""
-        return metrics.METRICS[name].in_training or self.series[name].n > 0
-
-    def clear(self) -> None:
-        for series in self.series.values():
-            series.clear()
-        self.best = None
 
 
 class TrainingPlots(QWidget):
@@ -138,6 +94,7 @@ class TrainingPlots(QWidget):
         self.smoothing = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=99, value=80, maximumWidth=160,
                                  toolTip="Smoothing of the training loss (0 = raw)")
         self.smoothing.valueChanged.connect(lambda _: self._redraw(force=True))
+        self.log_scale: dict[str, QCheckBox] = {}
         self.hover = QLabel(" ")
         controls = QHBoxLayout()
         controls.addWidget(QLabel("X axis"))
@@ -146,15 +103,34 @@ class TrainingPlots(QWidget):
         controls.addWidget(QLabel("Smoothing"))
         controls.addWidget(self.smoothing)
         controls.addSpacing(12)
-        controls.addWidget(self.hover, 1)
+        controls.addWidget(QLabel("Log scale:"))
+        for key, label in LOG_PLOTS.items():
+            box = QCheckBox(label, toolTip=f"Draw the {label} plot on a logarithmic scale")
+            box.toggled.connect(lambda on, k=key: self.set_log_scale(k, on))
+            self.log_scale[key] = box
+            controls.addWidget(box)
+        controls.addStretch(1)
+        self.run_name = ""  # the run drawn solid, named in the legend once another is overlaid
+        self.overlay_name = ""
+        self.legend = QLabel(visible=False, toolTip="Solid: the run shown; dashed: the run overlaid from History")
+        below = QHBoxLayout()
+        below.addWidget(self.legend)
+        below.addStretch(1)
+        below.addWidget(self.hover)
+        self._fitted: set[str] = set()  # plots whose range was set here (too few points to auto-range)
 
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground("w")
+        self.view.setMinimumHeight(2 * MIN_PLOT_HEIGHT)
+        self.view.ci.layout.setContentsMargins(2, 2, 2, 2)
+        self.view.ci.layout.setSpacing(4)
         self.plots: dict[str, pg.PlotItem] = {}  # "loss", "ppl", "lr", "tps" and one per metric plot group
         self.items: dict[str, pg.PlotDataItem] = {}  # curves by series name ("loss_raw", "loss_smooth", ...)
-        for key, title in (("loss", "Loss (per target token)"), ("ppl", "Validation perplexity"),
-                           ("lr", "Learning rate"), ("tps", "Throughput (target tokens/s)")):
-            self._add_plot(key, title, *FIXED_SLOTS[key], legend=key == "loss")
+        loss_title = "Loss: " + ", ".join(_coloured(name, COLORS[c]) for name, c in (
+            ("train", "train"), ("smoothed", "smooth"), ("validation", "valid")))
+        for key, title in (("loss", loss_title), ("ppl", "Validation perplexity"),
+                           ("lr", "Learning rate"), ("tps", "Target tokens/s")):
+            self._add_plot(key, title, *FIXED_SLOTS[key])
         self.items["loss_raw"] = self.plots["loss"].plot(pen=pg.mkPen(COLORS["train"], width=1), name="train")
         self.items["loss_smooth"] = self.plots["loss"].plot(pen=pg.mkPen(COLORS["smooth"], width=2),
                                                             name="train (smoothed)")
@@ -172,27 +148,35 @@ class TrainingPlots(QWidget):
         self.best_marker = pg.ScatterPlotItem(size=18, symbol="star", brush=pg.mkBrush(255, 200, 0),
                                               pen=pg.mkPen(120, 80, 0))
         self.best_marker.setZValue(20)
+        self.best_marker.sigClicked.connect(self._on_best_clicked)  # it lies over the best point
         self.overlay_items: list[tuple[str, pg.PlotDataItem]] = []
         self._best_plot: str | None = None
         self._show_metrics(self.curves)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
+        layout.addLayout(below)
         layout.addWidget(self.view, 1)
         self.timer = QTimer(self, interval=REDRAW_MS)
         self.timer.timeout.connect(self._redraw)
         self.timer.start()
 
-    def _add_plot(self, key: str, title: str, row: int, col: int, legend: bool) -> pg.PlotItem:
-        plot = self.view.addPlot(row=row, col=col, title=title)
+    def _add_plot(self, key: str, title: str, row: int, col: int) -> pg.PlotItem:
+        plot = self.view.addPlot(row=row, col=col)
+        _elastic_title(plot)
+        plot.setTitle(title, size=TITLE_SIZE)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setMenuEnabled(False)
+        plot.setMinimumHeight(MIN_PLOT_HEIGHT)
+        plot.vb.setLimits(yMin=0)  # every quantity plotted here is >= 0: no axis below zero
         # Fixed axis sizes: otherwise every new tick label ("0.8" -> "0.75") resizes an axis, the
         # grid lays itself out again and all the plots repaint (40-80 ms) instead of one.
         plot.getAxis("left").setWidth(AXIS_WIDTH)
         plot.getAxis("bottom").setHeight(AXIS_HEIGHT)
-        if legend:
-            plot.addLegend(offset=(-5, 5))
+        font = QFont(self.font())
+        font.setPointSize(TICK_POINTS)
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).setStyle(tickFont=font)
         plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.plots[key] = plot
         return plot
@@ -205,15 +189,15 @@ class TrainingPlots(QWidget):
                 continue
             if group not in self.plots:
                 slot = GROUP_SLOTS[min(sum(k not in FIXED_SLOTS for k in self.plots), len(GROUP_SLOTS) - 1)]
-                self._add_plot(group, "", *slot, legend=True)
+                self._add_plot(group, "", *slot)
                 if members[0] is metrics.HEADLINE:
                     self.plots[group].addItem(self.eval_points)
             plot = self.plots[group]
             for m in shown:
                 if m.name not in self.items:
                     self.items[m.name] = plot.plot(pen=pg.mkPen(metric_color(m.name), width=2), name=m.label)
-            labels = [m.label for m in members if m.name in self.items]
-            plot.setTitle("Validation " + " / ".join(labels))
+            labels = [_coloured(m.label, metric_color(m.name)) for m in members if m.name in self.items]
+            plot.setTitle("Validation " + " / ".join(labels), size=TITLE_SIZE)
 
     # -- data --------------------------------------------------------------------------------------
     def add_event(self, event: Event) -> None:
@@ -238,14 +222,26 @@ class TrainingPlots(QWidget):
         self.curves.clear()
         self.set_overlay(None)
 
+    def set_log_scale(self, key: str, on: bool) -> None:
+        """Draw plot `key` ("loss", "ppl" or "lr") with a log y axis (its curves and range follow)."""
+        if self.log_scale[key].isChecked() != on:
+            self.log_scale[key].setChecked(on)  # toggled calls back here
+            return
+        plot = self.plots[key]
+        plot.setLogMode(y=on)
+        plot.vb.setLimits(yMin=-300.0 if on else 0.0)  # in log mode the view's y is log10(value): no floor
+        self._fitted.discard(key)
+        plot.enableAutoRange()
+        self._fit(key)
+
     def set_overlay(self, events: list[Event] | None, name: str = "") -> None:
         """Show another run's curves dashed on the same plots (None removes them)."""
         self.overlay = None
+        self.overlay_name = name if events else ""
         if events:
             self.overlay = RunCurves()
             for e in events:
                 self.overlay.add(e)
-            self.overlay_name = name
             self._show_metrics(self.overlay)
         self._redraw(force=True)
 
@@ -290,6 +286,35 @@ class TrainingPlots(QWidget):
             self._draw_best()
         if force:
             self._draw_overlay()
+        for key in todo:
+            self._fit(key)
+
+    def _series_of(self, key: str) -> tuple[str, ...]:
+        groups = metrics.plot_groups()
+        return tuple(m.name for m in groups[key]) if key in groups else PLOT_SERIES[key]
+
+    def _fit(self, key: str) -> None:
+        """A plot with points at fewer than two x values gets a range around them: from zero to a bit
+        beyond the point. From two values on, pyqtgraph's auto-range takes over again."""
+        plot, t = self.plots[key], self.by_time
+        runs = [self.curves] + ([self.overlay] if self.overlay is not None else [])
+        pairs = [r.series[name].xy(t) for r in runs for name in self._series_of(key)]
+        xs = np.concatenate([x for x, _ in pairs]) if pairs else np.zeros(0)
+        ys = np.concatenate([y for _, y in pairs]) if pairs else np.zeros(0)
+        if len(np.unique(xs)) >= 2 or not len(xs):
+            if key in self._fitted:
+                self._fitted.discard(key)
+                plot.enableAutoRange()
+            return
+        x, top = float(xs.max()), float(ys.max())
+        plot.setXRange(0, x * 1.5 if x > 0 else 1, padding=0)
+        if self.log_scale.get(key) is not None and self.log_scale[key].isChecked():
+            positive = ys[ys > 0]
+            low, high = (np.log10(positive.min()), np.log10(positive.max())) if len(positive) else (0, 0)
+            plot.setYRange(low - 0.5, high + 0.5, padding=0)
+        else:
+            plot.setYRange(0, top * 1.25 if top > 0 else 1, padding=0)
+        self._fitted.add(key)
 
     def _best_target(self) -> str:
         name = self.curves.best_metric
@@ -310,11 +335,15 @@ class TrainingPlots(QWidget):
         self.best_marker.setData([x], [best[2]], tip=lambda x, y, data: f"best: {y:.2f}")
 
     def _draw_overlay(self) -> None:
+        """The overlaid run's curves, dashed in the colours of the run shown; the legend line names both."""
         for plot, item in self.overlay_items:
             self.plots[plot].removeItem(item)
         self.overlay_items = []
+        self.legend.setVisible(self.overlay is not None)
         if self.overlay is None:
             return
+        self.legend.setText(f"━━ {html.escape(self.run_name or 'this run')}  ╍╍ {html.escape(self.overlay_name)} "
+                            "(dashed)")
         o, t = self.overlay.series, self.by_time
         dash = Qt.PenStyle.DashLine
         curves = [("loss", "loss", COLORS["smooth"]), ("loss", "val_loss", COLORS["valid"]),
@@ -334,6 +363,10 @@ class TrainingPlots(QWidget):
     def _on_point_clicked(self, _item, points, *_args) -> None:
         if len(points):
             self.eval_point_clicked.emit(int(points[0].data()))
+
+    def _on_best_clicked(self, _item, points, *_args) -> None:
+        if len(points) and self.curves.best is not None:
+            self.eval_point_clicked.emit(int(self.curves.best[0]))
 
     def _on_mouse_moved(self, pos) -> None:
         groups = metrics.plot_groups()

@@ -37,6 +37,7 @@ class TrainingWorker(Worker):
         super().__init__()
         self.stop = threading.Event()
         self.pause = threading.Event()
+        self.hurry = threading.Event()  # with stop: skip the last validation, save at once
 
     def cancel(self) -> None:
         """The app is closing: finish the current step, save a model, end the run."""
@@ -53,6 +54,7 @@ class TrainingWorker(Worker):
             return
         self.stop.clear()
         self.pause.clear()
+        self.hurry.clear()
         proc = None
 
         def work() -> None:  # a failure to start the process becomes a Failure (the guard)
@@ -61,7 +63,7 @@ class TrainingWorker(Worker):
 
             proc = TrainingProcess(model_cfg, train_cfg, resume)
             while True:
-                proc.control(pause=self.pause.is_set(), stop=self.stop.is_set())
+                proc.control(pause=self.pause.is_set(), stop=self.stop.is_set(), now=self.hurry.is_set())
                 event = proc.next_event(timeout=0.1)
                 if event is None:
                     break
@@ -129,9 +131,12 @@ class TrainingClient(WorkerClient):
     def paused(self) -> bool:
         return self.worker.pause.is_set()
 
-    def stop(self) -> None:
-        """Finish the current step, save a model, end the run (asynchronous: wait for `done`)."""
+    def stop(self, now: bool = False) -> None:
+        """Finish the current step, validate, save a model, end the run (asynchronous: wait for `done`).
+        `now`: without the validation (or cutting one in progress short)."""
         self.worker.pause.clear()
+        if now:
+            self.worker.hurry.set()
         self.worker.stop.set()
 
     def shutdown(self, wait_ms: int = 0) -> bool:

@@ -98,7 +98,7 @@ def test_early_stopping_on_a_lower_is_better_metric(tmp_path, monkeypatch):
 
     ter = iter([50.0, 40.0, 45.0, 30.0, 41.0, 42.0, 43.0])  # better, better, worse, best, worse x 3
 
-    def scripted(model, data, cfg, device, ranks, indices):
+    def scripted(model, data, cfg, device, ranks, indices, cancelled=None):
         hyps = ["x"] * len(indices)
         return Validation(1.0, {"bleu": 10.0, "chrf": 20.0, "ter": next(ter)}, hyps, 0.0)
 
@@ -109,3 +109,34 @@ def test_early_stopping_on_a_lower_is_better_metric(tmp_path, monkeypatch):
     assert [e.is_best for e in evals] == [True, True, False, True, False, False, False]
     assert events[-1].reason == "early-stopping" and events[-1].best_step == evals[3].step
     assert events[-1].best_scores["ter"] == 30.0
+
+
+def test_a_tied_score_is_broken_by_the_validation_loss():
+    bleu = metrics.METRICS["bleu"]
+    assert bleu.improves(0.0, 3.0, None, None)  # nothing to beat yet
+    assert bleu.improves(0.0, 2.0, 0.0, 3.0)  # BLEU tied at 0.00, the loss fell: the newer model is better
+    assert not bleu.improves(0.0, 3.0, 0.0, 3.0) and not bleu.improves(0.0, 3.0 - 1e-9, 0.0, 3.0)  # noise
+    assert not bleu.improves(0.0, 1.0, 5.0, 3.0)  # a worse BLEU is worse, whatever the loss
+    assert metrics.LOSS.improves(2.0, 2.0, 3.0, 3.0) and not metrics.LOSS.improves(3.0, 3.0, 3.0, 3.0)
+
+
+def test_best_by_bleu_tied_at_zero_follows_the_validation_loss(tmp_path, monkeypatch):
+    """A short run: BLEU 0.00 at every validation while the loss falls; the best model is the last one."""
+    from s2s_desktop.engine.api import Finished
+    from s2s_desktop.engine.training import loop
+    from s2s_desktop.engine.training.loop import train
+    from s2s_desktop.engine.training.validation import Validation
+    from tests.engine.test_training import SMALL, config, reverse_corpus
+
+    train_file = tmp_path / "reverse.tsv"
+    reverse_corpus(train_file, 300, seed=7)
+    losses = iter([5.0, 4.0, 4.0, 3.0])
+
+    def scripted(model, data, cfg, device, ranks, indices, cancelled=None):
+        return Validation(next(losses), {"bleu": 0.0, "chrf": 5.0}, ["x"] * len(indices), 0.0)
+
+    monkeypatch.setattr(loop, "validate_run", scripted)
+    events = list(train(SMALL, config(tmp_path / "run", train_file, valid_every=2, max_steps=8, early_stopping="bleu")))
+    evals = [e for e in events if isinstance(e, EvalReport)]
+    assert [e.is_best for e in evals] == [True, True, False, True]
+    assert isinstance(events[-1], Finished) and events[-1].best_step == 8 and events[-1].best_scores["loss"] == 3.0

@@ -149,8 +149,10 @@ def test_max_minutes_and_early_stopping(tmp_path):
     events = list(train(SMALL, config(tmp_path / "b", train_file, lr=1e-9, valid_every=2, patience=2,
                                       early_stopping="bleu", max_steps=100)))
     evals = [e for e in events if isinstance(e, EvalReport)]
-    assert events[-1].reason == "early-stopping"
-    assert [e.is_best for e in evals] == [True, False, False]
+    assert events[-1].reason == "early-stopping" and len(evals) == 3  # patience counts BLEU alone
+    # BLEU tied at 0.00 throughout: the best model follows the validation loss (issue 17, item 7)
+    assert all(e.scores["bleu"] == 0.0 for e in evals)
+    assert [e.is_best for e in evals] == [True] + [b.loss < a.loss - 1e-4 for a, b in zip(evals, evals[1:])]
 
 
 def test_bad_training_options_are_named(tmp_path):
@@ -194,3 +196,45 @@ def test_full_disk_during_training_fails_with_a_message(tmp_path, monkeypatch):
     assert isinstance(events[-1], Failed)
     assert "No space left on device" in events[-1].message and "best.s2s" in events[-1].message
     assert events[-1].step == 5
+
+
+def test_stop_now_skips_the_last_validation_and_still_leaves_a_model(tmp_path):
+    """A second Stop in the app: the run saves at once, without validating (which can take a minute)."""
+    train_file = tmp_path / "reverse.tsv"
+    reverse_corpus(train_file, 300, seed=6)
+    stop, hurry = threading.Event(), threading.Event()
+    events = []
+    for event in train(SMALL, config(tmp_path, train_file, max_steps=1000, log_every=1, valid_every=500),
+                       stop=stop, hurry=hurry):
+        events.append(event)
+        if isinstance(event, StepReport) and event.step == 3:
+            hurry.set()
+            stop.set()
+    assert not [e for e in events if isinstance(e, EvalReport)]  # no validation at the stop
+    notices = [e.message for e in events if e.kind == "notice"]
+    assert notices and "without validating" in notices[-1]
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.reason == "stopped" and finished.best_scores == {}
+    assert finished.best_path  # the only model there is, so that the app can use it
+    assert Translator.open(finished.best_path, "cpu").translate(["one two"])[0].text is not None
+    assert (tmp_path / "run" / "last.s2s").is_file() and (tmp_path / "run" / "resume.safetensors").is_file()
+
+
+def test_stop_now_cuts_a_validation_in_progress_short(tmp_path, monkeypatch):
+    from s2s_desktop.engine.training import validation
+
+    train_file = tmp_path / "reverse.tsv"
+    reverse_corpus(train_file, 300, seed=6)
+    stop, hurry = threading.Event(), threading.Event()
+    real = validation.validation_loss
+
+    def slow_start(*args, **kwargs):  # the user presses Stop twice while the validation runs
+        hurry.set()
+        stop.set()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(validation, "validation_loss", slow_start)
+    events = list(train(SMALL, config(tmp_path, train_file, max_steps=1000, log_every=1, valid_every=4),
+                        stop=stop, hurry=hurry))
+    assert not [e for e in events if isinstance(e, EvalReport)]
+    assert events[-1].reason == "stopped" and events[-1].step == 4

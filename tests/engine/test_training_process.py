@@ -91,3 +91,15 @@ def test_the_child_stops_and_saves_when_the_app_goes_away(tmp_path):
     seen = drain(proc)
     assert seen[-1]["event"] == "finished" and seen[-1]["reason"] == "stopped"
     assert proc.join(10) and (tmp_path / "run" / "last.s2s").is_file()
+
+
+def test_stop_now_saves_without_the_last_validation(tmp_path):
+    model, train = configs(tmp_path, CORPUS, max_steps=10_000, valid_every=10_000)
+    proc = TrainingProcess(model, train, resume=False, nice=0)
+    seen = drain(proc, until=lambda s: any(e["event"] == "step" for e in s))
+    proc.control(pause=False, stop=True, now=True)  # the app's second Stop ("stop now" on stdin)
+    seen += drain(proc)
+    kinds = [e["event"] for e in seen]
+    assert "eval" not in kinds and kinds[-1] == "finished" and seen[-1]["reason"] == "stopped"
+    assert any(e["event"] == "notice" and "without validating" in e["message"] for e in seen)
+    assert (tmp_path / "run" / "best.s2s").is_file() and (tmp_path / "run" / "last.s2s").is_file()

@@ -52,3 +52,98 @@ def test_transformer_keeps_its_defaults(form) -> None:
     assert model["dropout"] == 0.2
     assert (train["lr"], train["schedule"], train["adam_beta2"], train["sp_model_type"]) == (
         0.0015, "plateau", 0.999, "unigram")
+
+
+def _wheel(widget, clicks: int = 1) -> None:
+    """A synthesized mouse-wheel turn over `widget` (120 = one notch, positive = away from the user)."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    centre = QPointF(widget.width() / 2, widget.height() / 2)
+    for _ in range(clicks):
+        event = QWheelEvent(centre, widget.mapToGlobal(centre), QPoint(0, 0), QPoint(0, -120),
+                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                            False)
+        QApplication.sendEvent(widget, event)
+
+
+def test_the_wheel_scrolls_the_form_and_changes_a_box_only_when_it_has_focus(qtbot, form) -> None:
+    form.advanced.setChecked(True)
+    form.resize(420, 300)  # short: the fields scroll
+    form.show()
+    qtbot.waitExposed(form)
+    form.activateWindow()
+    form.batch.setValue(4096)
+    form.src_lang.setFocus()
+    bar = form.scroll.verticalScrollBar()
+    assert bar.maximum() > 0 and bar.value() == 0
+    _wheel(form.batch, 20)
+    _wheel(form.schedule, 3)
+    assert form.batch.value() == 4096 and form.schedule.currentText() == "plateau"  # not changed ...
+    assert bar.value() > 0  # ... the form scrolled instead
+    from PySide6.QtCore import Qt
+
+    assert form.batch.focusPolicy() == Qt.FocusPolicy.StrongFocus  # the wheel gives no focus
+    form.batch.setFocus()
+    qtbot.waitUntil(form.batch.hasFocus)
+    _wheel(form.batch, 2)
+    assert form.batch.value() == 4096 - 2 * form.batch.singleStep()  # focused: the wheel is for the box
+
+
+def test_switching_architecture_keeps_typed_values_and_says_what_changed(form) -> None:
+    form.arch.setCurrentText("RNN: GRU + Luong attention (fast)")
+    form.batch.setValue(5000)  # typed by the user
+    form.arch.setCurrentText("Transformer")
+    recipe = default_recipe("transformer").train
+    assert form.batch.value() == 5000  # kept
+    assert form.lr.value() == recipe["lr"] and form.schedule.currentText() == recipe["schedule"]  # the recipe's
+    note = form.arch_note.text()
+    assert form.arch_note.isVisibleTo(form)
+    assert "Transformer recipe set" in note and "learning rate 0.005" in note and "inverse-sqrt" in note
+    assert "Kept what you typed: batch 5000" in note
+    form.arch.setCurrentText("RNN: LSTM + Bahdanau attention")  # the recipe's values follow, the typed one stays
+    assert form.lr.value() == default_recipe("rnn").train["lr"] and form.batch.value() == 5000
+
+
+def test_a_run_name_that_is_rewritten_says_so(form, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("S2S_DESKTOP_HOME", str(tmp_path))
+    form.run_name.setText("rnn test/1")
+    assert form.name_note.isVisibleTo(form) and "“rnn_test_1”" in form.name_note.text()
+    assert form.out_dir().endswith("rnn_test_1")
+    form.run_name.setText("rnn-test_1.b")
+    assert not form.name_note.isVisibleTo(form)
+
+
+def test_the_corpus_filter_offers_the_typed_languages_and_all_files(form) -> None:
+    from s2s_desktop.gui.form_widgets import corpus_filter
+
+    form.src_lang.setText("pt")
+    form.tgt_lang.setText("es")
+    text = form.train_src.filters()
+    assert "*.pt" in text and "*.es" in text and "*.tsv" in text and "*.gz" in text
+    assert text.endswith(";;All files (*)")
+    assert corpus_filter(("en", "")) == "Text corpora (*.txt *.tsv *.gz *.xz *.bz2 *.en);;All files (*)"
+
+
+def test_form_values_round_trip_and_bad_values_are_skipped(qtbot, form, tmp_path) -> None:
+    from s2s_desktop.gui.training_form import TrainingForm
+
+    form.pair_mode.setChecked(True)
+    form.train_src.setText(str(tmp_path / "a.pt"))
+    form.src_lang.setText("pt")
+    form.arch.setCurrentText("Transformer")
+    form.advanced.setChecked(True)
+    form.batch.setValue(5000)
+    form.lr.setValue(0.0007)
+    form.limit_kind.setCurrentText("steps")
+    form.limit.setValue(1234)
+    form.run_name.setText("not remembered")
+    values = form.values()
+    again = TrainingForm()
+    qtbot.addWidget(again)
+    again.set_values({**values, "unknown": 1, "patience": "ten", "schedule": "no-such-schedule"})
+    assert again.values() == values
+    assert again.pair_mode.isChecked() and again.arch.currentText() == "Transformer"
+    assert (again.batch.value(), again.lr.value(), again.limit.value()) == (5000, 0.0007, 1234)
+    assert again.run_name.text() == "" and not again.arch_note.isVisibleTo(again)

@@ -6,9 +6,10 @@ checkpoints all hold the GIL for 50-150 ms at a time, and a thread doing them fr
 process shares no GIL with the UI, so the window stays responsive whatever the run is doing.
 
 Protocol (text, never pickle): the parent writes one JSON line with the configs, then control lines
-("pause", "resume", "stop") on the child's stdin; the child writes one JSON event per line on its
-stdout, exactly the lines of the run's metrics.jsonl, so a live run and a replayed one give the GUI the
-same dicts. If the parent goes away (stdin closes), the child stops as if told to, saving a model.
+("pause", "resume", "stop", and "stop now": stop without the last validation) on the child's stdin;
+the child writes one JSON event per line on its stdout, exactly the lines of the run's metrics.jsonl,
+so a live run and a replayed one give the GUI the same dicts. If the parent goes away
+(stdin closes), the child stops as if told to, saving a model.
 
 With `--check` the child is short-lived and only checks a corpus ("Check corpus" in the app, which
 reads the whole corpus and loads SentencePiece: the same GIL problem): one JSON line with the train
@@ -33,6 +34,7 @@ ERROR = "process_error"  # a pseudo-event: the run could not start or crashed (n
 CORPUS_CHECKED = "corpus_checked"  # the reply of a --check child
 CHILD_FLAG = "--s2s-training-child"  # how a frozen (PyInstaller) app is asked to be the child
 CHECK_FLAG = "--check"  # after CHILD_FLAG or the module: check a corpus instead of training
+STOP_NOW = "stop now"  # the control line that skips the last validation
 
 
 def child_command(check: bool = False) -> list[str]:
@@ -63,6 +65,7 @@ class TrainingProcess:
                                         name="s2s-training-reader")
         self._reader.start()
         self._state: tuple[bool, bool] = (False, False)
+        self._hurried = False
         self._reported = False  # a crash is reported once, then next_event says None
         self._send(json.dumps({"model": model_cfg, "train": train_cfg, "resume": resume, "nice": nice}))
 
@@ -81,8 +84,13 @@ class TrainingProcess:
                 continue  # not an event (the protocol owns stdout, but a native library may print)
         self._events.put(None)
 
-    def control(self, pause: bool, stop: bool) -> None:
-        """Pass the GUI's pause/stop state on (only changes are sent)."""
+    def control(self, pause: bool, stop: bool, now: bool = False) -> None:
+        """Pass the GUI's pause/stop state on (only changes are sent); `now`: stop without validating."""
+        if now and not self._hurried:
+            self._hurried = True
+            self._send(STOP_NOW)
+            self._state = (False, True)
+            return
         if (pause, stop) == self._state:
             return
         if stop and not self._state[1]:
@@ -142,8 +150,8 @@ def child_main(argv: list[str] | None = None) -> int:
             os.nice(job["nice"])  # the UI process gets a core whenever it needs one
         except (AttributeError, OSError):
             pass
-    stop, pause = threading.Event(), threading.Event()
-    threading.Thread(target=_follow_controls, args=(stop, pause), daemon=True).start()
+    stop, pause, hurry = threading.Event(), threading.Event(), threading.Event()
+    threading.Thread(target=_follow_controls, args=(stop, pause, hurry), daemon=True).start()
 
     def send(event: dict[str, Any]) -> None:
         events_out.write(json.dumps(event, ensure_ascii=False) + "\n")
@@ -153,7 +161,7 @@ def child_main(argv: list[str] | None = None) -> int:
         from s2s_desktop.engine.api import ModelConfig, TrainConfig
         from s2s_desktop.engine.training.loop import train
 
-        for ev in train(ModelConfig(**job["model"]), TrainConfig(**job["train"]), stop, pause, job["resume"]):
+        for ev in train(ModelConfig(**job["model"]), TrainConfig(**job["train"]), stop, pause, job["resume"], hurry):
             send(ev.to_json())
     except S2SError as exc:
         send({"event": ERROR, "action": "starting the run", "message": str(exc)})
@@ -186,10 +194,14 @@ def check_main(job_line: str, out: IO[str]) -> int:
     return 0
 
 
-def _follow_controls(stop: threading.Event, pause: threading.Event) -> None:
+def _follow_controls(stop: threading.Event, pause: threading.Event, hurry: threading.Event) -> None:
     for line in sys.stdin:
         command = line.strip()
-        if command == "stop":
+        if command == STOP_NOW:
+            hurry.set()  # before `stop`: the trainer that sees the stop already knows to hurry
+            pause.clear()
+            stop.set()
+        elif command == "stop":
             pause.clear()
             stop.set()
         elif command == "pause":

@@ -3,6 +3,9 @@
     for event in train(model_cfg, train_cfg, stop=threading.Event()):
         ...   # StepReport, EvalReport, SampleTranslations, ModelSaved, Notice, Finished, Failed
 
+`stop` ends the run after the current step, with a last validation of the steps since the previous
+one; `hurry` (set with `stop`) skips that validation, or cuts one in progress short, and saves at once.
+
 The CLI prints these events and the GUI plots them; each is also appended to `metrics.jsonl` in the
 run folder (its names, writer and readers: `run_folder`). A run folder holds `config.json`,
 `metrics.jsonl`, `best.s2s`, `last.s2s` and the resume state; `train(..., resume=True)` continues a
@@ -64,7 +67,7 @@ from s2s_desktop.engine.training.run_folder import (
 )
 from s2s_desktop.engine.training.schedule import LRSchedule
 from s2s_desktop.engine.training.step_interval import StepInterval
-from s2s_desktop.engine.training.validation import autocast, perplexity, samples, validate_run
+from s2s_desktop.engine.training.validation import ValidationSkipped, autocast, perplexity, samples, validate_run
 from s2s_desktop.errors import ConfigError, S2SError, TrainingError
 
 MAX_BAD_STEPS = 5  # consecutive non-finite losses before the run fails
@@ -78,12 +81,14 @@ def train(
     stop: threading.Event | None = None,
     pause: threading.Event | None = None,
     resume: bool = False,
+    hurry: threading.Event | None = None,
 ) -> Iterator[Event]:
     """Train, yielding events. Errors in user input raise S2SError before the first event; problems
     during the run (NaN loss, disk full) end it with a `Failed` event."""
     ranks = Ranks.join()  # the processes of a torchrun job; a single one otherwise
     try:
         run = _Run.open(model_cfg, train_cfg, resume, ranks)
+        run.hurry = hurry
         try:
             yield from run.loop(stop or threading.Event(), pause)
         finally:
@@ -184,6 +189,7 @@ class _Run:
         self.loss = ranks.loss_function(self.model, self._loss)
         self.log = MetricsLog(self.run_dir / METRICS_FILE) if ranks.is_main else None
         self.sample_idx = self._sample_indices()
+        self.hurry: threading.Event | None = None  # set: skip validations, the run is stopping at once
 
     def close(self) -> None:
         self.loss = None  # DistributedDataParallel holds the process group: let it go first
@@ -334,10 +340,16 @@ class _Run:
     # -- validation and saving ---------------------------------------------------------------------
     def _evaluate_and_save(self, scheduled: bool = True) -> Iterator[Event]:
         p, cfg = self.progress, self.cfg
-        v = validate_run(self.model, self.data, cfg, self.device, self.ranks, self.sample_idx)
+        hurry = self.hurry
+        try:
+            v = validate_run(self.model, self.data, cfg, self.device, self.ranks, self.sample_idx,
+                             cancelled=hurry.is_set if hurry is not None else None)
+        except ValidationSkipped:
+            yield from self._save_unvalidated()
+            return
         stopping = metrics.metric(cfg.early_stopping)  # its direction decides "better"
         value = v.loss if stopping is metrics.LOSS else v.scores[stopping.name]
-        improved = stopping.better(value, p.best_file_value)
+        improved = stopping.improves(value, v.loss, p.best_file_value, p.best_scores.get("loss"))
         if improved:
             p.best_file_value = value
             p.best_step = p.step
@@ -380,6 +392,17 @@ class _Run:
                 old = self.run_dir / step_file(p.kept_steps.pop(0))
                 if self.ranks.is_main:
                     old.unlink(missing_ok=True)
+        self._save_resume()
+
+    def _save_unvalidated(self) -> Iterator[Event]:
+        """The run stops at once: the model is saved as it is, unscored (and as the best model when
+        there is none yet, so that a run that has trained always leaves one to use)."""
+        p = self.progress
+        yield self._emit(Notice(p.step, f"stopped without validating: the model of step {p.step} is saved "
+                                        "but not scored"))
+        if not (self.run_dir / BEST_FILE).exists():
+            yield self._emit(self._save(BEST_FILE, "best"))
+        yield self._emit(self._save(LAST_FILE, "last"))
         self._save_resume()
 
     def _save_resume(self) -> None:

@@ -3,12 +3,16 @@
 
 Decoding goes through `decoding.search.decode_batch`, the path the translation service uses, with
 the options a validation has always used (greedy, output limit 1.5 x source + 10, at most 512 pieces).
+
+A validation can be skipped part-way (`cancelled`, checked between batches): a user who stops a run
+twice wants the model saved now, not after a minute of decoding the validation set.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -26,6 +30,16 @@ from s2s_desktop.engine.training.distributed import Ranks
 
 GREEDY = DecodeOptions(beam=1, nbest=1, max_len_a=1.5, max_len_b=10, alternatives=0)
 MAX_OUTPUT = 512  # pieces
+Cancelled = Callable[[], bool] | None
+
+
+class ValidationSkipped(Exception):
+    """The validation was cancelled part-way (the run is stopping at once)."""
+
+
+def _check(cancelled: Cancelled) -> None:
+    if cancelled is not None and cancelled():
+        raise ValidationSkipped
 
 
 @dataclass(frozen=True)
@@ -50,13 +64,16 @@ def autocast(device: torch.device, precision: str):
 
 
 def validate_run(model: Seq2Seq, data: PreparedData, cfg: TrainConfig, device: torch.device, ranks: Ranks,
-                 indices: np.ndarray) -> Validation:
+                 indices: np.ndarray, cancelled: Cancelled = None) -> Validation:
     """Loss over every validation pair; translations and scores of the pairs at `indices`. Each rank
-    takes a share of the work; every rank gets the same result."""
-    loss = validation_loss(model, data, cfg, device, ranks)
+    takes a share of the work; every rank gets the same result. Raises ValidationSkipped when
+    `cancelled()` turns true (single-process runs only: the ranks would disagree)."""
+    if ranks.world > 1:
+        cancelled = None
+    loss = validation_loss(model, data, cfg, device, ranks, cancelled)
     start = time.perf_counter()
-    hyps = ranks.map(lambda part: translate_ids(model, data.tgt_tok, [data.valid_src[i] for i in part], device),
-                     indices)
+    hyps = ranks.map(lambda part: translate_ids(model, data.tgt_tok, [data.valid_src[i] for i in part], device,
+                                                cancelled=cancelled), indices)
     refs = [data.valid_targets[i] for i in indices]
     wanted = [m.name for m in metrics.training_metrics(cfg.early_stopping)]
     scores = {name: s.value for name, s in metrics.score(hyps, refs, names=wanted).items()}
@@ -64,12 +81,14 @@ def validate_run(model: Seq2Seq, data: PreparedData, cfg: TrainConfig, device: t
 
 
 @torch.inference_mode()
-def validation_loss(model: Seq2Seq, data: PreparedData, cfg: TrainConfig, device: torch.device, ranks: Ranks) -> float:
+def validation_loss(model: Seq2Seq, data: PreparedData, cfg: TrainConfig, device: torch.device, ranks: Ranks,
+                    cancelled: Cancelled = None) -> float:
     model.eval()
     total, count = 0.0, 0
     lens_s = np.array([len(x) for x in data.valid_src])
     lens_t = np.array([len(x) for x in data.valid_tgt])
     for indices in ranks.part(bucket_batches(lens_s, lens_t, cfg.batch_tokens)):
+        _check(cancelled)
         batch = make_batch(data.valid_src, data.valid_tgt, indices, device)
         with autocast(device, cfg.precision):
             _, nll = sequence_loss(model, batch, 0.0)
@@ -108,11 +127,12 @@ def sample_attention(model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, src
 
 
 def translate_ids(model: Seq2Seq, tgt_tok: Tokenizer, src_ids: list[list[int]], device,
-                  batch_tokens: int = 6000) -> list[str]:
+                  batch_tokens: int = 6000, cancelled: Cancelled = None) -> list[str]:
     """Greedy translations of already-encoded sources, batched by length, in input order."""
     out: list[str] = [""] * len(src_ids)
     lens = np.array([len(x) for x in src_ids])
     for indices in bucket_batches(lens, None, batch_tokens):
+        _check(cancelled)
         for i, h in zip(indices, greedy(model, [src_ids[i] for i in indices], device)):
             out[i] = tgt_tok.decode(h.ids)
     return out

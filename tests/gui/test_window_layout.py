@@ -1,0 +1,66 @@
+"""The window at its default size and across launches (issue 17, items 4 and 8, and the form of 13)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRect
+
+
+def test_the_first_window_is_sized_from_the_screen() -> None:
+    from s2s_desktop.gui.main_window import default_geometry
+
+    assert default_geometry(QRect(0, 0, 1920, 1080)) == QRect(144, 81, 1632, 918)  # 85%, centred
+    assert default_geometry(QRect(0, 0, 1366, 768)).size().toTuple() == (1161, 680)  # never under 1100 x 680 ...
+    assert default_geometry(QRect(0, 0, 1024, 600)) == QRect(0, 0, 1024, 600)  # ... unless the screen is smaller
+    assert default_geometry(QRect(0, 0, 3840, 2160)).size().toTuple() == (1800, 1100)
+    assert default_geometry(QRect(100, 50, 1920, 1000)).center() == QRect(100, 50, 1920, 1000).center()
+
+
+def test_a_first_window_uses_the_screen_and_a_restored_one_its_geometry(make_window) -> None:
+    from s2s_desktop.gui.main_window import default_geometry
+
+    window = make_window()
+    expected = default_geometry(window.screen().availableGeometry())
+    assert window.width() >= min(expected.width(), window.minimumSizeHint().width())
+    assert window.height() == expected.height()
+
+
+def test_the_model_panel_is_back_after_quitting_on_the_train_tab(qtbot, make_window) -> None:
+    window = make_window()
+    assert window.info_dock.isVisible()
+    window.tabs.setCurrentWidget(window.training)
+    assert not window.info_dock.isVisible()  # the Train tab gets its width
+    window.close()
+    again = make_window()
+    assert again.tabs.currentWidget() is again.pages and again.info_dock.isVisible()
+
+
+def test_the_training_form_is_remembered_between_sessions(make_window, tmp_path) -> None:
+    corpus = tmp_path / "pairs.tsv"
+    corpus.write_text("one\teins\n", encoding="utf-8")
+    window = make_window()
+    form = window.training.form
+    form.train_tsv.setText(str(corpus))
+    form.tgt_lang.setText("fr")
+    form.arch.setCurrentText("Transformer")
+    form.advanced.setChecked(True)
+    form.batch.setValue(6000)
+    form.limit_kind.setCurrentText("steps")
+    form.limit.setValue(5000)
+    values = form.values()
+    window.close()
+    again = make_window()
+    assert again.training.form.values() == values
+    assert again.training.form.train_tsv.text() == str(corpus) and again.training.form.batch.value() == 6000
+
+
+def test_a_long_banner_neither_grows_the_window_nor_squeezes_the_plots(qtbot, make_window) -> None:
+    window = make_window()
+    window.resize(1100, 680)
+    window.tabs.setCurrentWidget(window.training)
+    qtbot.wait(50)
+    window.show_message("The corpus check found a problem. " * 20, "warning")
+    qtbot.wait(50)
+    assert (window.width(), window.height()) == (1100, 680)
+    view = window.training.plots.view
+    assert view.height() >= view.minimumHeight() == 2 * 120  # at most down to its minimum: then the tab scrolls
+    assert window.training.scroll.verticalScrollBar().maximum() > 0
