@@ -49,7 +49,8 @@ def _setup_logging() -> None:
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="s2s-desktop", description="Train, run and inspect translation models.")
-    parser.add_argument("model", nargs="?", help="a model file (.s2s) to open instead of the last one")
+    parser.add_argument("model", nargs="?", help="a model file (.s2s) to open instead of the last one, or a "
+                                                 "Hugging Face Marian (OPUS-MT) model folder to import")
     parser.add_argument("--text", help="text to translate once the model is open")
     parser.add_argument("--smoke-test", action="store_true",
                         help="open the window, translate --text (a sample sentence by default) with MODEL or the "
@@ -125,6 +126,38 @@ def _smoke_test(window, app, args: argparse.Namespace) -> None:
     QTimer.singleShot(180_000, lambda: finish({"smoke_test": "failed", "message": "no translation after 180 s"}))
 
 
+def after_first_paint(window, callback, fallback_ms: int = 1500) -> None:
+    """Run `callback` once the window has painted (or after `fallback_ms`, if no paint comes, as on
+    some offscreen platforms). Starting the engine earlier kept the window black for ~1.5 s on a
+    first run: the engine thread's torch import loads shared libraries while holding the GIL, and the
+    GUI thread could not paint until it let go."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class FirstPaint(QObject):
+        def __init__(self) -> None:
+            super().__init__(window)
+            self.done = False
+
+        def eventFilter(self, obj, event) -> bool:
+            if not self.done and event.type() == QEvent.Type.Paint and obj.isWidgetType() and obj.window() is window:
+                QTimer.singleShot(0, self.fire)  # after this paint has reached the screen
+            return False
+
+        def fire(self) -> None:
+            if not self.done:
+                self.done = True
+                app = QApplication.instance()
+                if app is not None:
+                    app.removeEventFilter(self)
+                callback()
+
+    from PySide6.QtWidgets import QApplication
+
+    watcher = FirstPaint()
+    QApplication.instance().installEventFilter(watcher)
+    QTimer.singleShot(fallback_ms, watcher.fire)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     if len(argv) > 1 and argv[1] == "--s2s-training-child":  # a frozen bundle re-executed as the trainer
@@ -138,7 +171,6 @@ def main(argv: list[str] | None = None) -> int:
     if problem:  # Qt would abort with a core dump while loading its xcb plugin
         print(problem, file=sys.stderr)
         return 2
-    from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -174,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             window.panel.source.setPlainText(args.text)
             window.panel.request_translation()  # queued behind the model: runs as soon as it is open
 
-    QTimer.singleShot(0, start)
+    after_first_paint(window, start)
     return app.exec()
 
 

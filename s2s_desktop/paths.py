@@ -38,6 +38,11 @@ def runs_dir() -> Path:
     return data_dir() / "runs"
 
 
+def models_dir() -> Path:
+    """Model files the app writes itself (File > Import model…)."""
+    return data_dir() / "models"
+
+
 def log_dir() -> Path:
     home = _home()
     return home / "logs" if home else Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))

@@ -131,9 +131,12 @@ def build_marian_model(vocab_size: int, seed: int = 0, d_model: int = 32, layers
     return model
 
 
-def write_marian_folder(dest: Path, corpus: MarianCorpus, *, weights: str = "safetensors", seed: int = 0) -> Path:
+def write_marian_folder(dest: Path, corpus: MarianCorpus, *, weights: str = "safetensors", seed: int = 0,
+                        **shape: int) -> Path:
     """A complete Marian folder in `dest`: weights "safetensors" (save_pretrained) or "bin" (a
-    torch.save'd state dict with the tied aliases and position tables older exports carry)."""
+    torch.save'd state dict with the tied aliases and position tables older exports carry). `shape`
+    passes d_model, layers, heads, ffn to `build_model` (OPUS-MT's 6+6 layers x 8 heads with a small
+    d_model is cheap: layers=6, heads=8, d_model=64, ffn=128)."""
     import torch
     from transformers import GenerationConfig, MarianTokenizer
     from transformers.utils import logging
@@ -152,7 +155,7 @@ def write_marian_folder(dest: Path, corpus: MarianCorpus, *, weights: str = "saf
         tokenizer = MarianTokenizer.from_pretrained(str(dest))  # the proof that the folder is real
     if len(tokenizer) != len(vocab):
         raise AssertionError(f"MarianTokenizer sees {len(tokenizer)} pieces, vocab.json has {len(vocab)}")
-    model = build_marian_model(len(vocab), seed)
+    model = build_marian_model(len(vocab), seed, **shape)
     pad = len(vocab) - 1
     if weights == "safetensors":
         tokenizer.save_pretrained(str(dest))  # rewrites tokenizer_config.json the way transformers 5 does

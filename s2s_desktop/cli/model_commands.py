@@ -201,6 +201,7 @@ def cmd_info(args) -> int:
     from s2s_desktop.engine.models.registry import describe_model
 
     path = model_or_bundled(args)
+    _refuse_resume_state(path)
     translator = Translator.open(path, "cpu")
     info = dataclasses.replace(translator.info(), path=path)
     if args.json:
@@ -225,3 +226,28 @@ def cmd_info(args) -> int:
         if best:
             print("  best        " + metrics.format_scores(best))
     return 0
+
+
+def _refuse_resume_state(path: str) -> None:
+    """A run folder's resume.safetensors is our own file, not a foreign one: say what it is and what to
+    open instead (the model loader would call it a safetensors file from another program)."""
+    import json
+    import struct
+
+    from s2s_desktop.engine.training.resume_state import RESUME_FORMAT
+    from s2s_desktop.engine.training.run_folder import BEST_FILE, LAST_FILE
+    from s2s_desktop.errors import CheckpointError
+
+    try:
+        with open(path, "rb") as fh:
+            (size,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(size)) if size < 100 * 1024 * 1024 else {}
+    except (OSError, ValueError, struct.error):
+        return  # not readable as safetensors: the loader says what it is
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if isinstance(metadata, dict) and metadata.get("format") == RESUME_FORMAT:
+        run = Path(path).resolve().parent
+        raise CheckpointError(
+            f"{path} is the resume state of the training run in {run} (optimiser and schedule state for "
+            f"`s2s train --out {run} --resume`), not a model file; open {run / BEST_FILE} or {run / LAST_FILE} "
+            "to translate or describe the model")

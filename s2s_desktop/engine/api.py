@@ -161,9 +161,33 @@ class ModelInfo:
     training: dict[str, Any] = field(default_factory=dict)  # the file's training summary (steps, best, ...)
     device: str = ""  # where it runs, e.g. "cpu", "cuda:0"
     precision: str = ""  # decoding precision: "fp32", "bf16" or "int8"
+    # Where an imported model came from (formats/marian_import.py): imported_from, repository, license,
+    # license_text, notices, ...; {} for a model trained here.
+    provenance: dict[str, Any] = field(default_factory=dict)
+    target_languages: tuple[str, ...] = ()  # a multilingual model's ">>xxx<<" codes; () for the others
+    target_language: str | None = None  # the one it translates into now
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class SelfAttention:
+    """A Transformer's self-attention over one translation (teacher-forced on the chosen hypothesis),
+    asked for by the inspector next to the cross-attention the search records."""
+
+    encoder: Any  # numpy (encoder layers, heads, S, S): source piece -> source pieces
+    decoder: Any  # numpy (decoder layers, heads, T, T): target position -> the decoder inputs up to it
+    decoder_inputs: tuple[str, ...]  # (T,) what the decoder read at each position: the start, then y1..y(T-1)
+
+
+@dataclass(frozen=True)
+class ModelConversion:
+    """A model file imported (a Marian folder -> .s2s) or exported (.s2s -> CTranslate2 / Argos)."""
+
+    path: str  # what was written
+    notices: tuple[str, ...] = ()  # for the user: what was not reproduced, how weights were read, ...
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,22 @@
 """The attention heatmap: target tokens as rows, source tokens as columns (pyqtgraph).
 
-Labels on both axes thin themselves out so they never overlap and come back as you zoom (wheel) or
-pan (drag); a colour bar shows the scale; hovering a cell shows both tokens and the weight; clicking
-a cell, a row label or a column label selects it. Clicks go through `attention_math.pixel_to_cell`.
+Every token gets a label when the labels can fit: column labels turn vertical when side by side they
+would not, and both axes step down to a smaller font before thinning out; beyond that they thin so
+they never overlap, and come back as you zoom (wheel) or pan (drag). A colour bar shows the scale;
+hovering a cell shows both tokens and the weight (the tooltip stays while the mouse rests on the
+cell); clicking a cell, a row label or a column label selects it. Clicks go through
+`attention_math.pixel_to_cell`.
 """
 
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Signal
-from PySide6.QtGui import QBrush, QColor, QCursor, QFontMetrics, QPen
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QCursor, QFont, QFontMetrics, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QToolTip, QWidget
 
 from s2s_desktop.gui.attention_math import elide, pixel_to_cell, visible_ticks
@@ -20,38 +24,109 @@ from s2s_desktop.gui.attention_math import elide, pixel_to_cell, visible_ticks
 COLORMAP = "viridis"
 SELECT_PEN = QPen(QColor(255, 64, 64), 0)
 SELECT_BRUSH = QBrush(QColor(255, 64, 64, 40))
+SMALL_FONT = 0.8  # the smaller label font, relative to the normal one
+LABEL_RGB = (50, 50, 50)
 
 
 class TokenAxis(pg.AxisItem):
-    """An axis whose ticks are token labels at cell centres, thinned to what fits."""
+    """An axis whose ticks are token labels at cell centres: all of them when they can fit (vertical
+    column labels, then a smaller font), thinned to what fits beyond that."""
 
     def __init__(self, orientation: str) -> None:
         super().__init__(orientation)
         # Thinning is done in tickValues; pyqtgraph's own fill limit would drop dense label rows.
         self.setStyle(textFillLimits=[(0, 10.0)], autoExpandTextSpace=False, hideOverlappingLabels=False)
+        self.setTextPen(pg.mkPen(LABEL_RGB))
         self.labels: tuple[str, ...] = ()
         self.label_pixels = 14.0
+        self.rotated = False  # column labels drawn vertically
+        self.small = False  # the smaller font
+        self.normal_font = QFont(self.font())
+        self.small_font = QFont(self.font())
+        self.small_font.setPointSizeF(max(self.font().pointSizeF() * SMALL_FONT, 6.0))
+        self._pending: tuple[bool, bool] | None = None
+
+    @property
+    def horizontal(self) -> bool:
+        return self.orientation in ("top", "bottom")
 
     def set_labels(self, labels: tuple[str, ...]) -> None:
         self.labels = tuple(elide(x) for x in labels)
-        metrics = QFontMetrics(self.style.get("tickFont") or self.font())
-        if self.orientation in ("left", "right"):
-            self.label_pixels = metrics.height() + 3
-            widest = max((metrics.horizontalAdvance(x) for x in self.labels), default=20)
+        self._apply(self.rotated, self.small)
+
+    def _metrics(self, small: bool) -> QFontMetrics:
+        return QFontMetrics(self.small_font if small else self.normal_font)
+
+    def _label_pixels(self, rotated: bool, small: bool) -> float:
+        """Pixels one label takes along the axis."""
+        metrics = self._metrics(small)
+        if not self.horizontal or rotated:
+            return metrics.height() + 2
+        return max((metrics.horizontalAdvance(x) for x in self.labels), default=20) + 8
+
+    def _apply(self, rotated: bool, small: bool) -> None:
+        self._pending = None
+        self.rotated, self.small = rotated and self.horizontal, small
+        self.setStyle(tickFont=self.small_font if small else self.normal_font)
+        metrics = self._metrics(small)
+        widest = max((metrics.horizontalAdvance(x) for x in self.labels), default=20)
+        self.label_pixels = self._label_pixels(self.rotated, small)
+        if not self.horizontal:
             self.setWidth(min(widest + 16, 160))
+        elif self.rotated:
+            self.setHeight(min(widest + 14, 120))
         else:
-            self.label_pixels = max((metrics.horizontalAdvance(x) for x in self.labels), default=20) + 8
             self.setHeight(metrics.height() + 10)
         self.picture = None
         self.update()
 
+    def fit(self, count: int, pixels: float) -> tuple[bool, bool]:
+        """(rotated, small) for `count` labels in `pixels`: the first of horizontal, vertical, vertical
+        and small in which they all fit (vertical and small, thinned, when none does)."""
+        options = [(False, False), (True, False), (True, True)] if self.horizontal else [(False, False), (False, True)]
+        for rotated, small in options:
+            if count * self._label_pixels(rotated, small) <= pixels:
+                return rotated, small
+        return options[-1]
+
     def tickValues(self, minVal, maxVal, size):
+        lo, hi = min(minVal, maxVal), max(minVal, maxVal)
+        visible = max(0, min(len(self.labels), math.ceil(hi)) - max(0, math.floor(lo)))
+        wanted = self.fit(visible, size)
+        if wanted != (self.rotated, self.small) and wanted != self._pending and size > 0:
+            self._pending = wanted  # applied after this paint: it changes the axis size
+            QTimer.singleShot(0, lambda: self._pending == wanted and self._apply(*wanted))
         ticks = visible_ticks(minVal, maxVal, len(self.labels), size, self.label_pixels)
         return [(1.0, [i + 0.5 for i in ticks])]
 
     def tickStrings(self, values, scale, spacing):
         n = len(self.labels)
+        if self.rotated:  # the index: pyqtgraph drops a label whose *horizontal* extent leaves the axis
+            return [str(int(v)) if 0 <= int(v) < n else "" for v in values]
         return [self.labels[int(v)] if 0 <= int(v) < n else "" for v in values]
+
+    def drawPicture(self, p, axisSpec, tickSpecs, textSpecs):
+        if not self.rotated:
+            return super().drawPicture(p, axisSpec, tickSpecs, textSpecs)
+        super().drawPicture(p, axisSpec, tickSpecs, [])  # the axis line and ticks
+        p.setFont(self.small_font if self.small else self.normal_font)
+        p.setPen(self.textPen())
+        length = self.height() - max(0, self.style["tickLength"]) - self.style["tickTextOffset"][1] - 2
+        height = self._metrics(self.small).height()
+        for rect, _flags, index in textSpecs:
+            text = self.labels[int(index)] if index.isdigit() and int(index) < len(self.labels) else ""
+            p.save()
+            if self.orientation == "top":  # read bottom to top, starting at the axis
+                p.translate(rect.center().x(), self.height() - max(0, self.style["tickLength"]) - 4)
+                p.rotate(-90)
+                p.drawText(QRectF(0, -height / 2, length, height), int(Qt.AlignmentFlag.AlignLeft
+                                                                       | Qt.AlignmentFlag.AlignVCenter), text)
+            else:  # bottom: read bottom to top, ending at the axis
+                p.translate(rect.center().x(), max(0, self.style["tickLength"]) + 4 + length)
+                p.rotate(-90)
+                p.drawText(QRectF(0, -height / 2, length, height), int(Qt.AlignmentFlag.AlignRight
+                                                                       | Qt.AlignmentFlag.AlignVCenter), text)
+            p.restore()
 
 
 class AttentionImage(pg.ImageItem):
@@ -63,14 +138,21 @@ class AttentionImage(pg.ImageItem):
         self.describe = lambda row, col: ""
 
     def hoverEvent(self, ev) -> None:
+        """Show the cell's tooltip at once, and make it the item's own tooltip too: when the mouse
+        rests, Qt's tooltip event reaches the scene, which shows the item's tooltip (or hides any tip
+        when the item has none: the tooltip used to vanish after ~0.7 s of resting on a cell)."""
         if ev.isExit() or self.image is None:
+            self.setToolTip("")
             QToolTip.hideText()
             return
         pos = ev.pos()
         row, col = int(np.floor(pos.y())), int(np.floor(pos.x()))
         rows, cols = self.image.shape[:2]
         if 0 <= row < rows and 0 <= col < cols:
-            QToolTip.showText(QCursor.pos(), self.describe(row, col))
+            text = self.describe(row, col)
+            self.setToolTip(text)
+            if QToolTip.text() != text:
+                QToolTip.showText(QCursor.pos(), text)
 
 
 class AttentionHeatmap(pg.GraphicsLayoutWidget):
@@ -181,51 +263,3 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
             cell = self.cell_at_scene(QPointF(pos.x(), rect.center().y()))
             if cell is not None:
                 self.column_clicked.emit(cell[1])
-
-
-class HeadGrid(pg.GraphicsLayoutWidget):
-    """Small maps of every layer (rows) and head (columns); clicking one picks it."""
-
-    head_picked = Signal(int, int)  # layer, head
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setBackground("w")
-        self.boxes: list[tuple[pg.ViewBox, int, int]] = []
-        self.images: list[pg.ImageItem] = []
-        self.shape: tuple[int, int] = (0, 0)
-        self.scene().sigMouseClicked.connect(self._on_click)
-
-    def set_attention(self, attention: np.ndarray, current: tuple[int, int]) -> None:
-        """attention: [L, H, T, S]. The small views are kept while the layer x head shape is the same
-        (rebuilding 16-48 view boxes per translation would cost hundreds of milliseconds)."""
-        layers, heads = attention.shape[:2]
-        if (layers, heads) != self.shape:
-            self.clear()
-            self.boxes, self.images = [], []
-            cmap = pg.colormap.get(COLORMAP)
-            for layer in range(layers):
-                for head in range(heads):
-                    box = self.addViewBox(row=layer, col=head, lockAspect=False, enableMouse=False, enableMenu=False)
-                    box.invertY(True)
-                    box.setMenuEnabled(False)
-                    img = pg.ImageItem(axisOrder="row-major")
-                    img.setColorMap(cmap)
-                    box.addItem(img)
-                    self.boxes.append((box, layer, head))
-                    self.images.append(img)
-            self.shape = (layers, heads)
-        for (box, layer, head), img in zip(self.boxes, self.images):
-            img.setImage(np.asarray(attention[layer, head], dtype=np.float32), levels=(0, 1), autoLevels=False)
-            box.autoRange(padding=0)
-        self.mark(*current)
-
-    def mark(self, layer: int, head: int) -> None:
-        for box, lay, hd in self.boxes:
-            box.setBorder(pg.mkPen((255, 64, 64), width=3) if (lay, hd) == (layer, head) else pg.mkPen((200, 200, 200)))
-
-    def _on_click(self, ev) -> None:
-        for box, layer, head in self.boxes:
-            if box.sceneBoundingRect().contains(ev.scenePos()):
-                self.head_picked.emit(layer, head)
-                return

@@ -15,10 +15,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from s2s_desktop.engine.api import Candidate, Translation
+from s2s_desktop.engine.api import Candidate, SelfAttention, Translation
 from s2s_desktop.engine.data.words import aggregate_attention, group_text, word_groups
 
 MEAN_OF_HEADS = -1
+# Which attention a map shows: the decoder's over the source (recorded by the search), or, for a
+# Transformer, the encoder's or the decoder's self-attention (computed on request).
+CROSS, ENCODER, DECODER = "cross", "encoder", "decoder"
+KIND_LABELS = {CROSS: "Cross-attention", ENCODER: "Encoder self-attention", DECODER: "Decoder self-attention"}
+KIND_TIPS = {
+    CROSS: "The decoder's attention over the source: rows are output tokens, columns source tokens",
+    ENCODER: "The encoder's self-attention: rows and columns are source tokens",
+    DECODER: "The decoder's self-attention: rows are output tokens, columns what the decoder had read "
+             "before each (the start, then the output so far)",
+}
+KIND_CAPTIONS = {CROSS: "cross-attention", ENCODER: "encoder self-attention", DECODER: "decoder self-attention"}
 
 
 def pixel_to_cell(
@@ -75,6 +86,7 @@ class AttentionView:
     words: bool
     target_groups: tuple[tuple[int, ...], ...]  # the pieces of each row
     source_groups: tuple[tuple[int, ...], ...]  # the pieces of each column
+    kind: str = CROSS  # rows x columns: CROSS target x source, ENCODER source x source, DECODER target x inputs
 
 
 def select_attention(attention: np.ndarray, layer: int, head: int) -> np.ndarray:
@@ -83,21 +95,45 @@ def select_attention(attention: np.ndarray, layer: int, head: int) -> np.ndarray
     return a.mean(axis=0) if head == MEAN_OF_HEADS else a[head]
 
 
-def attention_view(t: Translation, cand: Candidate, layer: int, head: int, words: bool) -> AttentionView:
-    full = np.asarray(cand.attention, dtype=np.float32)
-    if words:
-        tg, sg = word_groups(cand.tokens), word_groups(t.source_tokens)
-        full = aggregate_attention(full, tg, sg)
-        tl, sl = group_text(cand.tokens, tg), group_text(t.source_tokens, sg)
+def attention_view(t: Translation, cand: Candidate, layer: int, head: int, words: bool, kind: str = CROSS,
+                   self_attention: SelfAttention | None = None) -> AttentionView:
+    """The matrix one layer and head (or the mean of heads) of `kind` shows, in pieces or words. The
+    self-attention kinds need `self_attention` (of this candidate)."""
+    if kind == CROSS:
+        full, rows, cols = cand.attention, cand.tokens, t.source_tokens
+    elif kind == ENCODER:
+        full, rows, cols = self_attention.encoder, t.source_tokens, t.source_tokens
     else:
-        tg, sg = [[i] for i in range(len(cand.tokens))], [[i] for i in range(len(t.source_tokens))]
-        tl, sl = list(cand.tokens), list(t.source_tokens)
+        full, rows, cols = self_attention.decoder, cand.tokens, self_attention.decoder_inputs
+    return matrix_view(np.asarray(full, dtype=np.float32), rows, cols, layer, head, words, kind)
+
+
+def matrix_view(full: np.ndarray, rows, cols, layer: int, head: int, words: bool, kind: str = CROSS) -> AttentionView:
+    """full: [L, H, rows, cols] over pieces."""
+    if words:
+        tg, sg = word_groups(rows), word_groups(cols)
+        if full.size:
+            full = aggregate_attention(full, tg, sg)
+        tl, sl = group_text(rows, tg), group_text(cols, sg)
+    else:
+        tg, sg = [[i] for i in range(len(rows))], [[i] for i in range(len(cols))]
+        tl, sl = list(rows), list(cols)
     if full.size == 0:
         matrix = np.zeros((len(tl), len(sl)), dtype=np.float32)
     else:
-        matrix = select_attention(full, layer, head)
+        matrix = select_attention(full, min(layer, full.shape[0] - 1), head if head < full.shape[1] else MEAN_OF_HEADS)
     return AttentionView(matrix, tuple(tl), tuple(sl), layer, head, words,
-                         tuple(tuple(g) for g in tg), tuple(tuple(g) for g in sg))
+                         tuple(tuple(g) for g in tg), tuple(tuple(g) for g in sg), kind)
+
+
+def caption(view: AttentionView, model: str, source: str, target: str, layers: int = 1, heads: int = 1) -> str:
+    """The caption of an exported map: model, which attention, layer, head or "mean of heads" (when the
+    model has several), units, then the sentence and its translation."""
+    what = KIND_CAPTIONS[view.kind]
+    if layers * heads > 1:
+        what += f", layer {view.layer + 1} of {layers}, {head_label(view.head)}"
+    units = "words" if view.words else "subword pieces"
+    return f"{model or 'model'}: {what} ({units})\n{source}\n→ {target}"
 
 
 def head_label(head: int) -> str:
@@ -122,6 +158,7 @@ def to_json(view: AttentionView, source: str, target: str) -> dict:
         "units": "words" if view.words else "pieces",
         "layer": view.layer,
         "head": "mean" if view.head == MEAN_OF_HEADS else view.head,
+        "attention": view.kind,
         "source_tokens": list(view.source_labels),
         "target_tokens": list(view.target_labels),
         "rows": [{"target": label, "weights": [round(float(v), 6) for v in row]}
@@ -135,3 +172,24 @@ def word_weights(weights: np.ndarray, unit_groups, word_groups_, n_pieces: int, 
     for w, group in zip(weights, unit_groups):
         piece[list(group)] = w / (max(1, len(group))) if not mean else w
     return np.array([piece[g].mean() if mean else piece[g].sum() for g in word_groups_])
+
+
+def link_shading(view: AttentionView, t: Translation, cand: Candidate, row: int | None, col: int | None
+                 ) -> tuple[str, np.ndarray]:
+    """What the texts shade for a selected row or column of `view`: ("source", weight per source word)
+    or ("output", weight per word of `cand`). Cross-attention rows shade the source and columns the
+    output; encoder self-attention shades the source; decoder self-attention the output (its inputs
+    are the output shifted by one: input j is target piece j - 1)."""
+    src_words, tgt_words = word_groups(t.source_tokens), word_groups(cand.tokens)
+    n_src, n_tgt = len(t.source_tokens), len(cand.tokens)
+    if row is not None:
+        weights = view.matrix[row]
+        if view.kind == DECODER:
+            inputs = word_weights(weights, view.source_groups, [[i] for i in range(n_tgt)], n_tgt)  # per input
+            per_piece = np.append(inputs[1:], 0.0)  # input j + 1 is target piece j
+            return "output", np.array([per_piece[g].sum() for g in tgt_words])
+        return "source", word_weights(weights, view.source_groups, src_words, n_src)
+    weights = view.matrix[:, col]
+    if view.kind == ENCODER:
+        return "source", word_weights(weights, view.target_groups, src_words, n_src, mean=True)
+    return "output", word_weights(weights, view.target_groups, tgt_words, n_tgt, mean=True)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from s2s_desktop.assets import DATA_CREDIT, bundled_model
+from s2s_desktop.gui.menus import distinct_labels
 
 TRAIN_HINT = (
     "No model yet? Train one on your own parallel corpus in the <b>Train</b> tab, or from a terminal:<br>"
@@ -26,7 +25,8 @@ class EmptyState(QWidget):
         self.title = QLabel("<h2>No model open</h2>", alignment=Qt.AlignmentFlag.AlignCenter)
         self.body = QLabel(
             "Open a model file (<b>.s2s</b>) to start translating: <b>File › Open model…</b> (Ctrl+O), "
-            "or drop the file on this window.",
+            "or drop the file on this window. A Hugging Face Marian (OPUS-MT) model folder: "
+            "<b>File › Import model…</b>, or drop the folder.",
             alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True,
         )
         self.open_button = QPushButton("Open model file…")
@@ -38,6 +38,9 @@ class EmptyState(QWidget):
         self.train_button = QPushButton("Train a model…")
         self.train_button.clicked.connect(self.train_requested)
         self.recent_box = QVBoxLayout()
+        self.spinner = QProgressBar(minimum=0, maximum=0, textVisible=False, maximumWidth=240, maximumHeight=10)
+        self.spinner.hide()
+        self.busy = False
         self.hint = QLabel(TRAIN_HINT, alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True,
                            textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
         self.hint.setStyleSheet("color: palette(mid);")
@@ -45,6 +48,7 @@ class EmptyState(QWidget):
         layout.addStretch(2)
         layout.addWidget(self.title)
         layout.addWidget(self.body)
+        layout.addWidget(self.spinner, 0, Qt.AlignmentFlag.AlignCenter)
         layout.addSpacing(12)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -59,11 +63,26 @@ class EmptyState(QWidget):
         layout.addStretch(3)
 
     def set_busy(self, text: str) -> None:
-        """While the engine loads or a model opens: say so, and keep the button usable."""
+        """While the engine loads or a model opens: one loading state (the title and a busy bar), not
+        buttons offering what is already under way."""
+        self.busy = True
         self.title.setText(f"<h2>{text}</h2>")
+        self._show_choices(False)
 
     def set_idle(self) -> None:
+        self.busy = False
         self.title.setText("<h2>No model open</h2>")
+        self._show_choices(True)
+
+    def _show_choices(self, shown: bool) -> None:
+        self.spinner.setVisible(not shown)
+        for w in (self.body, self.open_button, self.train_button, self.hint):
+            w.setVisible(shown)
+        self.bundled_button.setVisible(shown and bundled_model() is not None)
+        for i in range(self.recent_box.count()):
+            widget = self.recent_box.itemAt(i).widget()
+            if widget is not None:
+                widget.setVisible(shown)
 
     def set_recent(self, paths: list[str]) -> None:
         while self.recent_box.count():
@@ -72,9 +91,9 @@ class EmptyState(QWidget):
                 item.widget().deleteLater()
         if not paths:
             return
-        self.recent_box.addWidget(QLabel("Recent models:", alignment=Qt.AlignmentFlag.AlignCenter))
-        for path in paths[:5]:
-            button = QPushButton(os.path.basename(path), toolTip=path, flat=True)
+        self.recent_box.addWidget(QLabel("Recent models:", alignment=Qt.AlignmentFlag.AlignCenter, visible=not self.busy))
+        for path, label in list(zip(paths, distinct_labels(paths)))[:5]:
+            button = QPushButton(label, toolTip=path, flat=True, visible=not self.busy)
             button.setStyleSheet("text-decoration: underline; color: palette(link);")
             button.clicked.connect(lambda _=False, p=path: self.recent_requested.emit(p))
             self.recent_box.addWidget(button, 0, Qt.AlignmentFlag.AlignCenter)

@@ -18,6 +18,10 @@ class EngineClient(WorkerClient):
     redecoded = Signal(int, object)  # sentence index, Translation with a forced prefix
     file_progressed = Signal(int, int)  # lines done, lines total
     file_finished = Signal(object)  # FileSummary
+    self_attended = Signal(object, object)  # key, SelfAttention
+    info_changed = Signal(object)  # ModelInfo (the target language changed)
+    converted = Signal(object)  # ModelConversion: an import or export finished
+    conversion_progressed = Signal(int, int, str)  # steps done, steps, what is being done
     stale_kinds = {FailureKind.TRANSLATE: TRANSLATE}  # an error about a text the user has changed is dropped
 
     # Queued into the worker thread.
@@ -26,6 +30,10 @@ class EngineClient(WorkerClient):
     _translate = Signal(int, str, object)
     _translate_file = Signal(int, str, str, object)
     _redecode = Signal(int, int, str, object, object)
+    _self_attention = Signal(int, object, str, object)
+    _target_language = Signal(int, str)
+    _import = Signal(int, str, str)
+    _export = Signal(int, str, str, str, object)
 
     def __init__(self, parent: QObject | None = None, engine: Engine | None = None) -> None:
         super().__init__(EngineWorker(engine), "s2s-engine", parent)
@@ -36,6 +44,14 @@ class EngineClient(WorkerClient):
         self._translate.connect(w.translate)
         self._translate_file.connect(w.translate_file)
         self._redecode.connect(w.redecode)
+        self._self_attention.connect(w.self_attention)
+        self._target_language.connect(w.set_target_language)
+        self._import.connect(w.import_model)
+        self._export.connect(w.export_model)
+        w.self_attended.connect(lambda req, key, result: self.self_attended.emit(key, result))
+        w.info_changed.connect(lambda req, info: self.info_changed.emit(info))
+        w.converted.connect(lambda req, result: self.converted.emit(result))
+        w.conversion_progressed.connect(lambda req, done, total, what: self.conversion_progressed.emit(done, total, what))
         w.engine_loaded.connect(self._on_engine_loaded)
         w.model_opened.connect(lambda req, info: self.model_opened.emit(info))
         w.translated.connect(self._on_translated)
@@ -68,6 +84,28 @@ class EngineClient(WorkerClient):
         req = self.new_request()
         self.worker.cancel_file.clear()
         self._translate_file.emit(req, src, dst, options)
+        return req
+
+    def self_attention(self, key: object, source: str, tokens: tuple[str, ...]) -> int:
+        """Ask for a Transformer's self-attention over `source` translated as `tokens`; answered with `key`."""
+        req = self.new_request()
+        self._self_attention.emit(req, key, source, tokens)
+        return req
+
+    def set_target_language(self, code: str) -> int:
+        """A multilingual model: translate into `code` from now on (answered by info_changed)."""
+        req = self.new_request()
+        self._target_language.emit(req, code)
+        return req
+
+    def import_model(self, folder: str, out: str) -> int:
+        req = self.new_request()
+        self._import.emit(req, folder, out)
+        return req
+
+    def export_model(self, model_path: str, to: str, out: str, target_language: str | None) -> int:
+        req = self.new_request()
+        self._export.emit(req, model_path, to, out, target_language)
         return req
 
     def cancel_file(self) -> None:

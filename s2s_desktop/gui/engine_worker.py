@@ -8,6 +8,7 @@ carrying the request id and `api` data (numpy arrays, never tensors); failures a
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,8 +20,10 @@ from s2s_desktop.engine.api import (
     DecodeOptions,
     EngineInfo,
     FileSummary,
+    ModelConversion,
     ModelInfo,
     ParagraphTranslation,
+    SelfAttention,
     Translation,
 )
 from s2s_desktop.gui.worker import Failure, FailureKind, Worker
@@ -42,15 +45,29 @@ class Translator(Protocol):
                             | None = None) -> ParagraphTranslation | None: ...
 
     def translate_file(self, src: str, dst: str, opts: DecodeOptions, progress: Callable[[int, int], None] | None,
-                       cancel: threading.Event | None, chunk: int) -> FileSummary: ...
+                       cancel: threading.Event | None, chunk: int, split: bool) -> FileSummary: ...
+
+    def self_attention(self, source: str, tokens: Sequence[str]) -> SelfAttention: ...
+
+    target_language: str | None  # settable for a multilingual model
+
+
+# Progress of an export or import: (steps done, steps, what is being done)
+Progress = Callable[[int, int, str], None]
+EXPORT_FORMATS = ("ctranslate2", "argos")
 
 
 class Engine(Protocol):
-    """The factory the worker opens models with; both calls run on the engine thread."""
+    """The factory the worker opens models with; every call runs on the engine thread."""
 
     def load(self) -> EngineInfo: ...
 
     def open(self, path: str, device: str) -> Translator: ...
+
+    def import_model(self, folder: str, out: str, progress: Progress | None = None) -> ModelConversion: ...
+
+    def export_model(self, model_path: str, to: str, out_path: str, target_language: str | None = None,
+                     progress: Progress | None = None) -> ModelConversion: ...
 
 
 class TorchEngine:
@@ -71,6 +88,36 @@ class TorchEngine:
 
         return Translator.open(path, device)
 
+    def import_model(self, folder: str, out: str, progress: Progress | None = None) -> ModelConversion:
+        """A Hugging Face Marian folder -> one .s2s file (formats/marian_import.py)."""
+        from s2s_desktop.engine.formats.marian_import import import_marian
+
+        if progress:
+            progress(0, 1, "Reading the weights and tokenizers, writing the model file…")
+        result = import_marian(folder, out)
+        return ModelConversion(result.path, result.notices, result.seconds)
+
+    def export_model(self, model_path: str, to: str, out_path: str, target_language: str | None = None,
+                     progress: Progress | None = None) -> ModelConversion:
+        """A .s2s file -> a CTranslate2 model folder or an Argos Translate package (formats/*_export.py).
+        Those report no progress of their own: the steps are reading and converting, then done."""
+        from s2s_desktop.errors import ExportError
+
+        if to not in EXPORT_FORMATS:
+            raise ExportError(f"unknown export format {to!r} (use {' or '.join(EXPORT_FORMATS)})")
+        step = progress or (lambda done, total, what: None)
+        step(0, 2, f"Reading {os.path.basename(model_path)} and converting it with CTranslate2…")
+        if to == "ctranslate2":
+            from s2s_desktop.engine.formats.ctranslate2_export import export_ctranslate2
+
+            result = export_ctranslate2(model_path, out_path, None, True, target_language)
+        else:
+            from s2s_desktop.engine.formats.argos_export import export_argos
+
+            result = export_argos(model_path, out_path, None, True, target_language)
+        step(2, 2, "Done")
+        return ModelConversion(result.path, tuple(result.notices), result.seconds)
+
 
 class EngineWorker(Worker):
     engine_loaded = Signal(object)  # EngineInfo
@@ -79,6 +126,10 @@ class EngineWorker(Worker):
     redecoded = Signal(int, int, object)  # request id, sentence index, Translation
     file_progressed = Signal(int, int, int)  # request id, lines done, lines total
     file_finished = Signal(int, object)  # request id, FileSummary
+    self_attended = Signal(int, object, object)  # request id, key, SelfAttention
+    info_changed = Signal(int, object)  # request id, ModelInfo (the target language changed)
+    converted = Signal(int, object)  # request id, ModelConversion (import or export done)
+    conversion_progressed = Signal(int, int, int, str)  # request id, steps done, steps, what is being done
     memory_message = "out of memory: try a shorter text or a smaller beam"
 
     def __init__(self, engine: Engine | None = None) -> None:
@@ -147,7 +198,42 @@ class EngineWorker(Worker):
         def work() -> None:
             summary = self._translator.translate_file(
                 src, dst, options, progress=lambda done, total: self.file_progressed.emit(req, done, total),
-                cancel=self.cancel_file, chunk=64)
+                cancel=self.cancel_file, chunk=0, split=True)  # chunks sized for ~4 progress reports a second
             self.file_finished.emit(req, summary)
 
         self.guard(req, FailureKind.TRANSLATE_FILE, work, subject=src)
+
+    @Slot(int, object, str, object)
+    def self_attention(self, req: int, key: object, source: str, tokens: object) -> None:
+        """A Transformer's encoder and decoder self-attention for one hypothesis (teacher-forced)."""
+        if self._no_model(req, FailureKind.SELF_ATTENTION):
+            return
+        self.guard(req, FailureKind.SELF_ATTENTION,
+                   lambda: self.self_attended.emit(req, key, self._translator.self_attention(source, tokens)))
+
+    @Slot(int, str)
+    def set_target_language(self, req: int, code: str) -> None:
+        if self._no_model(req, FailureKind.TARGET_LANGUAGE):
+            return
+
+        def work() -> None:
+            self._translator.target_language = code or None
+            self.info_changed.emit(req, self._translator.info())
+
+        self.guard(req, FailureKind.TARGET_LANGUAGE, work)
+
+    @Slot(int, str, str)
+    def import_model(self, req: int, folder: str, out: str) -> None:
+        def work() -> None:
+            progress = lambda done, total, what: self.conversion_progressed.emit(req, done, total, what)  # noqa: E731
+            self.converted.emit(req, self.engine.import_model(folder, out, progress))
+
+        self.guard(req, FailureKind.IMPORT_MODEL, work, subject=folder)
+
+    @Slot(int, str, str, str, object)
+    def export_model(self, req: int, model_path: str, to: str, out: str, target_language: object) -> None:
+        def work() -> None:
+            progress = lambda done, total, what: self.conversion_progressed.emit(req, done, total, what)  # noqa: E731
+            self.converted.emit(req, self.engine.export_model(model_path, to, out, target_language, progress))
+
+        self.guard(req, FailureKind.EXPORT_MODEL, work, subject=model_path)

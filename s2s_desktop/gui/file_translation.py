@@ -9,23 +9,42 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QLabel,
     QProgressBar,
     QVBoxLayout,
     QWidget,
 )
 
-from s2s_desktop.engine.api import DecodeOptions, FileSummary
+from s2s_desktop.engine.api import DecodeOptions, FileSummary, ModelInfo
 from s2s_desktop.gui.durations import format_eta
 
 if TYPE_CHECKING:
     from s2s_desktop.gui.engine_client import EngineClient
+
+
+# "All files" first: corpora are often named by language (news.en, news.de), which a *.txt filter hides.
+TEXT_FILTER = "All files (*);;Text files (*.txt);;Language-named files (*.en *.de *.fr *.es *.it *.nl *.pt)"
+
+
+def suggest_output_name(src: str | Path, src_lang: str, tgt_lang: str) -> Path:
+    """Where the translation of `src` goes by default: news.en -> news.de (the language suffix swapped),
+    notes.txt -> notes.de.txt (the target language before the extension), README -> README.de."""
+    p = Path(src)
+    tgt = tgt_lang or "out"
+    suffix = p.suffix.lower().lstrip(".")
+    if suffix and src_lang and suffix == src_lang.lower():
+        return p.with_suffix(f".{tgt}")
+    if p.suffix:
+        return p.with_name(f"{p.stem}.{tgt}{p.suffix}")
+    return p.with_name(f"{p.name}.{tgt}")
 
 
 def estimate_eta(done: int, total: int, elapsed: float) -> float | None:
@@ -83,6 +102,16 @@ class FileTranslation(QObject):
         self.dialog: FileTranslationDialog | None = None
         client.file_progressed.connect(self._progress)
         client.file_finished.connect(self._finished)
+
+    def ask_paths(self, info: ModelInfo | None) -> tuple[str, str] | None:
+        """The file to translate and where to write its translation (named for the target language)."""
+        window = self.parent()
+        src, _ = QFileDialog.getOpenFileName(window, "Translate a text file", str(Path.home()), TEXT_FILTER)
+        if not src:
+            return None
+        suggested = suggest_output_name(src, info.src_lang if info else "", info.tgt_lang if info else "out")
+        dst, _ = QFileDialog.getSaveFileName(window, "Save the translation as", str(suggested), TEXT_FILTER)
+        return (src, dst) if dst else None
 
     def start(self, src: str, dst: str, options: DecodeOptions) -> None:
         if os.path.abspath(src) == os.path.abspath(dst):

@@ -1,8 +1,11 @@
 """The attention inspector: the heatmap of one sentence, with layer/head pickers, a pieces/words
 toggle, the distribution of the selected token, its alternatives, what-if re-decoding and export.
+For a Transformer it also shows the encoder's and the decoder's self-attention next to the
+cross-attention (BertViz's views), asked of the engine when first shown.
 
 It shows a `ParagraphTranslation` given by the window and reports selections (so the window shades
-the editors) and what-if requests (so the window asks the engine); it never calls the engine.
+the editors), what-if requests and self-attention requests (so the window asks the engine); it never
+calls the engine.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import html
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
@@ -19,32 +21,45 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMenu,
-    QPushButton,
     QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from s2s_desktop.engine.api import Candidate, ParagraphTranslation, Translation
+from s2s_desktop.engine.api import Candidate, ParagraphTranslation, SelfAttention, Translation
 from s2s_desktop.engine.data.words import WORD_START, piece_to_word, word_groups
 from s2s_desktop.gui.attention_export import EXPORT_FILTER, export_attention
-from s2s_desktop.gui.attention_heatmap import AttentionHeatmap, HeadGrid, TokenAxis
-from s2s_desktop.gui.attention_math import MEAN_OF_HEADS, AttentionView, attention_view, head_label, word_weights
+from s2s_desktop.gui.attention_heatmap import AttentionHeatmap
+from s2s_desktop.gui.attention_math import (
+    CROSS,
+    DECODER,
+    ENCODER,
+    KIND_LABELS,
+    KIND_TIPS,
+    MEAN_OF_HEADS,
+    AttentionView,
+    attention_view,
+    head_label,
+    link_shading,
+)
+from s2s_desktop.gui.head_grid import HeadGrid
+from s2s_desktop.gui.token_details import TokenDetails
+
+HINT = "Click a token (a row or a column of the map, or a word in either text)."
+PENDING = "Computing the self-attention of this translation…"
 
 
 class InspectorPanel(QWidget):
-    # sentence, weight per source word, selected target word (-1 when the map shows another hypothesis)
+    # sentence, weight per source word, selected target word (-1: none, or the map shows another hypothesis)
     target_selected = Signal(int, object, int)
-    # sentence, weight per target word of the best hypothesis (None for another hypothesis), source word
+    # sentence, weight per target word of the best hypothesis (None for another hypothesis), source word (-1: none)
     source_selected = Signal(int, object, int)
     selection_cleared = Signal()
     redecode_requested = Signal(int, object)  # sentence, prefix (target pieces or text)
     reset_requested = Signal(int)  # sentence: back to the free decode
+    self_attention_requested = Signal(object, str, object)  # key, source, target pieces
     export_failed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -54,14 +69,24 @@ class InspectorPanel(QWidget):
         self.hypothesis = 0
         self.layer = 0
         self.head = MEAN_OF_HEADS
+        self.kind = CROSS
         self.view: AttentionView | None = None
         self.row: int | None = None
         self.col: int | None = None
-        self._grid_of: Candidate | None = None
+        self.model_name = ""
+        self.self_attention: dict[tuple, SelfAttention] = {}  # (source, target pieces) -> its self-attention
+        self._asked: set[tuple] = set()
+        self._grid_of: object = None
 
         self.sentence_box = QComboBox(toolTip="Which sentence of the text the map shows")
         self.hyp_box = QComboBox(toolTip="Which n-best hypothesis the map shows")
-        self.layer_box = QComboBox(toolTip="Decoder layer (cross-attention)")
+        self.kind_box = QComboBox(toolTip="Which attention the map shows: the decoder's over the source, or the "
+                                          "encoder's or decoder's self-attention")
+        for kind, label in KIND_LABELS.items():
+            self.kind_box.addItem(label, kind)
+            self.kind_box.setItemData(self.kind_box.count() - 1, KIND_TIPS[kind], Qt.ItemDataRole.ToolTipRole)
+        self.kind_box.setVisible(False)
+        self.layer_box = QComboBox(toolTip="Layer")
         self.head_box = QComboBox(toolTip="Attention head, or the mean of all heads")
         self.words_box = QCheckBox("Whole words", toolTip="Aggregate subword pieces into words")
         self.export_button = QToolButton(text="Export", popupMode=QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -70,19 +95,22 @@ class InspectorPanel(QWidget):
                               ("Matrix as JSON…", ".json")):
             menu.addAction(label, lambda s=suffix: self.ask_export(s))
         self.export_button.setMenu(menu)
-        self.sentence_box.setMinimumContentsLength(12)
+        # What the text is (sentence, hypothesis) above everything; which map (attention, layer, head)
+        # above the head grid: one row for all would not fit the default window beside the model panel.
+        self.sentence_box.setMinimumContentsLength(8)
         self.sentence_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        for box in (self.hyp_box, self.kind_box, self.layer_box, self.head_box):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         controls = QHBoxLayout()
-        self.layer_label, self.head_label = QLabel("Layer"), QLabel("Head")
-        for label, widget in ((QLabel("Sentence"), self.sentence_box), (QLabel("Hypothesis"), self.hyp_box),
-                              (self.layer_label, self.layer_box), (self.head_label, self.head_box)):
-            controls.addWidget(label)
-            controls.addWidget(widget)
+        controls.addWidget(QLabel("Sentence"))
+        controls.addWidget(self.sentence_box)
+        controls.addWidget(self.hyp_box)
         controls.addWidget(self.words_box)
         controls.addStretch(1)
         controls.addWidget(self.export_button)
         self.sentence_box.currentIndexChanged.connect(self._on_sentence_chosen)
         self.hyp_box.currentIndexChanged.connect(self._on_hypothesis_chosen)
+        self.kind_box.currentIndexChanged.connect(self._on_kind_chosen)
         self.layer_box.currentIndexChanged.connect(self._on_layer_chosen)
         self.head_box.currentIndexChanged.connect(self._on_head_chosen)
         self.words_box.toggled.connect(lambda _: self._refresh(keep_selection=False))
@@ -94,57 +122,61 @@ class InspectorPanel(QWidget):
         self.heatmap.row_clicked.connect(self.select_row)
         self.heatmap.column_clicked.connect(self.select_column)
 
-        self.grid_label = QLabel("Layers × heads (click one)")
+        self.grid_label = QLabel("click a map:", toolTip="Every layer (rows) and head (columns): click one to show it")
         self.grid = HeadGrid()
         self.grid.head_picked.connect(self.set_layer_head)
-        self.selected_label = QLabel("Click a token (a row or a column of the map, or a word in either text).",
-                                     wordWrap=True)
-        self.bar_axis = TokenAxis("bottom")
-        self.bars = pg.PlotWidget(axisItems={"bottom": self.bar_axis}, background="w")
-        self.bars.setMenuEnabled(False)
-        self.bars.hideButtons()
-        self.bars.setMouseEnabled(x=True, y=False)
-        self.bars.setYRange(0, 1, padding=0.02)
-        self.bar_item = pg.BarGraphItem(x=[], height=[], width=0.8, brush=(68, 119, 170))
-        self.bars.addItem(self.bar_item)
-        self.alternatives = QListWidget(toolTip="The model's most probable pieces at the selected position; "
-                                                "double-click one to decode again from it")
-        self.alternatives.itemDoubleClicked.connect(self._use_alternative)
-        self.use_button = QPushButton("Decode with this token", enabled=False)
-        self.use_button.clicked.connect(lambda: self._use_alternative(self.alternatives.currentItem()))
-        self.alternatives.currentItemChanged.connect(lambda item, _: self.use_button.setEnabled(item is not None))
-        self.prefix_edit = QLineEdit(placeholderText="Forced output prefix (edit, then Re-decode)")
-        self.prefix_edit.returnPressed.connect(self._redecode_from_text)
-        self.redecode_button = QPushButton("Re-decode", toolTip="Decode again, forcing the output to start with the prefix")
-        self.redecode_button.clicked.connect(self._redecode_from_text)
-        self.reset_button = QPushButton("Reset", toolTip="Back to the free decode", enabled=False)
-        self.reset_button.clicked.connect(lambda: self.reset_requested.emit(self.sentence))
+        self.details = TokenDetails(HINT)
+        d = self.details
+        d.alternative_chosen.connect(self._use_alternative)
+        d.redecode_requested.connect(self._redecode_from_text)
+        d.reset_requested.connect(lambda: self.reset_requested.emit(self.sentence))
+        # Its parts, by the names the window and the tests use.
+        self.selected_label, self.bar_axis, self.bar_item = d.selected_label, d.bar_axis, d.bar_item
+        self.alternatives, self.use_button, self.prefix_edit = d.alternatives, d.use_button, d.prefix_edit
+        self.redecode_button, self.reset_button = d.redecode_button, d.reset_button
 
-        side = QWidget()
-        sv = QVBoxLayout(side)
-        sv.setContentsMargins(0, 0, 0, 0)
-        sv.addWidget(self.grid_label)
-        sv.addWidget(self.grid, 2)
-        sv.addWidget(self.selected_label)
-        sv.addWidget(self.bars, 2)
-        sv.addWidget(QLabel("Alternatives at this position"))
-        sv.addWidget(self.alternatives, 2)
-        sv.addWidget(self.use_button)
-        prefix_row = QHBoxLayout()
-        prefix_row.addWidget(self.prefix_edit, 1)
-        prefix_row.addWidget(self.redecode_button)
-        prefix_row.addWidget(self.reset_button)
-        sv.addLayout(prefix_row)
+        heads = QWidget()
+        hv = QVBoxLayout(heads)
+        hv.setContentsMargins(0, 0, 0, 0)
+        picks = QHBoxLayout()
+        for widget in (self.kind_box, self.layer_box, self.head_box, self.grid_label):
+            picks.addWidget(widget)
+        picks.addStretch(1)
+        hv.addLayout(picks)
+        hv.addWidget(self.grid, 1)
+        side = QSplitter(Qt.Orientation.Vertical)  # the user can trade grid height for the details
+        side.addWidget(heads)
+        side.addWidget(self.details)
+        side.setStretchFactor(0, 3)
+        side.setStretchFactor(1, 2)
+        side.setChildrenCollapsible(False)
+        self.side = side
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.heatmap)
         self.splitter.addWidget(side)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(0, 5)
+        self.splitter.setStretchFactor(1, 4)
+        self._auto_split = True
+        self.splitter.splitterMoved.connect(self._stop_auto_split)
+        self.side.splitterMoved.connect(self._stop_auto_split)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
         layout.addWidget(self.splitter, 1)
         self._set_enabled(False)
+
+    def resizeEvent(self, event) -> None:
+        """Until the user drags a splitter: the width 5:4 between the map and the side column, the
+        side's height 3:2 between the head grid and the token details (splitters start from size
+        hints, which gave the map a third)."""
+        super().resizeEvent(event)
+        if self._auto_split:
+            width, height = max(self.splitter.width(), 400), max(self.side.height(), 200)
+            self.splitter.setSizes([width * 5 // 9, width * 4 // 9])
+            self.side.setSizes([height * 3 // 5, height * 2 // 5])
+
+    def _stop_auto_split(self) -> None:
+        self._auto_split = False
 
     # -- what is shown -----------------------------------------------------------------------------
     @property
@@ -157,6 +189,17 @@ class InspectorPanel(QWidget):
     def candidate(self) -> Candidate | None:
         t = self.translation
         return None if t is None else t.nbest[min(self.hypothesis, len(t.nbest) - 1)] if t.nbest else t.best
+
+    def set_model(self, name: str, self_attention: bool) -> None:
+        """A model was opened: forget what belonged to the previous one (its self-attention, a typed
+        prefix); `self_attention` says whether this one has any (Transformers)."""
+        self.model_name = name
+        self.self_attention.clear()
+        self._asked.clear()
+        self.prefix_edit.clear()
+        self.kind_box.setVisible(self_attention)
+        if not self_attention and self.kind != CROSS:
+            self.kind_box.setCurrentIndex(0)  # back to the cross-attention
 
     def set_result(self, result: ParagraphTranslation | None, sentence: int | None = None) -> None:
         """Show a new translation; keeps the sentence (when it still exists), layer and head."""
@@ -172,19 +215,57 @@ class InspectorPanel(QWidget):
         self._set_enabled(n > 0)
         self._fill_hypotheses()
 
-    def _fill_hypotheses(self) -> None:
+    def show_hypothesis(self, sentence: int, index: int) -> None:
+        """Show hypothesis `index` of `sentence` (the n-best list's selection)."""
+        self.show_sentence(sentence)
+        if self.translation is not None and 0 <= index < len(self.translation.nbest) and index != self.hypothesis:
+            self.hyp_box.setCurrentIndex(index)
+
+    def _fill_hypotheses(self, hypothesis: int = 0) -> None:
         t = self.translation
-        self.hypothesis = 0
+        self.hypothesis = hypothesis
         self.hyp_box.blockSignals(True)
         self.hyp_box.clear()
         for i, cand in enumerate(t.nbest if t else ()):
-            self.hyp_box.addItem(f"{i + 1} ({cand.score:.2f})", i)
+            self.hyp_box.addItem(f"hypothesis {i + 1} ({cand.score:.2f})", i)
+        self.hyp_box.setCurrentIndex(hypothesis)
         self.hyp_box.blockSignals(False)
         self._fill_layers()
 
+    def _key(self) -> tuple | None:
+        t, cand = self.translation, self.candidate
+        return None if t is None or cand is None else (t.source, tuple(cand.tokens))
+
+    def _attention(self) -> np.ndarray | None:
+        """[L, H, rows, cols] of the chosen kind for the shown candidate; None while it is computed."""
+        cand = self.candidate
+        if cand is None:
+            return None
+        if self.kind == CROSS:
+            return np.asarray(cand.attention)
+        key = self._key()
+        found = self.self_attention.get(key)
+        if found is None:
+            if key not in self._asked:
+                self._asked.add(key)
+                self.self_attention_requested.emit(key, self.translation.source, tuple(cand.tokens))
+            return None
+        return np.asarray(found.encoder if self.kind == ENCODER else found.decoder)
+
+    def set_self_attention(self, key: tuple, result: SelfAttention) -> None:
+        """The engine's answer to `self_attention_requested`."""
+        self._asked.discard(key)
+        self.self_attention[key] = result
+        if key == self._key() and self.kind != CROSS:
+            self._fill_layers()
+
     def _fill_layers(self) -> None:
         cand = self.candidate
-        layers, heads = np.asarray(cand.attention).shape[:2] if cand is not None and np.asarray(cand.attention).ndim == 4 else (1, 1)
+        # What the forced-prefix box offers belongs to the shown hypothesis: the prefix it was forced
+        # with, or nothing (never the previous sentence's or model's text).
+        self.prefix_edit.setText(_pieces_text(cand.tokens[: cand.prefix_length]) if cand is not None else "")
+        att = self._attention()
+        layers, heads = att.shape[:2] if att is not None and att.ndim == 4 else (1, 1)
         self.layer = min(self.layer, layers - 1)
         if self.head != MEAN_OF_HEADS and self.head >= heads:
             self.head = MEAN_OF_HEADS
@@ -198,26 +279,29 @@ class InspectorPanel(QWidget):
             box.setCurrentIndex(max(box.findData(current), 0))
             box.blockSignals(False)
         multi = layers * heads > 1
-        for w in (self.layer_box, self.head_box, self.grid, self.grid_label, self.layer_label, self.head_label):
+        for w in (self.layer_box, self.head_box, self.grid, self.grid_label):
             w.setVisible(multi)
         self._refresh(keep_selection=False)
 
     def _refresh(self, keep_selection: bool = True) -> None:
         t, cand = self.translation, self.candidate
-        if t is None or cand is None:
+        att = self._attention()
+        if t is None or cand is None or att is None:
             self.view = None
             self.heatmap.set_matrix(np.zeros((0, 0)), (), ())
+            self.row = self.col = None
             self._show_selection()
+            if att is None and cand is not None:
+                self.selected_label.setText(PENDING)
             return
         row, col = self.row, self.col
-        self.view = attention_view(t, cand, self.layer, self.head, self.words_box.isChecked())
+        found = self.self_attention.get(self._key())
+        self.view = attention_view(t, cand, self.layer, self.head, self.words_box.isChecked(), self.kind, found)
         self.heatmap.set_matrix(self.view.matrix, self.view.target_labels, self.view.source_labels)
-        att = np.asarray(cand.attention)
-        if att.ndim == 4 and att.shape[0] * att.shape[1] > 1 and att.size and self._grid_of is not cand:
+        if att.ndim == 4 and att.shape[0] * att.shape[1] > 1 and att.size and self._grid_of is not att:
             self.grid.set_attention(att, (self.layer, self.head))
-            self._grid_of = cand  # layer/head switches only move the grid's marker
-        forced = cand.prefix_length
-        self.reset_button.setEnabled(forced > 0)
+            self._grid_of = att  # layer/head switches only move the grid's marker
+        self.reset_button.setEnabled(cand.prefix_length > 0)
         if keep_selection:
             self.row, self.col = row, col
         else:
@@ -235,6 +319,11 @@ class InspectorPanel(QWidget):
             self.hypothesis = index
             self._fill_layers()
 
+    def _on_kind_chosen(self, index: int) -> None:
+        if index >= 0:
+            self.kind = self.kind_box.itemData(index)
+            self._fill_layers()
+
     def _on_layer_chosen(self, index: int) -> None:
         if index >= 0:
             self.set_layer_head(self.layer_box.itemData(index), self.head)
@@ -242,6 +331,9 @@ class InspectorPanel(QWidget):
     def _on_head_chosen(self, index: int) -> None:
         if index >= 0:
             self.set_layer_head(self.layer, self.head_box.itemData(index))
+
+    def set_kind(self, kind: str) -> None:
+        self.kind_box.setCurrentIndex(max(self.kind_box.findData(kind), 0))
 
     def set_layer_head(self, layer: int, head: int) -> None:
         self.layer, self.head = layer, head
@@ -258,7 +350,7 @@ class InspectorPanel(QWidget):
 
     # -- selection ---------------------------------------------------------------------------------
     def select_cell(self, row: int, col: int) -> None:
-        self.row, self.col = row, None  # a cell click selects its target token (the row)
+        self.row, self.col = row, None  # a cell click selects its row's token
         self._show_selection(clicked_col=col)
 
     def select_row(self, row: int | None) -> None:
@@ -276,13 +368,13 @@ class InspectorPanel(QWidget):
     def select_target_word(self, sentence: int, word: int) -> None:
         """From the output text: select the row of that word (its first piece in pieces mode)."""
         self.show_sentence(sentence)
-        if self.view is None or self.hypothesis != 0:
+        if self.view is None or self.hypothesis != 0 or self.view.kind == ENCODER:
             return
         self.select_row(self._unit_of_word(self.view.target_groups, self.candidate.tokens, word))
 
     def select_source_word(self, sentence: int, word: int) -> None:
         self.show_sentence(sentence)
-        if self.view is None:
+        if self.view is None or self.view.kind == DECODER:
             return
         self.select_column(self._unit_of_word(self.view.source_groups, self.translation.source_tokens, word))
 
@@ -295,52 +387,47 @@ class InspectorPanel(QWidget):
     def _show_selection(self, clicked_col: int | None = None) -> None:
         view, t, cand = self.view, self.translation, self.candidate
         self.heatmap.select(self.row, self.col if clicked_col is None else clicked_col)
-        self.alternatives.clear()
         if view is None or (self.row is None and self.col is None):
-            self.selected_label.setText("Click a token (a row or a column of the map, or a word in either text).")
-            self.bar_item.setOpts(x=[], height=[])
+            self.details.clear(HINT)  # (no labels of another sentence under empty bars)
             self.selection_cleared.emit()
             return
-        src_words = word_groups(t.source_tokens)
-        tgt_words = word_groups(cand.tokens)
+        self.alternatives.clear()
+        side, weights = link_shading(view, t, cand, self.row, self.col)
         if self.row is not None:
-            row = view.matrix[self.row]
-            self.selected_label.setText(f"Target <b>{html.escape(view.target_labels[self.row])}</b> attends to:")
-            self._show_bars(row, view.source_labels)
-            first_piece = view.target_groups[self.row][0]
-            for tok, p in cand.alternatives(first_piece) if cand.alt_tokens else []:
-                item = QListWidgetItem(f"{tok}    {p:.3f}")
-                item.setData(Qt.ItemDataRole.UserRole, (first_piece, tok))
-                self.alternatives.addItem(item)
-            self.prefix_edit.setText(_pieces_text(cand.tokens[:first_piece]))
-            per_word = word_weights(row, view.source_groups, src_words, len(t.source_tokens))
-            word = int(piece_to_word(tgt_words, len(cand.tokens))[first_piece])
-            self.target_selected.emit(self.sentence, per_word, word if self.hypothesis == 0 else -1)
+            label = html.escape(view.target_labels[self.row])
+            what = {CROSS: "Target", ENCODER: "Source", DECODER: "Target"}[view.kind]
+            also = " (the output before it)" if view.kind == DECODER else ""
+            self.details.show_weights(f"{what} <b>{label}</b> attends to{also}:", view.matrix[self.row],
+                                      view.source_labels)
         else:
-            col = view.matrix[:, self.col]
-            self.selected_label.setText(f"Source <b>{html.escape(view.source_labels[self.col])}</b> is attended by:")
-            self._show_bars(col, view.target_labels)
-            per_word = word_weights(col, view.target_groups, tgt_words, len(cand.tokens), mean=True)
+            label = html.escape(view.source_labels[self.col])
+            what = {CROSS: "Source", ENCODER: "Source", DECODER: "Output"}[view.kind]
+            self.details.show_weights(f"{what} <b>{label}</b> is attended by:", view.matrix[:, self.col],
+                                      view.target_labels)
+        marked = -1
+        if self.row is not None and view.kind != ENCODER:
+            first_piece = view.target_groups[self.row][0]
+            self.details.show_alternatives(cand, first_piece)
+            self.prefix_edit.setText(_pieces_text(cand.tokens[:first_piece]))
+            if view.kind == CROSS and self.hypothesis == 0:
+                marked = int(piece_to_word(word_groups(cand.tokens), len(cand.tokens))[first_piece])
+        elif self.col is not None and view.kind == CROSS:
             first_piece = view.source_groups[self.col][0]
-            word = int(piece_to_word(src_words, len(t.source_tokens))[first_piece])
-            self.source_selected.emit(self.sentence, per_word if self.hypothesis == 0 else None, word)
-
-    def _show_bars(self, weights: np.ndarray, labels: tuple[str, ...]) -> None:
-        self.bar_axis.set_labels(labels)
-        self.bar_item.setOpts(x=np.arange(len(weights)) + 0.5, height=np.asarray(weights), width=0.8)
-        self.bars.setXRange(0, max(len(weights), 1), padding=0)
+            marked = int(piece_to_word(word_groups(t.source_tokens), len(t.source_tokens))[first_piece])
+        if side == "source":
+            self.target_selected.emit(self.sentence, weights, marked)
+        else:
+            self.source_selected.emit(self.sentence, weights if self.hypothesis == 0 else None, marked)
 
     # -- what-if -----------------------------------------------------------------------------------
-    def _use_alternative(self, item: QListWidgetItem | None) -> None:
+    def _use_alternative(self, position: int, token: str) -> None:
         cand = self.candidate
-        if item is None or cand is None:
-            return
-        position, token = item.data(Qt.ItemDataRole.UserRole)
-        self.redecode_requested.emit(self.sentence, [*cand.tokens[:position], token])
+        if cand is not None:
+            self.redecode_requested.emit(self.sentence, [*cand.tokens[:position], token])
 
-    def _redecode_from_text(self) -> None:
+    def _redecode_from_text(self, text: str) -> None:
         if self.translation is not None:
-            self.redecode_requested.emit(self.sentence, self.prefix_edit.text())
+            self.redecode_requested.emit(self.sentence, text)
 
     # -- keyboard ----------------------------------------------------------------------------------
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
@@ -353,7 +440,7 @@ class InspectorPanel(QWidget):
             super().keyPressEvent(event)
 
     def handle_key(self, event: QKeyEvent) -> bool:
-        """Up/down move the target selection, left/right the source selection, Esc clears."""
+        """Up/down move the row selection, left/right the column selection, Esc clears."""
         if self.view is None:
             return False
         rows, cols = self.view.matrix.shape
@@ -382,11 +469,14 @@ class InspectorPanel(QWidget):
                 self.export_failed.emit(f"Could not export the attention map to {path}: {exc}")
 
     def export(self, path: str) -> None:
-        """Write the map (.png, .svg) or the matrix with its tokens (.csv, .json); raises OSError."""
-        export_attention(path, self.heatmap, self.view, self.translation.source, self.candidate.text)
+        """Write the map (.png, .svg: every label, and a caption) or the matrix with its tokens (.csv,
+        .json); raises OSError."""
+        att = self._attention()
+        shape = att.shape[:2] if att is not None and att.ndim == 4 else (1, 1)
+        export_attention(path, self.view, self.translation.source, self.candidate.text, self.model_name, shape)
 
     def _set_enabled(self, enabled: bool) -> None:
-        for w in (self.sentence_box, self.hyp_box, self.layer_box, self.head_box, self.words_box,
+        for w in (self.sentence_box, self.hyp_box, self.kind_box, self.layer_box, self.head_box, self.words_box,
                   self.export_button, self.prefix_edit, self.redecode_button):
             w.setEnabled(enabled)
 

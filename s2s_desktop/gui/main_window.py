@@ -11,8 +11,8 @@ import gc
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QByteArray, QRect, QSize, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -33,9 +33,10 @@ from s2s_desktop.gui.empty_state import EmptyState
 from s2s_desktop.gui.engine_client import EngineClient
 from s2s_desktop.gui.engine_worker import Engine
 from s2s_desktop.gui.file_translation import FileTranslation
-from s2s_desktop.gui.menus import build_menus
+from s2s_desktop.gui.menus import build_menus, distinct_labels
 from s2s_desktop.gui.message_bar import MessageBar
 from s2s_desktop.gui.model_info import ModelInfoView
+from s2s_desktop.gui.model_transfer import ModelTransfer, is_marian_folder
 from s2s_desktop.gui.training_panel import TrainingPanel
 from s2s_desktop.gui.translate_panel import TranslatePanel
 from s2s_desktop.gui.worker import Failure, FailureKind
@@ -44,6 +45,19 @@ from s2s_desktop.settings import Settings, load_settings, save_settings
 MODEL_FILTER = "s2s-desktop models (*.s2s);;All files (*)"
 ENGINE_GRACE_MS = 1000  # closing waits this long at most for the engine thread; the app's quit waits the rest
 STOP_TIMEOUT_MS = 120_000  # closing during a distributed run: how long it may take to stop and save
+DEFAULT_SIZE = QSize(1100, 680)  # the smallest first window: what the Train tab is laid out for
+MAX_SIZE = QSize(1800, 1100)  # a first window larger than this is only empty space
+
+
+def default_geometry(available: QRect) -> QRect:
+    """The first window, centred on the screen's free area: most of it (85%), at least the 1100 x 680
+    the panels are laid out for, never more than the screen, and not absurdly large on a 4K one."""
+    width = min(available.width(), max(DEFAULT_SIZE.width(), min(round(available.width() * 0.85), MAX_SIZE.width())))
+    height = min(available.height(),
+                 max(DEFAULT_SIZE.height(), min(round(available.height() * 0.85), MAX_SIZE.height())))
+    rect = QRect(0, 0, width, height)
+    rect.moveCenter(available.center())
+    return rect
 
 
 def freeze_startup_objects() -> None:
@@ -67,6 +81,7 @@ class MainWindow(QMainWindow):
         self.opening: str | None = None
         self.client = EngineClient(self, engine)
         self.files = FileTranslation(self.client, self)
+        self.transfer = ModelTransfer(self.client, self)
         self._closed = False
         self._stopping = False  # closing waits for the training run to save its model
 
@@ -78,6 +93,7 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.empty)
         self.pages.addWidget(self.panel)
         self.training = TrainingPanel(settings.run_folders)
+        self.training.form.set_values(settings.training_form)  # the form as it was left last time
         self.tabs = QTabWidget()
         self.tabs.addTab(self.pages, "Translate")
         self.tabs.addTab(self.training, "Train")
@@ -125,6 +141,12 @@ class MainWindow(QMainWindow):
         self.panel.inspector.reset_requested.connect(self.panel.reset_sentence)
         self.panel.inspector.export_failed.connect(self.show_message)
         self.files.message.connect(self.show_message)
+        self.transfer.message.connect(self.show_message)
+        self.transfer.imported.connect(self.open_model)
+        c.info_changed.connect(self._on_info_changed)
+        c.self_attended.connect(self.panel.inspector.set_self_attention)
+        self.panel.inspector.self_attention_requested.connect(self.client.self_attention)
+        self.panel.target_language_chosen.connect(self._on_target_language_chosen)
         self.panel.translate_requested.connect(self._on_translate_requested)
         self.panel.options_changed.connect(self._store_options)
         self.empty.open_requested.connect(self.ask_open_model)
@@ -133,6 +155,8 @@ class MainWindow(QMainWindow):
         self.training.use_model.connect(self._use_trained_model)
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.training.message.connect(self.show_message)
+        self.training.run_ended.connect(self._on_run_ended)
+        self.training.form.start_requested.connect(lambda *_: self._store_training_form())
         self.empty.recent_requested.connect(self.open_model)
 
     def _restore_window(self) -> None:
@@ -140,7 +164,11 @@ class MainWindow(QMainWindow):
         if s.window_geometry:
             self.restoreGeometry(QByteArray.fromBase64(s.window_geometry.encode()))
         else:
-            self.resize(1100, 680)
+            screen = self.screen() or QGuiApplication.primaryScreen()
+            if screen is not None:
+                self.setGeometry(default_geometry(screen.availableGeometry()))
+            else:
+                self.resize(DEFAULT_SIZE)
         if s.window_state:
             self.restoreState(QByteArray.fromBase64(s.window_state.encode()))
         if s.splitter_state:
@@ -183,8 +211,13 @@ class MainWindow(QMainWindow):
             self.open_model(path)
 
     def open_model(self, path: str) -> None:
+        """Open a model file; a Hugging Face Marian folder is offered for import instead, and any other
+        folder gets the engine's own message (as `s2s` gives it: choose the .s2s file inside)."""
         path = os.path.abspath(path)
-        if not os.path.isfile(path):
+        if os.path.isdir(path) and is_marian_folder(path):
+            self.transfer.ask_import(path)
+            return
+        if not os.path.exists(path):
             self.show_message(f"Cannot open {path}: the file does not exist.")
             self.settings.remove_recent(path)
             self._refresh_recent()
@@ -207,15 +240,37 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self.info_view.show_info(info)
         self.panel.set_languages(info.src_lang, info.tgt_lang)
+        self.panel.set_target_languages(info.target_languages, info.target_language)
+        self.panel.inspector.set_model(os.path.basename(info.path), info.model.get("arch") == "transformer")
         self.pages.setCurrentWidget(self.panel)
+        self.empty.set_idle()
         self.translate_file_action.setEnabled(True)
+        self.export_action.setEnabled(True)
         self.device_combo.select(info.device)
         name = os.path.basename(info.path)
         self.setWindowTitle(f"{name} — s2s-desktop")
-        self._set_idle(f"{info.src_lang} → {info.tgt_lang} · {name} on {info.device}")
-        if self.panel.source.toPlainText().strip():
+        self._set_idle(self._model_status(info))
+        if info.target_languages and not info.target_language:  # a multilingual model needs one: the first
+            self.client.set_target_language(info.target_languages[0])
+        elif self.panel.source.toPlainText().strip():
             self.panel.request_translation()
         self.panel.source.setFocus()
+
+    def _on_target_language_chosen(self, code: str) -> None:
+        if self.model_info is not None and code != self.model_info.target_language:
+            self.client.set_target_language(code)
+
+    def _on_info_changed(self, info: ModelInfo) -> None:
+        """The target language changed: describe the model again and translate into the new one."""
+        self.model_info = info
+        self.info_view.show_info(info)
+        self.panel.set_target_languages(info.target_languages, info.target_language)
+        if self.panel.source.toPlainText().strip():
+            self.panel.request_translation()
+
+    @staticmethod
+    def _model_status(info: ModelInfo) -> str:
+        return f"{info.src_lang} → {info.tgt_lang} · {os.path.basename(info.path)} on {info.device}"
 
     def _on_tab_changed(self, index: int) -> None:
         """The model panel describes the translation model: the Train tab gets its width instead."""
@@ -232,8 +287,9 @@ class MainWindow(QMainWindow):
 
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
-        for path in self.settings.recent_models:
-            action = self.recent_menu.addAction(os.path.basename(path))
+        recent = self.settings.recent_models
+        for path, label in zip(recent, distinct_labels(recent)):  # two runs' best.s2s differ by their folder
+            action = self.recent_menu.addAction(label)
             action.setToolTip(path)
             action.setStatusTip(path)
             action.triggered.connect(lambda _=False, p=path: self.open_model(p))
@@ -290,15 +346,7 @@ class MainWindow(QMainWindow):
 
     # -- file translation --------------------------------------------------------------------------
     def ask_file_paths(self) -> tuple[str, str] | None:
-        src, _ = QFileDialog.getOpenFileName(self, "Translate a text file", str(Path.home()),
-                                             "Text files (*.txt);;All files (*)")
-        if not src:
-            return None
-        p = Path(src)
-        tgt = self.model_info.tgt_lang if self.model_info else "out"
-        dst, _ = QFileDialog.getSaveFileName(self, "Save the translation as", str(p.with_name(f"{p.stem}.{tgt}{p.suffix}")),
-                                             "Text files (*.txt);;All files (*)")
-        return (src, dst) if dst else None
+        return self.files.ask_paths(self.model_info)
 
     def ask_translate_file(self) -> None:
         paths = self.ask_file_paths()
@@ -313,13 +361,22 @@ class MainWindow(QMainWindow):
             self.opening = None
             if self.model_info is None:
                 self.empty.set_idle()
+            name = os.path.basename(path) or "the model"
             keep = (f" The previous model, {os.path.basename(self.model_info.path)}, is still in use."
                     if self.model_info else "")
-            self.show_message(f"Could not open {os.path.basename(path) or 'the model'}: {message}.{keep}")
+            self.show_message(f"Could not open {name}: {message}.{keep}")
+            # The status line said "Opening …": say what is true now.
+            self._set_idle(self._model_status(self.model_info) if self.model_info else f"Could not open {name}.")
+            return
         elif failure.kind is FailureKind.TRANSLATE_FILE:
             self.files.fail(message)
+        elif failure.kind in (FailureKind.IMPORT_MODEL, FailureKind.EXPORT_MODEL):
+            self.transfer.fail(message)
+        elif failure.kind is FailureKind.SELF_ATTENTION:
+            self.panel.inspector.selected_label.setText(f"The self-attention could not be computed: {message}")
         elif failure.kind is FailureKind.LOAD_ENGINE:
             self.show_message(f"The translation engine could not start: {message}")
+            self.empty.set_idle()
         else:
             self.show_message(f"Error while {failure.action}: {message}")
         self._set_idle(keep_text=True)
@@ -349,6 +406,16 @@ class MainWindow(QMainWindow):
         self.settings.translate_as_you_type = self.panel.as_you_type.isChecked()
         QTimer.singleShot(0, self._save_settings)
 
+    def _store_training_form(self) -> None:
+        """A run starts: its form is what the next session's form starts from."""
+        self.settings.training_form = self.training.form.values()
+        QTimer.singleShot(0, self._save_settings)
+
+    def _on_run_ended(self) -> None:
+        """A banner about the run that was training ("A run is already training") is stale now."""
+        if self.message_bar.text() in self.training.transient:
+            self.message_bar.dismiss()
+
     def _save_settings(self) -> None:
         try:
             save_settings(self.settings)
@@ -377,6 +444,9 @@ class MainWindow(QMainWindow):
         if not self._closed:
             self._closed = True
             self.settings.run_folders = list(self.training.history.extra_folders)
+            self.settings.training_form = self.training.form.values()
+            if self.tabs.currentWidget() is self.training and getattr(self, "_dock_was_visible", False):
+                self.info_dock.show()  # hidden only for the Train tab: the next launch starts on Translate
             self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
             self.settings.window_state = bytes(self.saveState().toBase64()).decode()
             self.settings.splitter_state = bytes(self.panel.splitter.saveState().toBase64()).decode()
@@ -412,6 +482,7 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
+        """A model file opens; a Hugging Face Marian folder is imported (then opened)."""
         urls = event.mimeData().urls()
         if urls and urls[0].isLocalFile():
             event.acceptProposedAction()

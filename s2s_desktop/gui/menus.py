@@ -3,6 +3,7 @@ the window method it calls."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QKeySequence
@@ -14,13 +15,38 @@ if TYPE_CHECKING:
     from s2s_desktop.gui.main_window import MainWindow
 
 
+def distinct_labels(paths: list[str]) -> list[str]:
+    """Menu labels for model paths that tell them apart: the file name, with as many of its folders
+    as it takes when names repeat (two runs' best.s2s: "run-a/best.s2s", "run-b/best.s2s")."""
+    parts = [Path(p).parts for p in paths]
+    depth = [1] * len(paths)
+    while True:
+        labels = ["/".join(pp[-d:]) for pp, d in zip(parts, depth)]
+        clashes = {label for label in labels if labels.count(label) > 1}
+        grow = [i for i, label in enumerate(labels) if label in clashes and depth[i] < len(parts[i])]
+        if not grow:
+            return labels
+        for i in grow:
+            depth[i] += 1
+
+
 def build_menus(w: MainWindow) -> None:
-    """Adds the menus and the toolbar; sets w.open_action, w.recent_menu, w.translate_file_action, w.device_combo."""
+    """Adds the menus and the toolbar; sets w.open_action, w.recent_menu, w.import_action, w.export_action,
+    w.translate_file_action, w.device_combo."""
     file_menu = w.menuBar().addMenu("&File")
     w.open_action = QAction("&Open model…", w, shortcut=QKeySequence.StandardKey.Open)
     w.open_action.triggered.connect(w.ask_open_model)
     file_menu.addAction(w.open_action)
     w.recent_menu = file_menu.addMenu("Open &recent")
+    w.import_action = QAction("&Import model…", w, statusTip="Import a Hugging Face Marian (OPUS-MT) model folder "
+                              "as a .s2s model file (or drop the folder on the window)")
+    w.import_action.triggered.connect(lambda: w.transfer.ask_import())
+    file_menu.addAction(w.import_action)
+    w.export_action = QAction("&Export…", w, enabled=False,
+                              statusTip="Export the open model to CTranslate2 or Argos Translate")
+    w.export_action.triggered.connect(lambda: w.transfer.ask_export(w.model_info))
+    file_menu.addAction(w.export_action)
+    file_menu.addSeparator()
     w.translate_file_action = QAction("&Translate a text file…", w, enabled=False)
     w.translate_file_action.triggered.connect(w.ask_translate_file)
     file_menu.addAction(w.translate_file_action)

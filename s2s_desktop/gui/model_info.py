@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 
 from PySide6.QtCore import Qt
@@ -24,9 +25,15 @@ def describe(info: ModelInfo) -> list[tuple[str, str]]:
         ("Parameters", f"{info.parameters:,}"),
         ("Vocabulary", f"{info.src_vocab:,} / {info.tgt_vocab:,}{' (joint)' if info.joint_vocab else ''}"),
     ]
+    prov = info.provenance or {}
+    if prov:
+        rows.append(("Imported", f"imported from {prov.get('imported_from') or 'another format'}"))
+        rows.append(("Repository", prov.get("repository") or "(not stated in the folder)"))
+        rows.append(("Licence", prov.get("license") or "(not stated: check the model's source before using it)"))
+    if info.target_languages:
+        rows.append(("Target languages", f"{', '.join(info.target_languages)} (now: {info.target_language or 'none'})"))
     if tr:
-        corpus = str(tr.get("corpus", "?"))
-        rows.append(("Training data", " + ".join(os.path.basename(part) for part in corpus.split(" + "))))
+        rows.append(("Training data", corpus_names(tr.get("corpus", "?"))))
         minutes = tr.get("train_seconds", 0) / 60
         trained = f"{tr.get('steps', '?')} steps, {tr.get('epochs', '?')} epochs, {minutes:.1f} min on {tr.get('device', '?')}"
         rows.append(("Training", trained))
@@ -37,6 +44,12 @@ def describe(info: ModelInfo) -> list[tuple[str, str]]:
         rows.append(("Data credit", f"Tatoeba: {DATA_CREDIT} (CC BY 2.0)"))
     rows.append(("Device", f"{info.device or '?'} ({info.precision or '?'} decoding)"))
     return rows
+
+
+def corpus_names(corpus: object) -> str:
+    """The training corpus by file name only: a model file may carry the path it was trained from on
+    another machine (the built-in model: a developer's temporary folder), which means nothing here."""
+    return " + ".join(os.path.basename(part.strip()) for part in str(corpus).split(" + "))
 
 
 def _is_bundled(path: str) -> bool:
@@ -64,5 +77,22 @@ class ModelInfoView(QWidget):
             if key == "File":
                 label.setToolTip(info.path)
             elif key == "Training data":
-                label.setToolTip(str((info.training or {}).get("corpus", "")))
+                label.setToolTip(_corpus_tip(str((info.training or {}).get("corpus", ""))))
+            elif key == "Licence" and (info.provenance or {}).get("license_text"):
+                label.setToolTip("<p>" + html.escape(info.provenance["license_text"][:3000]).replace("\n", "<br>") + "</p>")
+                label.setText(f"{value} (hover for the licence text)")
             self.form.addRow(f"{key}:", label)
+        notices = (info.provenance or {}).get("notices") or []
+        if notices:
+            box = QLabel("<br>".join(f"• {html.escape(n)}" for n in notices), wordWrap=True,
+                         textFormat=Qt.TextFormat.RichText,
+                         textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+            box.setStyleSheet("color: palette(mid);")
+            self.form.addRow("Import notes:", box)
+            self.rows["Import notes"] = " ".join(notices)
+
+
+def _corpus_tip(corpus: str) -> str:
+    """The full paths only where they exist on this machine (a user's own runs); else nothing."""
+    parts = [part.strip() for part in corpus.split(" + ") if part.strip()]
+    return "\n".join(parts) if parts and all(os.path.exists(part) for part in parts) else ""

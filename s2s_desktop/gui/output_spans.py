@@ -32,6 +32,7 @@ class WordSpan:
     pieces: tuple[str, ...]
     piece_probs: tuple[float, ...]
     alternatives: tuple[tuple[str, float], ...]  # at the word's first piece
+    forced: bool = False  # part of a what-if's forced prefix: the user chose it, the model did not
 
 
 def word_spans(text: str, words: Sequence[str], base: int = 0) -> list[tuple[int, int] | None]:
@@ -61,6 +62,7 @@ def sentence_spans(t: Translation, sentence: int, base: int) -> list[WordSpan]:
         spans.append(WordSpan(
             span[0], span[1], sentence, w, word, float(np.prod(probs[group])),
             tuple(cand.tokens[i] for i in group), tuple(float(probs[i]) for i in group), alts,
+            group[0] < cand.prefix_length,
         ))
     return spans
 
@@ -101,6 +103,8 @@ def shade_alpha(prob: float) -> int:
 
 def tooltip(span: WordSpan) -> str:
     lines = [f"<b>{html.escape(span.text)}</b>: probability {span.prob:.2f}"]
+    if span.forced:
+        lines.append("forced: part of the prefix you chose (what-if)")
     if len(span.pieces) > 1:
         lines.append("pieces: " + ", ".join(f"{html.escape(p)} {q:.2f}" for p, q in zip(span.pieces, span.piece_probs)))
     if span.alternatives:

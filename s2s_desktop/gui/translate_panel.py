@@ -19,6 +19,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
@@ -50,11 +51,18 @@ from s2s_desktop.settings import DEFAULT_DECODE
 
 DEBOUNCE_MS = 300
 SHADE_RGB = (255, 160, 0)
+FORCED_RGB = (60, 110, 200)  # the forced prefix of a what-if result
+STALE_RGB = (190, 110, 0)
+STALE_TEXT_RGB = (150, 150, 150)
+LEGEND = "Shaded words: the model was unsure (hover a word for its probability)."
+FORCED_LEGEND = " Blue, dashed underline: the prefix you forced (what-if)."
+STALE_TEXT = "· out of date: press Translate (Ctrl+Return)"
 
 
 class TranslatePanel(QWidget):
     translate_requested = Signal(str, object)  # text, DecodeOptions
     options_changed = Signal()
+    target_language_chosen = Signal(str)  # a multilingual model's target-language code
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -71,7 +79,12 @@ class TranslatePanel(QWidget):
                                              toolTip="GNMT length penalty alpha: higher favours longer outputs")
         self.max_ratio = QDoubleSpinBox(minimum=0.5, maximum=5.0, singleStep=0.1, value=1.5, decimals=1,
                                         toolTip="Maximum output length: this many pieces per source piece, plus 10")
-        self.as_you_type = QCheckBox("Translate as you type", checked=True)
+        self.target_box = QComboBox(toolTip="This model translates into several languages: the one to translate into")
+        self.target_box.currentIndexChanged.connect(self._on_target_chosen)
+        self.target_label = QLabel("Into")
+        self.target_label.setBuddy(self.target_box)
+        self.as_you_type = QCheckBox("As you type", checked=True,
+                                     toolTip="Translate as you type (otherwise: Translate, or Ctrl+Return)")
         self.translate_button = QPushButton("Translate", toolTip="Translate now (Ctrl+Return)")
         self.translate_button.clicked.connect(self.request_translation)
         options = QHBoxLayout()
@@ -82,6 +95,10 @@ class TranslatePanel(QWidget):
             options.addWidget(lab)
             options.addWidget(widget)
             options.addSpacing(8)
+        options.addWidget(self.target_label)
+        options.addWidget(self.target_box)
+        self.target_label.hide()
+        self.target_box.hide()
         options.addStretch(1)
         options.addWidget(self.as_you_type)
         options.addWidget(self.translate_button)
@@ -89,6 +106,7 @@ class TranslatePanel(QWidget):
             w.valueChanged.connect(self._on_options_changed)
         self.beam.valueChanged.connect(lambda v: self.nbest.setMaximum(v))
         self.as_you_type.toggled.connect(lambda _: self.options_changed.emit())
+        self.as_you_type.toggled.connect(lambda _: self._mark_stale())
 
         # Source and output.
         self.source_label = QLabel("Source")
@@ -102,8 +120,12 @@ class TranslatePanel(QWidget):
         self.output.viewport().setMouseTracking(True)
         self.copy_button = QPushButton("Copy", toolTip="Copy the translation to the clipboard")
         self.copy_button.clicked.connect(self.copy_output)
-        self.legend = QLabel("Shaded words: the model was unsure (hover a word for its probability).")
+        self.legend = QLabel(LEGEND)
         self.legend.setStyleSheet("color: palette(mid);")
+        self.stale_label = QLabel(STALE_TEXT)
+        self.stale_label.setStyleSheet(f"color: rgb{STALE_RGB}; font-weight: bold;")
+        self.stale_label.hide()
+        self.tgt_lang = ""
 
         left = QWidget()
         lv = QVBoxLayout(left)
@@ -115,6 +137,7 @@ class TranslatePanel(QWidget):
         rv.setContentsMargins(0, 0, 0, 0)
         head = QHBoxLayout()
         head.addWidget(self.output_label)
+        head.addWidget(self.stale_label)
         head.addStretch(1)
         head.addWidget(self.copy_button)
         rv.addLayout(head)
@@ -136,6 +159,8 @@ class TranslatePanel(QWidget):
         self.nbest_list.setColumnWidth(0, 30)
         self.nbest_list.setColumnWidth(1, 70)
         self.nbest_list.setColumnWidth(2, 70)
+        self._nbest_sentence = 0
+        self.nbest_list.currentItemChanged.connect(self._on_nbest_chosen)
         bottom = QWidget()
         bv = QVBoxLayout(bottom)
         bv.setContentsMargins(0, 0, 0, 0)
@@ -176,10 +201,38 @@ class TranslatePanel(QWidget):
         self.source_label.setText(f"Source ({src})")
         self.output_label.setText(f"Translation ({tgt})")
 
+    def set_target_languages(self, codes: tuple[str, ...], current: str | None) -> None:
+        """A multilingual model's target languages (the box is hidden for the others)."""
+        self.target_box.blockSignals(True)
+        self.target_box.clear()
+        for code in codes:
+            self.target_box.addItem(code, code)
+        self.target_box.setCurrentIndex(max(self.target_box.findData(current), 0) if current else -1)
+        self.target_box.blockSignals(False)
+        for w in (self.target_box, self.target_label):
+            w.setVisible(bool(codes))
+
+    def _on_target_chosen(self, index: int) -> None:
+        if index >= 0:
+            self.target_language_chosen.emit(self.target_box.itemData(index))
+
     # -- requests ----------------------------------------------------------------------------------
     def _on_source_changed(self) -> None:
         if self.as_you_type.isChecked():
             self._debounce.start()
+        self._mark_stale()
+
+    @property
+    def stale(self) -> bool:
+        """The translation shown is of another text than the source's (and is not being redone as you type)."""
+        return (self.result is not None and not self.as_you_type.isChecked()
+                and self.result.source != self.source.toPlainText())
+
+    def _mark_stale(self) -> None:
+        """Say so, and grey the old translation out, until Translate (Ctrl+Return) is pressed."""
+        stale = self.stale
+        self.stale_label.setVisible(stale)
+        self.output.setStyleSheet(f"QTextEdit {{ color: rgb{STALE_TEXT_RGB}; }}" if stale else "")
 
     def _on_options_changed(self) -> None:
         self.options_changed.emit()
@@ -204,16 +257,24 @@ class TranslatePanel(QWidget):
         self.output.setPlainText(result.text)
         cursor = QTextCursor(self.output.document())
         cursor.beginEditBlock()
+        forced = False
         for span in self.spans:
-            alpha = shade_alpha(span.prob)
-            if not alpha:
-                continue
             fmt = QTextCharFormat()
-            fmt.setBackground(QColor(*SHADE_RGB, alpha))
+            if span.forced:  # chosen by the user, not the model: its own style, never "unsure"
+                forced = True
+                fmt.setBackground(QColor(*FORCED_RGB, 70))
+                fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.DashUnderline)
+                fmt.setUnderlineColor(QColor(*FORCED_RGB))
+            else:
+                alpha = shade_alpha(span.prob)
+                if not alpha:
+                    continue
+                fmt.setBackground(QColor(*SHADE_RGB, alpha))
             cursor.setPosition(span.start)
             cursor.setPosition(span.end, QTextCursor.MoveMode.KeepAnchor)
             cursor.mergeCharFormat(fmt)
         cursor.endEditBlock()
+        self.legend.setText(LEGEND + (FORCED_LEGEND if forced else ""))
         self.link.muted = False
         self.link.set_result(result, self.spans)
         self.link.clear_shading()
@@ -221,6 +282,7 @@ class TranslatePanel(QWidget):
             sentence = sentence_at(result, self.source.textCursor().position(), source=True)
         self.inspector.set_result(result, sentence)
         self._show_nbest_for_cursor()
+        self._mark_stale()
 
     def replace_sentence(self, index: int, translation: Translation) -> None:
         """Show a re-decoded sentence (what-if) in place of the current one."""
@@ -245,6 +307,7 @@ class TranslatePanel(QWidget):
         self.link.clear_shading()
         self.inspector.set_result(None)
         self.nbest_list.clear()
+        self._mark_stale()
 
     def _show_nbest_for_cursor(self) -> None:
         self.nbest_list.clear()
@@ -255,10 +318,19 @@ class TranslatePanel(QWidget):
         index = sentence_at(result, self.source.textCursor().position(), source=True)
         index = min(index, len(result.sentences) - 1)
         t = result.sentences[index]
+        self._nbest_sentence = index
         where = f" for sentence {index + 1} of {len(result.sentences)}" if len(result.sentences) > 1 else ""
-        self.nbest_label.setText(f"N-best{where} (score = log-probability with length penalty)")
+        self.nbest_label.setText(f"N-best{where} (score = log-probability with length penalty; "
+                                 "select one to inspect it)")
+        self.nbest_list.blockSignals(True)
         for rank, cand in enumerate(t.nbest, 1):
             QTreeWidgetItem(self.nbest_list, [str(rank), f"{cand.score:.3f}", f"{cand.log_prob:.2f}", cand.text])
+        self.nbest_list.blockSignals(False)
+
+    def _on_nbest_chosen(self, item: QTreeWidgetItem | None, _previous: object = None) -> None:
+        """Selecting an n-best row shows that hypothesis in the attention map."""
+        if item is not None:
+            self.inspector.show_hypothesis(self._nbest_sentence, self.nbest_list.indexOfTopLevelItem(item))
 
     def word_at(self, position: int) -> WordSpan | None:
         return span_at(self.spans, position)

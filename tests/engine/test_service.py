@@ -118,9 +118,12 @@ def test_info_is_a_model_info_in_the_order_of_s2s_info_json(tiny_model_file):
 
     info = Translator.open(str(tiny_model_file), "cpu").info()
     assert isinstance(info, ModelInfo)
-    assert list(info.to_json()) == ["path", "file_size", "format_version", "app_version", "src_lang", "tgt_lang",
-                                    "parameters", "src_vocab", "tgt_vocab", "joint_vocab", "storage", "model",
-                                    "training", "device", "precision"]
+    # The keys of earlier versions keep their order; new ones are only ever appended.
+    assert list(info.to_json())[:15] == ["path", "file_size", "format_version", "app_version", "src_lang", "tgt_lang",
+                                         "parameters", "src_vocab", "tgt_vocab", "joint_vocab", "storage", "model",
+                                         "training", "device", "precision"]
+    assert list(info.to_json())[15:] == ["provenance", "target_languages", "target_language"]
+    assert (info.provenance, info.target_languages, info.target_language) == ({}, (), None)
     assert (info.path, info.file_size) == (str(tiny_model_file), tiny_model_file.stat().st_size)
     assert (info.src_lang, info.tgt_lang, info.device) == ("en", "de", "cpu")
     assert info.parameters == load_model(tiny_model_file).model.num_parameters()

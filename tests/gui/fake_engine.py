@@ -24,14 +24,16 @@ from s2s_desktop.engine.api import (
     EngineInfo,
     FileSummary,
     ModelConfig,
+    ModelConversion,
     ModelInfo,
     ParagraphTranslation,
+    SelfAttention,
     Translation,
 )
 from s2s_desktop.engine.data.corpus import read_lines
 from s2s_desktop.engine.data.segment import split_sentences
 from s2s_desktop.engine.data.words import WORD_START
-from s2s_desktop.errors import CheckpointError, ConfigError
+from s2s_desktop.errors import CheckpointError, ConfigError, ExportError, InputError, MarianImportError
 
 EOS = "</s>"
 VOCAB = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
@@ -39,10 +41,25 @@ CHOSEN_PROB = 0.8
 OTHER_PROBS = (0.1, 0.05, 0.03, 0.02)
 
 
-def write_fake_model(path: Path, src_lang: str = "en", tgt_lang: str = "rev", layers: int = 1, heads: int = 1) -> Path:
+def write_fake_model(path: Path, src_lang: str = "en", tgt_lang: str = "rev", layers: int = 1, heads: int = 1,
+                     provenance: dict | None = None, target_languages: Sequence[str] = (),
+                     arch: str = "transformer", training: dict | None = None) -> Path:
     path.write_text(json.dumps({"fake_model": 1, "src_lang": src_lang, "tgt_lang": tgt_lang,
-                                "layers": layers, "heads": heads}), encoding="utf-8")
+                                "layers": layers, "heads": heads, "provenance": provenance or {},
+                                "target_languages": list(target_languages), "arch": arch,
+                                "training": training or {}}), encoding="utf-8")
     return path
+
+
+def write_fake_marian_folder(folder: Path, repository: str = "Helsinki-NLP/opus-mt-en-de",
+                             target_languages: Sequence[str] = ()) -> Path:
+    """A folder the fake engine imports as a Marian model (the real ones need transformers to build)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({"fake_marian": 1, "repository": repository,
+                                                    "target_languages": list(target_languages)}), encoding="utf-8")
+    (folder / "vocab.json").write_text("{}", encoding="utf-8")
+    (folder / "source.spm").write_bytes(b"")
+    return folder
 
 
 def _pieces(text: str) -> list[str]:
@@ -58,6 +75,21 @@ class FakeTranslator:
         self.path, self.device = path, "cpu" if device == "auto" else device
         self.src_lang, self.tgt_lang = spec["src_lang"], spec["tgt_lang"]
         self.layers, self.heads = int(spec.get("layers", 1)), int(spec.get("heads", 1))
+        self.provenance = dict(spec.get("provenance") or {})
+        self.target_languages = tuple(spec.get("target_languages") or ())
+        self._target_language = self.target_languages[0] if self.target_languages else None
+        self.arch = spec.get("arch", "transformer")
+        self.training = dict(spec.get("training") or {})
+
+    @property
+    def target_language(self) -> str | None:
+        return self._target_language
+
+    @target_language.setter
+    def target_language(self, code: str | None) -> None:
+        if code is not None and code not in self.target_languages:
+            raise InputError(f"{self.path}: no target language {code!r} (the model's: {', '.join(self.target_languages)})")
+        self._target_language = code
 
     @classmethod
     def open(cls, path: str, device: str = "auto") -> FakeTranslator:
@@ -65,6 +97,8 @@ class FakeTranslator:
             spec = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise CheckpointError(f"{path} does not exist") from None
+        except IsADirectoryError:  # the engine's own wording (formats/checkpoint.py)
+            raise CheckpointError(f"{path} is a folder; choose the .s2s model file inside it (e.g. best.s2s)") from None
         except (UnicodeDecodeError, ValueError):
             spec = None
         if not isinstance(spec, dict) or spec.get("fake_model") != 1:
@@ -74,7 +108,24 @@ class FakeTranslator:
     def info(self) -> ModelInfo:
         return ModelInfo(path=self.path, file_size=os.path.getsize(self.path), src_lang=self.src_lang,
                          tgt_lang=self.tgt_lang, parameters=1234, src_vocab=len(VOCAB) + 4, tgt_vocab=len(VOCAB) + 4,
-                         model=ModelConfig().to_dict(), device=self.device, precision="fp32")
+                         model=ModelConfig(arch=self.arch).to_dict(), device=self.device, precision="fp32",
+                         training=self.training, provenance=self.provenance,
+                         target_languages=self.target_languages, target_language=self.target_language)
+
+    def self_attention(self, source: str, tokens: Sequence[str]) -> SelfAttention:
+        """Encoder: each source piece attends to itself and its neighbours; decoder: causal, to the previous input."""
+        if self.arch != "transformer":
+            raise InputError(f"{self.path}: a {self.arch} model has no self-attention")
+        s, n = len(_pieces(source)) + 1, len(tokens)
+        enc = np.empty((self.layers, self.heads, s, s))
+        dec = np.empty((self.layers, self.heads, n, n))
+        for layer in range(self.layers):
+            for head in range(self.heads):
+                shift = (layer + head) % 2
+                enc[layer, head] = np.roll(np.eye(s), shift, axis=1) * 0.7 + 0.3 / s
+                lower = np.tril(np.ones((n, n))) + np.tril(np.eye(n, k=-1) * (3 + head))
+                dec[layer, head] = lower / lower.sum(axis=1, keepdims=True) if n else lower
+        return SelfAttention(enc, dec, ("<s>", *tokens[: n - 1]) if n else ())
 
     # -- translation -------------------------------------------------------------------------------
     def translate(self, texts: Sequence[str], opts: DecodeOptions = DecodeOptions(), batch_tokens: int = 4000,
@@ -118,7 +169,7 @@ class FakeTranslator:
         att = np.empty((self.layers, self.heads, n, s))
         for layer in range(self.layers):
             for head in range(self.heads):
-                blur = 0.1 + 0.15 * (layer * self.heads + head)
+                blur = 0.1 + 0.8 * (layer * self.heads + head) / max(self.layers * self.heads - 1, 1)
                 att[layer, head] = (1 - blur) * peak + blur / s
         return att
 
@@ -132,13 +183,17 @@ class FakeTranslator:
 
     def translate_file(self, src: str, dst: str, opts: DecodeOptions = DecodeOptions(),
                        progress: Callable[[int, int], None] | None = None, cancel: threading.Event | None = None,
-                       chunk: int = 256) -> FileSummary:
+                       chunk: int = 256, split: bool = False) -> FileSummary:
         lines = read_lines(src)
         out: list[str] = []
+        chunk = chunk if chunk > 0 else 1
         for i in range(0, len(lines), chunk):
             if cancel is not None and cancel.is_set():
                 return FileSummary(len(out), 0.0, True, "")
-            out.extend(t.text for t in self.translate(lines[i: i + chunk], opts))
+            if split:
+                out.extend(self.translate_paragraph(line, opts).text.strip() for line in lines[i: i + chunk])
+            else:
+                out.extend(t.text for t in self.translate(lines[i: i + chunk], opts))
             if progress is not None:
                 progress(len(out), len(lines))
         Path(dst).write_text("".join(line + "\n" for line in out), encoding="utf-8")
@@ -151,6 +206,8 @@ class FakeEngine:
     def __init__(self, fail_load: str | None = None) -> None:
         self.fail_load = fail_load
         self.opened: list[str] = []
+        self.imported: list[tuple[str, str]] = []
+        self.exported: list[tuple[str, str, str, str | None]] = []
 
     def load(self) -> EngineInfo:
         if self.fail_load:
@@ -161,3 +218,37 @@ class FakeEngine:
         translator = FakeTranslator.open(path, device)
         self.opened.append(path)
         return translator
+
+    def import_model(self, folder: str, out: str, progress=None) -> ModelConversion:
+        config = Path(folder) / "config.json"
+        try:
+            spec = json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise MarianImportError(f"{config}: not found or not JSON; a Marian folder has config.json") from None
+        if spec.get("fake_marian") != 1:
+            raise MarianImportError(f"{config}: model_type is not \"marian\"")
+        if progress:
+            progress(0, 1, "Importing…")
+        provenance = {"imported_from": "Hugging Face Marian", "repository": spec["repository"],
+                      "license": "cc-by-4.0", "license_text": "Creative Commons Attribution 4.0 International",
+                      "notices": ["Weights read from model.safetensors."]}
+        write_fake_model(Path(out), "en", "de", layers=6, heads=8, provenance=provenance,
+                         target_languages=spec.get("target_languages", ()))
+        self.imported.append((folder, out))
+        return ModelConversion(out, ("Weights read from model.safetensors.",), 0.01)
+
+    def export_model(self, model_path: str, to: str, out_path: str, target_language: str | None = None,
+                     progress=None) -> ModelConversion:
+        if to not in ("ctranslate2", "argos"):
+            raise ExportError(f"unknown export format {to!r}")
+        for done in range(4):
+            if progress:
+                progress(done, 3, f"step {done}")
+        out = Path(out_path)
+        if to == "ctranslate2":
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "model.bin").write_bytes(b"fake")
+        else:
+            out.write_bytes(b"PK fake")
+        self.exported.append((model_path, to, out_path, target_language))
+        return ModelConversion(str(out), (), 0.01)

@@ -161,7 +161,7 @@ def test_layer_and_head_switches_change_the_matrix(qtbot, make_window, fake_tran
     insp = window.panel.inspector
     qtbot.waitUntil(lambda: insp.view is not None)
     assert insp.layer_box.count() == 2 and insp.head_box.count() == 3  # mean + 2 heads
-    assert len(insp.grid.boxes) == 4
+    assert insp.grid.shape == (2, 2)
     att = np.asarray(insp.candidate.attention)
     insp.set_layer_head(0, MEAN_OF_HEADS)
     np.testing.assert_allclose(insp.view.matrix, att[0].mean(axis=0), atol=1e-6)
@@ -171,9 +171,6 @@ def test_layer_and_head_switches_change_the_matrix(qtbot, make_window, fake_tran
     np.testing.assert_allclose(insp.view.matrix, att[1, 1], atol=1e-6)
     assert not np.allclose(att[1, 1], att[0, 1])
     # Clicking a small map in the grid picks its layer and head.
-    box = next(b for b, layer, head in insp.grid.boxes if (layer, head) == (0, 0))
-    centre = box.sceneBoundingRect().center()
-    qtbot.mouseClick(insp.grid.viewport(), Qt.MouseButton.LeftButton,
-                     pos=insp.grid.mapFromScene(centre))
+    qtbot.mouseClick(insp.grid.canvas, Qt.MouseButton.LeftButton, pos=insp.grid.cell_center(0, 0))
     assert (insp.layer, insp.head) == (0, 0)
     np.testing.assert_allclose(insp.view.matrix, att[0, 0], atol=1e-6)

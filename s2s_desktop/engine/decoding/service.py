@@ -15,15 +15,17 @@ import numpy as np
 import torch
 
 from s2s_desktop.engine.api import (
+    BOS_ID,
     EOS_ID,
     Candidate,
     DecodeOptions,
     FileSummary,
     ModelInfo,
     ParagraphTranslation,
+    SelfAttention,
     Translation,
 )
-from s2s_desktop.engine.data.batching import bucket_batches
+from s2s_desktop.engine.data.batching import bucket_batches, make_batch
 from s2s_desktop.engine.data.corpus import read_lines
 from s2s_desktop.engine.data.segment import split_sentences
 from s2s_desktop.engine.decoding.search import Hypothesis, decode_batch
@@ -35,6 +37,7 @@ from s2s_desktop.errors import ConfigError, InputError
 EOS_PIECE = "</s>"
 CAP = 1024  # the longest output (pieces, EOS included) whatever the options; a model file may allow fewer
 Prefix = str | Sequence[str] | None  # target text, or target pieces, to force at the start
+PROGRESS_SECONDS = 0.25  # translate_file(chunk=0): how often progress is reported
 
 
 def clean_text(text: str) -> str:
@@ -153,7 +156,37 @@ class Translator:
             training=meta.get("training", {}),
             device=str(self.device),
             precision=self.precision,
+            provenance=dict(meta.get("provenance") or {}),
+            target_languages=tuple(self.target_languages),
+            target_language=self.target_language,
         )
+
+    def self_attention(self, source: str, tokens: Sequence[str]) -> SelfAttention:
+        """Encoder and decoder self-attention of a Transformer for `source` translated as `tokens` (target
+        pieces, "</s>" included), teacher-forced: what the inspector shows next to the search's
+        cross-attention. Raises InputError for a model without self-attention (the RNN)."""
+        model, src_tok = self.model, self.loaded.src_tok
+        if self.loaded.config.arch != "transformer":
+            raise InputError(f"{self.loaded.path}: a {self.loaded.config.arch} model has no self-attention")
+        (ids,) = src_tok.encode_batch([clean_text(source)])
+        max_source, _ = self.loaded.length_limits(DecodeOptions().max_source_tokens, CAP)
+        ids = ids[:max_source]
+        target = self._prefix_ids([t for t in tokens if t != EOS_PIECE]) + ([EOS_ID] if EOS_PIECE in tokens else [])
+        batch = make_batch([ids], [target[:-1] if target and target[-1] == EOS_ID else target], np.arange(1),
+                           self.device)
+        self.model.eval()
+        with torch.inference_mode():
+            encoder = model.encoder_attention(batch.src)[0].float().cpu().numpy()  # (L, H, S, S)
+            if target:
+                enc = model.encode(batch.src, batch.src_lengths)
+                _, (_, weights) = model.decode(enc, batch.tgt_in[:, : len(target)], need_weights=True)
+                decoder = weights[0].float().cpu().numpy()  # (L, H, T, T)
+            else:
+                t = self.loaded.config.transformer
+                decoder = np.zeros((t.decoder_layers, t.heads, 0, 0), dtype=np.float32)
+        tgt = self.loaded.tgt_tok
+        inputs = tuple(tgt.id_to_piece(i) if i != BOS_ID else "<s>" for i in batch.tgt_in[0, : len(target)].tolist())
+        return SelfAttention(encoder, decoder, inputs)
 
     # -- sentences ---------------------------------------------------------------------------------
     def translate(
@@ -269,22 +302,48 @@ class Translator:
         progress: Callable[[int, int], None] | None = None,
         cancel: threading.Event | None = None,
         chunk: int = 256,
+        split: bool = False,
     ) -> FileSummary:
         """Translate a text file line by line (one output line per input line, empty lines kept).
 
-        Works in chunks so that `progress(done, total)` is called often and `cancel` is honoured
-        within one chunk; a cancelled run writes nothing. The output is written atomically.
+        Works in chunks of `chunk` sentences so that `progress(lines done, lines)` is called often and
+        `cancel` is honoured within one chunk; `chunk` 0 sizes them as it goes, from one sentence, so
+        that progress comes about every PROGRESS_SECONDS (the app's dialog). With `split`, each line is
+        split into sentences translated one by one (as the app's translate panel does). A cancelled
+        run writes nothing. The output is written atomically.
         """
         lines = read_lines(src)
         opts = dataclasses.replace(opts, alternatives=0)  # only the text is written
         start = time.perf_counter()
-        out: list[str] = []
-        for i in range(0, len(lines), chunk):
+        segments = [split_sentences(line) if split else None for line in lines]
+        units: list[str] = []  # the sentences to translate, in order
+        ends: list[int] = []  # ends[i]: units of lines 0..i
+        for line, seg in zip(lines, segments):
+            units.extend(seg.sentences if seg is not None else [line])
+            ends.append(len(units))
+        texts: list[str] = []
+        size = chunk if chunk > 0 else 1
+        lines_done = 0
+        while len(texts) < len(units) or lines_done < len(lines):
             if cancel is not None and cancel.is_set():
-                return FileSummary(len(out), time.perf_counter() - start, True, "")
-            out.extend(t.text for t in self.translate(lines[i : i + chunk], opts))
+                return FileSummary(lines_done, time.perf_counter() - start, True, "")
+            began = time.perf_counter()
+            batch = units[len(texts) : len(texts) + size]
+            texts.extend(t.text for t in self.translate(batch, opts))
+            if chunk <= 0 and batch:  # the next chunk takes about PROGRESS_SECONDS
+                per_unit = (time.perf_counter() - began) / len(batch)
+                size = int(min(max(PROGRESS_SECONDS / max(per_unit, 1e-6), 1), 64))
+            while lines_done < len(lines) and ends[lines_done] <= len(texts):
+                lines_done += 1
             if progress is not None:
-                progress(len(out), len(lines))
+                progress(lines_done, len(lines))
+        out, k = [], 0
+        for seg, end_ in zip(segments, ends):
+            if seg is None:
+                out.append(texts[k])
+            else:
+                out.append("".join(t + sep for t, sep in zip(texts[k:end_], seg.separators)).strip())
+            k = end_
         atomic_write(dst, "".join(line + "\n" for line in out).encode("utf-8"), InputError)
         return FileSummary(len(out), time.perf_counter() - start, False, str(dst))
 

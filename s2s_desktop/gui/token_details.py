@@ -1,0 +1,96 @@
+"""The inspector's side column under the head grid: what the selected token attends to (a bar
+chart), the model's alternatives at that position, and the what-if prefix row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from s2s_desktop.engine.api import Candidate
+from s2s_desktop.gui.attention_heatmap import TokenAxis
+
+
+class TokenDetails(QWidget):
+    alternative_chosen = Signal(int, str)  # target position, piece: decode again with it there
+    redecode_requested = Signal(str)  # the prefix box's text
+    reset_requested = Signal()
+
+    def __init__(self, hint: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.selected_label = QLabel(hint, wordWrap=True)
+        self.bar_axis = TokenAxis("bottom")
+        self.bars = pg.PlotWidget(axisItems={"bottom": self.bar_axis}, background="w")
+        self.bars.setMenuEnabled(False)
+        self.bars.hideButtons()
+        self.bars.setMouseEnabled(x=True, y=False)
+        self.bars.setYRange(0, 1, padding=0.02)
+        self.bar_item = pg.BarGraphItem(x=[], height=[], width=0.8, brush=(68, 119, 170))
+        self.bars.addItem(self.bar_item)
+        self.alternatives = QListWidget(toolTip="The model's most probable pieces at the selected position; "
+                                                "double-click one to decode again from it")
+        self.alternatives.itemDoubleClicked.connect(self._use_alternative)
+        self.use_button = QPushButton("Decode with it", enabled=False,
+                                      toolTip="Decode again with the chosen alternative at this position")
+        self.use_button.clicked.connect(lambda: self._use_alternative(self.alternatives.currentItem()))
+        self.alternatives.currentItemChanged.connect(lambda item, _: self.use_button.setEnabled(item is not None))
+        self.prefix_edit = QLineEdit(placeholderText="Forced output prefix (edit, then Re-decode)")
+        self.prefix_edit.returnPressed.connect(lambda: self.redecode_requested.emit(self.prefix_edit.text()))
+        self.redecode_button = QPushButton("Re-decode", toolTip="Decode again, forcing the output to start with the prefix")
+        self.redecode_button.clicked.connect(lambda: self.redecode_requested.emit(self.prefix_edit.text()))
+        self.reset_button = QPushButton("Reset", toolTip="Back to the free decode", enabled=False)
+        self.reset_button.clicked.connect(self.reset_requested)
+
+        self.bars.getAxis("left").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")]])
+        self.bars.setMinimumHeight(90)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.selected_label)
+        # The bars and the alternatives side by side: the head grid above needs the height.
+        row = QHBoxLayout()
+        row.addWidget(self.bars, 3)
+        alternatives = QVBoxLayout()
+        alternatives.addWidget(QLabel("Alternatives here"))
+        alternatives.addWidget(self.alternatives, 1)
+        alternatives.addWidget(self.use_button)
+        row.addLayout(alternatives, 2)
+        layout.addLayout(row, 1)
+        prefix_row = QHBoxLayout()
+        prefix_row.addWidget(self.prefix_edit, 1)
+        prefix_row.addWidget(self.redecode_button)
+        prefix_row.addWidget(self.reset_button)
+        layout.addLayout(prefix_row)
+
+    def clear(self, text: str) -> None:
+        """No selection: the hint, empty bars without another sentence's labels, no alternatives."""
+        self.selected_label.setText(text)
+        self.bar_axis.set_labels(())
+        self.bar_item.setOpts(x=[], height=[])
+        self.alternatives.clear()
+
+    def show_weights(self, label_html: str, weights: np.ndarray, labels: tuple[str, ...]) -> None:
+        self.selected_label.setText(label_html)
+        self.bar_axis.set_labels(labels)
+        self.bar_item.setOpts(x=np.arange(len(weights)) + 0.5, height=np.asarray(weights), width=0.8)
+        self.bars.setXRange(0, max(len(weights), 1), padding=0)
+
+    def show_alternatives(self, cand: Candidate, position: int) -> None:
+        self.alternatives.clear()
+        for tok, p in cand.alternatives(position) if cand.alt_tokens else []:
+            item = QListWidgetItem(f"{tok}    {p:.3f}")
+            item.setData(Qt.ItemDataRole.UserRole, (position, tok))
+            self.alternatives.addItem(item)
+
+    def _use_alternative(self, item: QListWidgetItem | None) -> None:
+        if item is not None:
+            self.alternative_chosen.emit(*item.data(Qt.ItemDataRole.UserRole))
