@@ -120,7 +120,7 @@ def main() -> int:
     print(f"data: {source}, {len(texts)} sentences; beam {args.beam}; {args.threads} threads each; "
           f"torch {__import__('torch').__version__}, ctranslate2 {ctranslate2.__version__}; "
           f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
-    opts = DecodeOptions(beam=args.beam, alternatives=0)
+    opts = DecodeOptions(beam=args.beam, alternatives=0, repeat_ngram=0, protect=False)  # as CTranslate2: no guard, no masking
     rows = []
     fp32_ids = {}
     for ours_precision, ct2_type in (("fp32", "float32"), ("int8", "int8")):

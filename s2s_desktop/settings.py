@@ -38,6 +38,8 @@ class Settings:
     splitter_state: str = ""  # base64 of the translate panel's splitter state
     run_folders: list[str] = field(default_factory=list)  # extra folders listed in the run history
     training_form: dict[str, Any] = field(default_factory=dict)  # the new-run form's values (TrainingForm.values)
+    library_removed: list[str] = field(default_factory=list)  # model files taken off the model library's list
+    library_added: list[str] = field(default_factory=list)  # model files added to the library by hand
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know
 
     def add_recent(self, path: str) -> None:

@@ -132,18 +132,20 @@ def build_marian_model(vocab_size: int, seed: int = 0, d_model: int = 32, layers
 
 
 def write_marian_folder(dest: Path, corpus: MarianCorpus, *, weights: str = "safetensors", seed: int = 0,
-                        **shape: int) -> Path:
+                        extra_pieces: int = 0, **shape: int) -> Path:
     """A complete Marian folder in `dest`: weights "safetensors" (save_pretrained) or "bin" (a
     torch.save'd state dict with the tied aliases and position tables older exports carry). `shape`
     passes d_model, layers, heads, ffn to `build_model` (OPUS-MT's 6+6 layers x 8 heads with a small
-    d_model is cheap: layers=6, heads=8, d_model=64, ffn=128)."""
+    d_model is cheap: layers=6, heads=8, d_model=64, ffn=128). `extra_pieces` pads vocab.json with pieces
+    SentencePiece never produces, to reach OPUS-MT's vocabulary size (58k) with a small SentencePiece model."""
     import torch
     from transformers import GenerationConfig, MarianTokenizer
     from transformers.utils import logging
 
     logging.set_verbosity_error()
     dest.mkdir(parents=True, exist_ok=True)
-    vocab = marian_vocab(corpus.source_spm, corpus.target_spm)
+    vocab = marian_vocab(corpus.source_spm, corpus.target_spm,
+                         LANGUAGE_TOKENS + tuple(f"\u2581unused{i}" for i in range(extra_pieces)))
     (dest / "source.spm").write_bytes(corpus.source_spm)
     (dest / "target.spm").write_bytes(corpus.target_spm)
     (dest / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -2,7 +2,7 @@
 
 User errors print one line, `s2s: error: ...`, and exit with status 2; they never show a traceback.
 One module per group of subcommands: `train` (train), `model_commands` (translate, evaluate, average, info),
-`import_command` (import), `export_command` (export).
+`import_command` (import), `export_command` (export), `serve_command` (serve).
 """
 
 from __future__ import annotations
@@ -24,12 +24,14 @@ def build_parser() -> argparse.ArgumentParser:
     from s2s_desktop.cli.export_command import add_export_parser
     from s2s_desktop.cli.import_command import add_import_parser
     from s2s_desktop.cli.model_commands import add_model_parsers
+    from s2s_desktop.cli.serve_command import add_serve_parser
     from s2s_desktop.cli.train import add_train_parser
 
     add_train_parser(sub)
     add_model_parsers(sub)
     add_import_parser(sub)
     add_export_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 
@@ -40,10 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     from s2s_desktop.cli.export_command import cmd_export
     from s2s_desktop.cli.import_command import cmd_import
     from s2s_desktop.cli.model_commands import cmd_average, cmd_evaluate, cmd_info, cmd_translate
+    from s2s_desktop.cli.serve_command import cmd_serve
     from s2s_desktop.cli.train import _secondary_rank, cmd_train
 
     handler = {"train": cmd_train, "translate": cmd_translate, "evaluate": cmd_evaluate, "info": cmd_info,
-               "average": cmd_average, "import": cmd_import, "export": cmd_export}
+               "average": cmd_average, "import": cmd_import, "export": cmd_export, "serve": cmd_serve}
     try:
         return handler[args.command](args)
     except S2SError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -14,15 +15,22 @@ from s2s_desktop.engine import metrics
 
 def add_model_parsers(sub) -> None:
     tr = sub.add_parser("translate", help="translate text with a model file")
-    tr.add_argument("--model", metavar="FILE", help="a .s2s model file (default: the built-in English→German model)")
+    tr.add_argument("--model", metavar="FILE", help="a .s2s model file (default: the built-in English→German model, "
+                    "or with --from/--to the model library's choice)")
+    tr.add_argument("--from", dest="src_lang", metavar="LANG",
+                    help="source language: the model library (built-in, trained here, imported, opened in the app) "
+                         "picks a model for --from/--to when no --model is given")
+    tr.add_argument("--to", dest="tgt_lang", metavar="LANG", help="target language (see --from)")
     tr.add_argument("text", nargs="*", help="sentences to translate (default: lines from stdin)")
     _add_decode_options(tr)
     tr.add_argument("--json", action="store_true", help="one JSON object per input line (scores, tokens, attention)")
     tr.add_argument("--input", metavar="FILE", help="translate this file line by line")
     tr.add_argument("--output", metavar="FILE", help="write translations here (with --input; shows progress)")
     tr.add_argument("--prefix", metavar="TEXT", help="force the translation to start with TEXT (what-if)")
-    tr.add_argument("--split-sentences", action="store_true",
-                    help="split each input line into sentences and translate them one by one")
+    tr.add_argument("--split-sentences", action=argparse.BooleanOptionalAction, default=True,
+                    help="split each input line into sentences and translate them one by one, as the app does "
+                         "(default; not with --nbest above 1 or --prefix, which take the line whole). A line of "
+                         "several sentences fed whole is often cut short or loops")
 
     names = ", ".join(metrics.METRICS)
     ev = sub.add_parser("evaluate", help=f"corpus scores of a model on a test set ({names})")
@@ -55,6 +63,12 @@ def _add_decode_options(p) -> None:
     p.add_argument("--max-len-a", type=float, default=1.5, metavar="A", help="output limit: A * source length + B")
     p.add_argument("--max-len-b", type=int, default=10, metavar="B")
     p.add_argument("--min-len", type=int, default=0, metavar="N", help="no end of sentence before N pieces")
+    p.add_argument("--repeat-guard", type=int, default=None, metavar="N",
+                   help="never repeat an output phrase of N pieces more often than the source repeats its most "
+                        "repeated one (stops loops; default: 3; 0 = off)")
+    p.add_argument("--no-protect", dest="protect", action="store_false",
+                   help="translate numbers, times, codes, links, emoji and unknown names like any text instead of "
+                        "copying them exactly (by default they are masked before decoding and put back after)")
     p.add_argument("--batch-tokens", type=int, default=4000, help="source tokens x beam per batch")
     p.add_argument("--target-language", metavar="CODE",
                    help="the language a multilingual imported model translates into (its >>CODE<< token; "
@@ -72,6 +86,8 @@ def _decode_options(args):
     return DecodeOptions(
         beam=args.beam, nbest=args.nbest, length_penalty=args.length_penalty, max_len_a=args.max_len_a,
         max_len_b=args.max_len_b, min_len=args.min_len,
+        **({} if args.repeat_guard is None else {"repeat_ngram": args.repeat_guard}),
+        protect=args.protect,
         alternatives=5 if getattr(args, "json", False) and args.command == "translate" else 0,
     )
 
@@ -85,7 +101,7 @@ def cmd_translate(args) -> int:
         raise_usage("give either TEXT arguments or --input FILE, not both")
     if args.output and not args.input:
         raise_usage("--output needs --input FILE")
-    translator = Translator.open(model_or_bundled(args), args.device, args.threads, args.precision,
+    translator = Translator.open(_library_model(args), args.device, args.threads, args.precision,
                                  args.target_language)
     if args.input and args.output and not args.json:
         def progress(done, total):
@@ -95,7 +111,7 @@ def cmd_translate(args) -> int:
                   end="", file=sys.stderr, flush=True)
 
         start = time.perf_counter()
-        summary = translator.translate_file(args.input, args.output, opts, progress)
+        summary = translator.translate_file(args.input, args.output, opts, progress, split=_splits(args, opts))
         print(f"\nwrote {summary.lines} lines to {summary.output} in {summary.seconds:.1f}s", file=sys.stderr)
         return 0
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
@@ -123,15 +139,61 @@ def cmd_translate(args) -> int:
     return 0
 
 
+def _library_model(args) -> str:
+    """--model wins; else with --from/--to the model library's choice for that pair (as the app's); else the
+    built-in model. The choice is said on stderr: it depends on what this machine has."""
+    if args.model or not (args.src_lang or args.tgt_lang):
+        return model_or_bundled(args)
+    from s2s_desktop import library
+    from s2s_desktop.settings import load_settings
+
+    settings, warning = load_settings()
+    if warning:
+        print(f"s2s: {warning}", file=sys.stderr)
+    entries = library.scan(settings)
+    entry = library.choose(entries, args.src_lang, args.tgt_lang)
+    if entry is None:
+        raise_usage(f"no model in the library translates {args.src_lang or 'any language'} -> "
+                    f"{args.tgt_lang or 'any language'} (it has: {library.available(entries)}); give --model FILE, "
+                    "train one (s2s train) or import one (s2s import)")
+    targets = entry.header.target_languages
+    if targets and args.tgt_lang and not args.target_language:  # a multilingual model: into the language asked for
+        args.target_language = next(t for t in targets if library.same_language(t, args.tgt_lang))
+    print(f"s2s: using {entry.path} ({entry.pair_label}, {entry.source})", file=sys.stderr)
+    return entry.path
+
+
+def _splits(args, opts) -> bool:
+    """Whether lines are split into sentences: an n-best list and a forced prefix belong to a whole line."""
+    return args.split_sentences and not args.prefix and opts.nbest == 1
+
+
+def _warn_degenerate(source: str, reason: str | None) -> None:
+    if reason:
+        shown = source if len(source) <= 50 else source[:47] + "..."
+        print(f"s2s: warning: the translation of \"{shown}\" looks broken: {reason}", file=sys.stderr)
+
+
 def _translate_chunk(translator, lines, opts, args, out) -> None:
     prefixes = [args.prefix] * len(lines) if args.prefix else None
-    if args.split_sentences and not args.json:
-        for line in lines:
-            out.write(translator.translate_paragraph(line, opts).text + "\n")
+    if _splits(args, opts):
+        for p in translator.translate_paragraphs(lines, opts, batch_tokens=args.batch_tokens):
+            if not args.json:
+                out.write(p.text.strip() + "\n")
+                _warn_degenerate(p.source, p.degenerate)
+            elif len(p.sentences) > 1:  # one object per line still: the line, and its sentences
+                out.write(json.dumps({"source": p.source, "text": p.text.strip(), "truncated": p.truncated,
+                                      "degenerate": p.degenerate, "separators": list(p.separators),
+                                      "sentences": [t.to_json() for t in p.sentences]}, ensure_ascii=False) + "\n")
+            else:  # a single sentence (or an empty line): the same object as without splitting
+                (t,) = p.sentences or translator.translate([p.source], opts)
+                out.write(json.dumps(t.to_json(), ensure_ascii=False) + "\n")
         out.flush()
         return
     results = translator.translate(lines, opts, batch_tokens=args.batch_tokens, prefixes=prefixes)
     for r in results:
+        if not args.json:
+            _warn_degenerate(r.source, r.degenerate)
         if args.json:
             out.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
         elif opts.nbest > 1:
@@ -201,7 +263,6 @@ def cmd_info(args) -> int:
     from s2s_desktop.engine.models.registry import describe_model
 
     path = model_or_bundled(args)
-    _refuse_resume_state(path)
     translator = Translator.open(path, "cpu")
     info = dataclasses.replace(translator.info(), path=path)
     if args.json:
@@ -226,28 +287,3 @@ def cmd_info(args) -> int:
         if best:
             print("  best        " + metrics.format_scores(best))
     return 0
-
-
-def _refuse_resume_state(path: str) -> None:
-    """A run folder's resume.safetensors is our own file, not a foreign one: say what it is and what to
-    open instead (the model loader would call it a safetensors file from another program)."""
-    import json
-    import struct
-
-    from s2s_desktop.engine.training.resume_state import RESUME_FORMAT
-    from s2s_desktop.engine.training.run_folder import BEST_FILE, LAST_FILE
-    from s2s_desktop.errors import CheckpointError
-
-    try:
-        with open(path, "rb") as fh:
-            (size,) = struct.unpack("<Q", fh.read(8))
-            header = json.loads(fh.read(size)) if size < 100 * 1024 * 1024 else {}
-    except (OSError, ValueError, struct.error):
-        return  # not readable as safetensors: the loader says what it is
-    metadata = header.get("__metadata__") if isinstance(header, dict) else None
-    if isinstance(metadata, dict) and metadata.get("format") == RESUME_FORMAT:
-        run = Path(path).resolve().parent
-        raise CheckpointError(
-            f"{path} is the resume state of the training run in {run} (optimiser and schedule state for "
-            f"`s2s train --out {run} --resume`), not a model file; open {run / BEST_FILE} or {run / LAST_FILE} "
-            "to translate or describe the model")

@@ -52,6 +52,8 @@ TRAIN_HELP = {
     "seed": "random seed (data order, initialisation, dropout)",
     "threads": "CPU threads for torch",
     "precision": "auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16",
+    "init_from": "start from this model file's architecture, tokenizers and weights (fine-tuning, or the other "
+                 "direction of a joint-vocabulary model); the model options are then the file's",
 }
 # Generated options with a closed set of values (argparse lists them on a wrong one).
 CHOICES = {"early_stopping": metrics.stopping_choices()}
@@ -181,7 +183,7 @@ def add_train_parser(sub) -> None:
     opt = t.add_argument_group("optimisation and validation")
     _add_dataclass_options(opt, TrainConfig, {k: v for k, v in TRAIN_HELP.items() if k not in (
         "valid_size", "max_len", "max_ratio", "vocab_size", "sp_model_type", "character_coverage", "joint_vocab",
-        "threads", "precision", "seed")})
+        "threads", "precision", "seed", "init_from")})
     run = t.add_argument_group("run")
     run.add_argument("--config", metavar="CONFIG_JSON",
                      help="start from the configs in this file (a run folder's config.json, as `s2s train` and "
@@ -194,7 +196,7 @@ def add_train_parser(sub) -> None:
     run.add_argument("--device", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
     run.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR where it stopped")
     run.add_argument("--quiet", action="store_true", help="print evaluations only, no step lines")
-    _add_dataclass_options(run, TrainConfig, {k: TRAIN_HELP[k] for k in ("threads", "precision", "seed")})
+    _add_dataclass_options(run, TrainConfig, {k: TRAIN_HELP[k] for k in ("threads", "precision", "seed", "init_from")})
     dist = t.add_argument_group("distributed (torchrun, DistributedDataParallel: gloo on CPU, NCCL on CUDA)")
     dist.add_argument("--nproc-per-node", type=int, metavar="N",
                       help="train in N processes on this machine; --batch-tokens is per process")

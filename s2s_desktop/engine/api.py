@@ -103,6 +103,8 @@ class TrainConfig:
     device: str = "auto"
     threads: int | None = None
     precision: str = "auto"  # "auto" (bf16 on CUDA, fp32 on CPU), "fp32" or "bf16"
+    # Warm start: the architecture, tokenizers and weights of this .s2s file (a fresh optimiser and schedule)
+    init_from: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -131,6 +133,12 @@ class DecodeOptions:
     min_len: int = 0
     max_source_tokens: int = 400  # longer inputs are cut here and flagged `truncated`
     alternatives: int = 5  # top-k alternatives recorded at each target position (0 = none, faster)
+    # Repetition guard: no output n-gram of this many pieces repeated more often than the source repeats
+    # its most repeated one (decoding/repetition.py); 0 = off (outputs as before the guard existed)
+    repeat_ngram: int = 3  # 3: no BLEU cost on Multi30k and Tatoeba (docs/benchmarks.md), fewest stutters
+    # Numbers, times, codes, links, emoji and unknown names copied exactly (decoding/protect.py): masked
+    # before decoding, put back after; False = outputs as before the masking existed
+    protect: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -268,6 +276,7 @@ class Translation:
     best: Candidate
     nbest: tuple[Candidate, ...]
     truncated: bool = False  # the source was longer than the limit and was cut
+    degenerate: str | None = None  # why the output looks broken (a loop, ...; decoding/degenerate.py), else None
 
     @property
     def text(self) -> str:
@@ -298,6 +307,7 @@ class Translation:
             "source_tokens": list(self.source_tokens),
             "nbest": [{"text": c.text, "score": c.score, "log_prob": c.log_prob} for c in self.nbest],
             "truncated": self.truncated,
+            "degenerate": self.degenerate,
             "prefix_length": best.prefix_length,
             "alternatives": [
                 [[tok, round(float(p), 6)] for tok, p in zip(toks, probs)]
@@ -326,6 +336,15 @@ class ParagraphTranslation:
     @property
     def truncated(self) -> bool:
         return any(t.truncated for t in self.sentences)
+
+    @property
+    def degenerate(self) -> str | None:
+        """The first flagged sentence's reason ("sentence 2: ..." when there are several), else None."""
+        flagged = [(i, t.degenerate) for i, t in enumerate(self.sentences, 1) if t.degenerate]
+        if not flagged:
+            return None
+        i, why = flagged[0]
+        return why if len(self.sentences) == 1 else f"sentence {i}: {why}"
 
     @property
     def source_word_count(self) -> int:

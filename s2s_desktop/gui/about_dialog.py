@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from s2s_desktop import __version__, paths
 from s2s_desktop.assets import DATA_CREDIT, app_icon, bundled_model
 from s2s_desktop.engine.api import ModelInfo
+from s2s_desktop.gui.model_info import corpus_names
 
 # (distribution, what it is, license): the components a user runs when they run s2s-desktop
 COMPONENTS = (
@@ -63,7 +64,7 @@ def about_html(model_info: ModelInfo | None = None) -> str:
                      f"({html.escape(model_info.src_lang)} → {html.escape(model_info.tgt_lang)}).")
         corpus = (model_info.training or {}).get("corpus")
         if corpus:
-            parts.append(f" Trained on: {html.escape(str(corpus))}.")
+            parts.append(f" Trained on: {html.escape(corpus_names(corpus))}.")  # older files hold a full path
         parts.append("</p>")
     parts += [
         "<h3>Licenses</h3>",

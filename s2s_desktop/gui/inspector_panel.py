@@ -36,15 +36,12 @@ from s2s_desktop.gui.attention_math import (
     CROSS,
     DECODER,
     ENCODER,
-    KIND_LABELS,
-    KIND_TIPS,
     MEAN_OF_HEADS,
     AttentionView,
     attention_view,
-    head_label,
     link_shading,
 )
-from s2s_desktop.gui.head_grid import HeadGrid
+from s2s_desktop.gui.map_picker import MapPicker
 from s2s_desktop.gui.token_details import TokenDetails
 
 HINT = "Click a token (a row or a column of the map, or a word in either text)."
@@ -76,18 +73,13 @@ class InspectorPanel(QWidget):
         self.model_name = ""
         self.self_attention: dict[tuple, SelfAttention] = {}  # (source, target pieces) -> its self-attention
         self._asked: set[tuple] = set()
-        self._grid_of: object = None
 
         self.sentence_box = QComboBox(toolTip="Which sentence of the text the map shows")
         self.hyp_box = QComboBox(toolTip="Which n-best hypothesis the map shows")
-        self.kind_box = QComboBox(toolTip="Which attention the map shows: the decoder's over the source, or the "
-                                          "encoder's or decoder's self-attention")
-        for kind, label in KIND_LABELS.items():
-            self.kind_box.addItem(label, kind)
-            self.kind_box.setItemData(self.kind_box.count() - 1, KIND_TIPS[kind], Qt.ItemDataRole.ToolTipRole)
-        self.kind_box.setVisible(False)
-        self.layer_box = QComboBox(toolTip="Layer")
-        self.head_box = QComboBox(toolTip="Attention head, or the mean of all heads")
+        self.picker = MapPicker()  # which map: attention kind, layer, head, and the grid of them all
+        p = self.picker
+        self.kind_box, self.layer_box, self.head_box, self.grid_label, self.grid = (
+            p.kind_box, p.layer_box, p.head_box, p.grid_label, p.grid)
         self.words_box = QCheckBox("Whole words", toolTip="Aggregate subword pieces into words")
         self.export_button = QToolButton(text="Export", popupMode=QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.export_button)
@@ -99,8 +91,7 @@ class InspectorPanel(QWidget):
         # above the head grid: one row for all would not fit the default window beside the model panel.
         self.sentence_box.setMinimumContentsLength(8)
         self.sentence_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        for box in (self.hyp_box, self.kind_box, self.layer_box, self.head_box):
-            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.hyp_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Sentence"))
         controls.addWidget(self.sentence_box)
@@ -110,9 +101,8 @@ class InspectorPanel(QWidget):
         controls.addWidget(self.export_button)
         self.sentence_box.currentIndexChanged.connect(self._on_sentence_chosen)
         self.hyp_box.currentIndexChanged.connect(self._on_hypothesis_chosen)
-        self.kind_box.currentIndexChanged.connect(self._on_kind_chosen)
-        self.layer_box.currentIndexChanged.connect(self._on_layer_chosen)
-        self.head_box.currentIndexChanged.connect(self._on_head_chosen)
+        p.kind_chosen.connect(self._on_kind_chosen)
+        p.layer_head_chosen.connect(self.set_layer_head)
         self.words_box.toggled.connect(lambda _: self._refresh(keep_selection=False))
 
         self.heatmap = AttentionHeatmap()
@@ -122,9 +112,6 @@ class InspectorPanel(QWidget):
         self.heatmap.row_clicked.connect(self.select_row)
         self.heatmap.column_clicked.connect(self.select_column)
 
-        self.grid_label = QLabel("click a map:", toolTip="Every layer (rows) and head (columns): click one to show it")
-        self.grid = HeadGrid()
-        self.grid.head_picked.connect(self.set_layer_head)
         self.details = TokenDetails(HINT)
         d = self.details
         d.alternative_chosen.connect(self._use_alternative)
@@ -135,17 +122,8 @@ class InspectorPanel(QWidget):
         self.alternatives, self.use_button, self.prefix_edit = d.alternatives, d.use_button, d.prefix_edit
         self.redecode_button, self.reset_button = d.redecode_button, d.reset_button
 
-        heads = QWidget()
-        hv = QVBoxLayout(heads)
-        hv.setContentsMargins(0, 0, 0, 0)
-        picks = QHBoxLayout()
-        for widget in (self.kind_box, self.layer_box, self.head_box, self.grid_label):
-            picks.addWidget(widget)
-        picks.addStretch(1)
-        hv.addLayout(picks)
-        hv.addWidget(self.grid, 1)
         side = QSplitter(Qt.Orientation.Vertical)  # the user can trade grid height for the details
-        side.addWidget(heads)
+        side.addWidget(self.picker)
         side.addWidget(self.details)
         side.setStretchFactor(0, 3)
         side.setStretchFactor(1, 2)
@@ -197,9 +175,9 @@ class InspectorPanel(QWidget):
         self.self_attention.clear()
         self._asked.clear()
         self.prefix_edit.clear()
-        self.kind_box.setVisible(self_attention)
+        self.picker.offer_self_attention(self_attention)
         if not self_attention and self.kind != CROSS:
-            self.kind_box.setCurrentIndex(0)  # back to the cross-attention
+            self.picker.select_kind(CROSS)  # back to the cross-attention
 
     def set_result(self, result: ParagraphTranslation | None, sentence: int | None = None) -> None:
         """Show a new translation; keeps the sentence (when it still exists), layer and head."""
@@ -269,18 +247,7 @@ class InspectorPanel(QWidget):
         self.layer = min(self.layer, layers - 1)
         if self.head != MEAN_OF_HEADS and self.head >= heads:
             self.head = MEAN_OF_HEADS
-        for box, items, current in ((self.layer_box, [(f"layer {i + 1}", i) for i in range(layers)], self.layer),
-                                    (self.head_box, [(head_label(MEAN_OF_HEADS), MEAN_OF_HEADS)]
-                                     + [(head_label(h), h) for h in range(heads)], self.head)):
-            box.blockSignals(True)
-            box.clear()
-            for label, data in items:
-                box.addItem(label, data)
-            box.setCurrentIndex(max(box.findData(current), 0))
-            box.blockSignals(False)
-        multi = layers * heads > 1
-        for w in (self.layer_box, self.head_box, self.grid, self.grid_label):
-            w.setVisible(multi)
+        self.picker.set_shape(layers, heads, self.layer, self.head)
         self._refresh(keep_selection=False)
 
     def _refresh(self, keep_selection: bool = True) -> None:
@@ -298,9 +265,7 @@ class InspectorPanel(QWidget):
         found = self.self_attention.get(self._key())
         self.view = attention_view(t, cand, self.layer, self.head, self.words_box.isChecked(), self.kind, found)
         self.heatmap.set_matrix(self.view.matrix, self.view.target_labels, self.view.source_labels)
-        if att.ndim == 4 and att.shape[0] * att.shape[1] > 1 and att.size and self._grid_of is not att:
-            self.grid.set_attention(att, (self.layer, self.head))
-            self._grid_of = att  # layer/head switches only move the grid's marker
+        self.picker.show_heads(att, self.layer, self.head)
         self.reset_button.setEnabled(cand.prefix_length > 0)
         if keep_selection:
             self.row, self.col = row, col
@@ -319,29 +284,16 @@ class InspectorPanel(QWidget):
             self.hypothesis = index
             self._fill_layers()
 
-    def _on_kind_chosen(self, index: int) -> None:
-        if index >= 0:
-            self.kind = self.kind_box.itemData(index)
-            self._fill_layers()
-
-    def _on_layer_chosen(self, index: int) -> None:
-        if index >= 0:
-            self.set_layer_head(self.layer_box.itemData(index), self.head)
-
-    def _on_head_chosen(self, index: int) -> None:
-        if index >= 0:
-            self.set_layer_head(self.layer, self.head_box.itemData(index))
+    def _on_kind_chosen(self, kind: str) -> None:
+        self.kind = kind
+        self._fill_layers()
 
     def set_kind(self, kind: str) -> None:
-        self.kind_box.setCurrentIndex(max(self.kind_box.findData(kind), 0))
+        self.picker.select_kind(kind)
 
     def set_layer_head(self, layer: int, head: int) -> None:
         self.layer, self.head = layer, head
-        for box, value in ((self.layer_box, layer), (self.head_box, head)):
-            box.blockSignals(True)
-            box.setCurrentIndex(max(box.findData(value), 0))
-            box.blockSignals(False)
-        self.grid.mark(layer, head)
+        self.picker.mark(layer, head)
         self._refresh(keep_selection=True)
 
     def show_sentence(self, sentence: int) -> None:

@@ -36,6 +36,7 @@ from s2s_desktop.gui.file_translation import FileTranslation
 from s2s_desktop.gui.menus import build_menus, distinct_labels
 from s2s_desktop.gui.message_bar import MessageBar
 from s2s_desktop.gui.model_info import ModelInfoView
+from s2s_desktop.gui.model_library import ModelLibrary
 from s2s_desktop.gui.model_transfer import ModelTransfer, is_marian_folder
 from s2s_desktop.gui.training_panel import TrainingPanel
 from s2s_desktop.gui.translate_panel import TranslatePanel
@@ -110,6 +111,7 @@ class MainWindow(QMainWindow):
         self.info_dock.setWidget(self.info_view)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.info_dock)
 
+        self.library = ModelLibrary(self)  # File › Model library… and the swap (⇄)
         build_menus(self)
         self._build_status_bar()
         self._connect()
@@ -461,7 +463,7 @@ class MainWindow(QMainWindow):
             return
         self._stopping = True
         self._set_busy("Stopping training and saving a model…")
-        self.training.stop()  # a distributed run stops and saves on SIGTERM
+        self.training.stop_to_quit()  # says so at once; a distributed run stops and saves on SIGTERM
         self.training.client.done.connect(self._close_when_stopped)
         self.training.process_done.connect(self._close_when_stopped)
         QTimer.singleShot(STOP_TIMEOUT_MS, self._kill_distributed_run)

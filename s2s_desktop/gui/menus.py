@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QToolBar
 
 from s2s_desktop.gui.device_box import DeviceBox
+from s2s_desktop.gui.serve_switch import attach as attach_serve_switch
 
 if TYPE_CHECKING:
     from s2s_desktop.gui.main_window import MainWindow
@@ -32,12 +33,16 @@ def distinct_labels(paths: list[str]) -> list[str]:
 
 def build_menus(w: MainWindow) -> None:
     """Adds the menus and the toolbar; sets w.open_action, w.recent_menu, w.import_action, w.export_action,
-    w.translate_file_action, w.device_combo."""
+    w.translate_file_action, w.library_action, w.swap_action, w.serve_action, w.device_combo."""
     file_menu = w.menuBar().addMenu("&File")
     w.open_action = QAction("&Open model…", w, shortcut=QKeySequence.StandardKey.Open)
     w.open_action.triggered.connect(w.ask_open_model)
     file_menu.addAction(w.open_action)
     w.recent_menu = file_menu.addMenu("Open &recent")
+    w.library_action = QAction("Model &library…", w, shortcut=QKeySequence("Ctrl+L"),
+                               statusTip="The models the app knows: built-in, trained here, imported, opened")
+    w.library_action.triggered.connect(lambda: w.library.show_dialog())
+    file_menu.addAction(w.library_action)
     w.import_action = QAction("&Import model…", w, statusTip="Import a Hugging Face Marian (OPUS-MT) model folder "
                               "as a .s2s model file (or drop the folder on the window)")
     w.import_action.triggered.connect(lambda: w.transfer.ask_import())
@@ -50,6 +55,7 @@ def build_menus(w: MainWindow) -> None:
     w.translate_file_action = QAction("&Translate a text file…", w, enabled=False)
     w.translate_file_action.triggered.connect(w.ask_translate_file)
     file_menu.addAction(w.translate_file_action)
+    w.serve_action = attach_serve_switch(w, file_menu)  # File > Serve on localhost (s2s serve in a child)
     file_menu.addSeparator()
     quit_action = QAction("&Quit", w, shortcut=QKeySequence.StandardKey.Quit)
     quit_action.triggered.connect(w.close)
@@ -59,6 +65,11 @@ def build_menus(w: MainWindow) -> None:
     copy_action = QAction("&Copy translation", w, shortcut=QKeySequence("Ctrl+Shift+C"))
     copy_action.triggered.connect(w.panel.copy_output)
     edit_menu.addAction(copy_action)
+    w.swap_action = QAction("&Swap languages", w, shortcut=QKeySequence("Ctrl+Shift+S"),
+                            statusTip="Translate the other way with the library's model for it; the translation "
+                            "becomes the source")
+    w.swap_action.triggered.connect(lambda: w.library.swap())
+    edit_menu.addAction(w.swap_action)
 
     view_menu = w.menuBar().addMenu("&View")
     view_menu.addAction(w.info_dock.toggleViewAction())

@@ -1,8 +1,9 @@
 """Where each translated word sits in the output text, with its confidence (plain Python + numpy).
 
 The output pane shades words by confidence and answers tooltips and clicks by character position;
-both need the word -> character-span map that this module builds from a `ParagraphTranslation`.
-Kept free of Qt so tests call it directly.
+both need the word -> character-span map that this module builds from a `ParagraphTranslation`. A
+sentence whose output looks degenerate (`Translation.degenerate`: a loop, ...) gets a span of its own,
+marked in its own style with the reason in the tooltip. Kept free of Qt so tests call it directly.
 """
 
 from __future__ import annotations
@@ -33,6 +34,17 @@ class WordSpan:
     piece_probs: tuple[float, ...]
     alternatives: tuple[tuple[str, float], ...]  # at the word's first piece
     forced: bool = False  # part of a what-if's forced prefix: the user chose it, the model did not
+    degenerate: str | None = None  # its sentence's output looks broken: why (Translation.degenerate)
+
+
+@dataclass(frozen=True)
+class FlaggedSpan:
+    """A sentence's output that looks degenerate, as character offsets in the whole output text."""
+
+    start: int
+    end: int
+    sentence: int
+    reason: str
 
 
 def word_spans(text: str, words: Sequence[str], base: int = 0) -> list[tuple[int, int] | None]:
@@ -62,7 +74,7 @@ def sentence_spans(t: Translation, sentence: int, base: int) -> list[WordSpan]:
         spans.append(WordSpan(
             span[0], span[1], sentence, w, word, float(np.prod(probs[group])),
             tuple(cand.tokens[i] for i in group), tuple(float(probs[i]) for i in group), alts,
-            group[0] < cand.prefix_length,
+            group[0] < cand.prefix_length, t.degenerate,
         ))
     return spans
 
@@ -75,6 +87,24 @@ def output_spans(result: ParagraphTranslation) -> list[WordSpan]:
         spans.extend(sentence_spans(t, i, pos))
         pos += len(t.text) + len(sep)
     return spans
+
+
+def flagged_spans(result: ParagraphTranslation) -> list[FlaggedSpan]:
+    """The output of each sentence flagged degenerate, in order."""
+    flags = []
+    pos = len(result.leading)
+    for i, (t, sep) in enumerate(zip(result.sentences, result.separators)):
+        if t.degenerate and t.text:
+            flags.append(FlaggedSpan(pos, pos + len(t.text), i, t.degenerate))
+        pos += len(t.text) + len(sep)
+    return flags
+
+
+def flag_at(flags: list[FlaggedSpan], position: int) -> FlaggedSpan | None:
+    for flag in flags:
+        if flag.start <= position < flag.end:
+            return flag
+    return None
 
 
 def sentence_at(result: ParagraphTranslation, position: int, source: bool) -> int:
@@ -101,8 +131,14 @@ def shade_alpha(prob: float) -> int:
     return round(40 + 160 * (CONFIDENT - prob) / CONFIDENT)
 
 
+def flag_tooltip(reason: str) -> str:
+    return f"<b>This output looks broken</b>: {html.escape(reason)}. Check it, or split the sentence."
+
+
 def tooltip(span: WordSpan) -> str:
     lines = [f"<b>{html.escape(span.text)}</b>: probability {span.prob:.2f}"]
+    if span.degenerate:
+        lines.insert(0, flag_tooltip(span.degenerate))
     if span.forced:
         lines.append("forced: part of the prefix you chose (what-if)")
     if len(span.pieces) > 1:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import sys
 import time
 from typing import Any
@@ -44,6 +43,7 @@ from s2s_desktop.engine.config import validate
 from s2s_desktop.engine.models import registry
 from s2s_desktop.engine.models.presets import default_recipe, preset, preset_names
 from s2s_desktop.errors import S2SError
+from s2s_desktop.gui.form_problems import corpus_problem, file_problem, in_form_terms
 from s2s_desktop.gui.form_widgets import PathField, corpus_filter, guard_wheel, safe_run_name
 
 ARCHITECTURES = registry.form_choices()  # (label, arch, the section fields it sets)
@@ -63,6 +63,7 @@ class TrainingForm(QWidget):
         super().__init__(parent)
         self._recipe: dict[str, Any] | None = None  # the recipe values the fields were last set to
         self._wanted_device = ""  # a remembered device, chosen once the engine lists it
+        self._checked: tuple | None = None  # the corpus fields when "Check corpus" was last pressed
         # Corpus.
         self.tsv_mode = QRadioButton("One TSV file (source<TAB>target)", checked=True)
         self.pair_mode = QRadioButton("Two aligned files")
@@ -152,7 +153,7 @@ class TrainingForm(QWidget):
         self._advanced_body = [af.itemAt(i).widget() for i in range(af.count()) if af.itemAt(i).widget()]
 
         # Actions.
-        self.problem = QLabel(wordWrap=True, visible=False)
+        self.problem = QLabel(wordWrap=True, visible=False, textFormat=Qt.TextFormat.PlainText)  # paths, "<TAB>"
         self.problem.setStyleSheet("color: #a01010;")
         self.counts = QLabel(wordWrap=True, visible=False)
         self.check_button = QPushButton("Check corpus")
@@ -197,6 +198,9 @@ class TrainingForm(QWidget):
                   self.patience, self.valid_every):
             w.valueChanged.connect(self.revalidate)
         self.tsv_mode.toggled.connect(self._on_mode)
+        for w in (self.train_tsv, self.train_src, self.train_tgt, self.valid_tsv, self.valid_src, self.valid_tgt):
+            w.changed.connect(self._forget_counts)
+        self.tsv_mode.toggled.connect(self._forget_counts)
         self.joint.toggled.connect(self.revalidate)
         self.arch.currentIndexChanged.connect(self._arch_defaults)
         self._on_mode()
@@ -304,36 +308,29 @@ class TrainingForm(QWidget):
             max_minutes=float(value) if kind == "minutes" else None,
             max_steps=value if kind == "steps" else None, max_epochs=value if kind == "epochs" else None,
         )})
+        problem = corpus_problem(tsv, self.train_tsv.text(), self.train_src.text(), self.train_tgt.text(),
+                                 self.valid_src.text(), self.valid_tgt.text())
+        if problem:
+            raise S2SError(problem)
         validate(model, train)
-        problem = self._file_problem(train)
+        problem = file_problem(train)
         if problem:
             raise S2SError(problem)
         if not (train.src_lang and self.src_lang.hasAcceptableInput() and self.tgt_lang.hasAcceptableInput()):
-            raise S2SError("language codes must look like en, de or pt-BR")
+            raise S2SError("Language codes must look like en, de or pt-BR.")
         return model.to_dict(), dataclasses.asdict(train)
 
     def out_dir(self) -> str:
         name = self.run_name.text().strip() or time.strftime("%Y%m%d-%H%M%S") + f"-{self.src_lang.text()}-{self.tgt_lang.text()}"
         return str(paths.runs_dir() / safe_run_name(name))
 
-    @staticmethod
-    def _file_problem(train: TrainConfig) -> str:
-        for label, path in (("training file", train.train_tsv), ("training source", train.train_src),
-                            ("training target", train.train_tgt), ("validation file", train.valid_tsv),
-                            ("validation source", train.valid_src), ("validation target", train.valid_tgt)):
-            if path and not os.path.isfile(path):
-                return f"the {label} {path} does not exist"
-        if bool(train.valid_src) != bool(train.valid_tgt):
-            return "give both validation files, or neither"
-        return ""
-
     # -- validation --------------------------------------------------------------------------------
     def revalidate(self) -> bool:
         try:
             self.configs()
         except S2SError as exc:
-            reason = str(exc).replace("--", "")
-            self.problem.setText(reason[0].upper() + reason[1:] if reason else "")
+            reason = in_form_terms(str(exc))  # the engine names options as the command line spells them
+            self.problem.setText(reason)
             self.problem.setVisible(bool(reason))
             for b in (self.start_button, self.check_button):
                 b.setEnabled(False)
@@ -351,11 +348,25 @@ class TrainingForm(QWidget):
             return
         model, train = self.configs()
         if check:
+            self._checked = self._corpus()
             self.check_requested.emit(train)
         else:
             self.start_requested.emit(model, train, self.processes.value() if self.processes.isVisible() else 1)
 
+    def _corpus(self) -> tuple:
+        """What a corpus check depends on: the mode and the six file fields."""
+        return (self.tsv_mode.isChecked(), *(w.text() for w in (self.train_tsv, self.train_src, self.train_tgt,
+                                                                  self.valid_tsv, self.valid_src, self.valid_tgt)))
+
+    def _forget_counts(self) -> None:
+        """Another corpus: the counts of the last check are not its counts."""
+        self.counts.setVisible(False)
+        self.counts.setText("")
+
     def show_counts(self, counts: CorpusCounts) -> None:
+        """A check's counts, unless the corpus changed since it was asked (they would be another's)."""
+        if self._checked is not None and self._checked != self._corpus():
+            return
         self.counts.setVisible(True)
         self.counts.setText(
             f"<b>{counts.train_pairs:,}</b> training pairs ({counts.train_origin}; {counts.skipped_empty:,} "

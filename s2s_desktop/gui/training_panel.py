@@ -46,6 +46,7 @@ from s2s_desktop.engine.training.run_folder import (
     read_metrics,
 )
 from s2s_desktop.gui.durations import format_eta
+from s2s_desktop.gui.quit_saving import QuitSavingNote
 from s2s_desktop.gui.run_compare import load_run
 from s2s_desktop.gui.run_history import RunHistory, finish_reason
 from s2s_desktop.gui.run_status import (
@@ -93,6 +94,7 @@ class TrainingPanel(QWidget):
         self.transient = {ALREADY_TRAINING}  # messages that lose their meaning when the run ends
         self.clock = LiveClock()  # training seconds between the step reports of the run trained here
         self._live = False  # the run shown is training here (its status moves on with the clock)
+        self.quit_note: QuitSavingNote | None = None  # shown while the run saves before the window closes
         self._warmed = False
         self.watch_timer = QTimer(self, interval=WATCH_MS)
         self.watch_timer.timeout.connect(self._poll_watched)
@@ -262,6 +264,17 @@ class TrainingPanel(QWidget):
         self.stop_button.setToolTip("Save the model as it is and stop, without validating it first")
         self.stop_button.setEnabled(self.process is None and self.client.running)  # SIGTERM has no second level
         self.view.set_stopping(STOPPING)
+
+    def stop_to_quit(self) -> QuitSavingNote:
+        """The window is closing: stop the run and say so at once, in a note that stays until the run has
+        saved (the window closes right after); its button is the second Stop."""
+        if not self.view.stopping:
+            self.stop()
+        self.quit_note = QuitSavingNote(self.stop_button.isEnabled(), self.view.stopping == STOPPING_NOW, self.window())
+        self.quit_note.skip_validation.connect(self.stop)
+        self.run_ended.connect(self.quit_note.accept)
+        self.quit_note.open()
+        return self.quit_note
 
     def _set_running(self, running: bool) -> None:
         self.pause_button.setEnabled(running)

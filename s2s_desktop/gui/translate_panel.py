@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTabWidget,
     QTextEdit,
+    QToolButton,
     QToolTip,
     QTreeWidget,
     QTreeWidgetItem,
@@ -39,7 +40,11 @@ from PySide6.QtWidgets import (
 from s2s_desktop.engine.api import DecodeOptions, ParagraphTranslation, Translation
 from s2s_desktop.gui.inspector_panel import InspectorPanel
 from s2s_desktop.gui.output_spans import (
+    FlaggedSpan,
     WordSpan,
+    flag_at,
+    flag_tooltip,
+    flagged_spans,
     output_spans,
     sentence_at,
     shade_alpha,
@@ -56,6 +61,8 @@ STALE_RGB = (190, 110, 0)
 STALE_TEXT_RGB = (150, 150, 150)
 LEGEND = "Shaded words: the model was unsure (hover a word for its probability)."
 FORCED_LEGEND = " Blue, dashed underline: the prefix you forced (what-if)."
+FLAGGED_RGB = (200, 30, 30)  # an output that looks degenerate (a loop, ...): red text, wavy underline
+FLAGGED_LEGEND = "Red, wavy underline: the output looks broken (hover it for why). "  # first: the line may be cut
 STALE_TEXT = "· out of date: press Translate (Ctrl+Return)"
 
 
@@ -63,11 +70,13 @@ class TranslatePanel(QWidget):
     translate_requested = Signal(str, object)  # text, DecodeOptions
     options_changed = Signal()
     target_language_chosen = Signal(str)  # a multilingual model's target-language code
+    swap_requested = Signal()  # ⇄: the other direction (gui/model_library.py enables it and does it)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.result: ParagraphTranslation | None = None
         self.spans: list[WordSpan] = []
+        self.flags: list[FlaggedSpan] = []  # sentences whose output looks degenerate
         self._decode = DEFAULT_DECODE  # what the boxes below do not show is kept from here
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self.request_translation)
@@ -122,6 +131,7 @@ class TranslatePanel(QWidget):
         self.copy_button.clicked.connect(self.copy_output)
         self.legend = QLabel(LEGEND)
         self.legend.setStyleSheet("color: palette(mid);")
+        self.legend.setWordWrap(True)  # a long legend wraps instead of widening the window
         self.stale_label = QLabel(STALE_TEXT)
         self.stale_label.setStyleSheet(f"color: rgb{STALE_RGB}; font-weight: bold;")
         self.stale_label.hide()
@@ -130,7 +140,13 @@ class TranslatePanel(QWidget):
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
-        lv.addWidget(self.source_label)
+        self.swap_button = QToolButton(text="⇄", enabled=False, toolTip="Swap the languages")
+        self.swap_button.clicked.connect(self.swap_requested.emit)
+        source_head = QHBoxLayout()
+        source_head.addWidget(self.source_label)
+        source_head.addStretch(1)
+        source_head.addWidget(self.swap_button)
+        lv.addLayout(source_head)
         lv.addWidget(self.source)
         right = QWidget()
         rv = QVBoxLayout(right)
@@ -147,6 +163,8 @@ class TranslatePanel(QWidget):
         self.splitter.addWidget(left)
         self.splitter.addWidget(right)
         self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
 
         # The attention inspector and the n-best list, as tabs under the texts.
         self.inspector = InspectorPanel()
@@ -273,8 +291,17 @@ class TranslatePanel(QWidget):
             cursor.setPosition(span.start)
             cursor.setPosition(span.end, QTextCursor.MoveMode.KeepAnchor)
             cursor.mergeCharFormat(fmt)
+        self.flags = flagged_spans(result)
+        for flag in self.flags:  # its own style, over the confidence shading (which it leaves in place)
+            fmt = QTextCharFormat()
+            fmt.setForeground(QColor(*FLAGGED_RGB))
+            fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
+            fmt.setUnderlineColor(QColor(*FLAGGED_RGB))
+            cursor.setPosition(flag.start)
+            cursor.setPosition(flag.end, QTextCursor.MoveMode.KeepAnchor)
+            cursor.mergeCharFormat(fmt)
         cursor.endEditBlock()
-        self.legend.setText(LEGEND + (FORCED_LEGEND if forced else ""))
+        self.legend.setText((FLAGGED_LEGEND if self.flags else "") + LEGEND + (FORCED_LEGEND if forced else ""))
         self.link.muted = False
         self.link.set_result(result, self.spans)
         self.link.clear_shading()
@@ -299,7 +326,7 @@ class TranslatePanel(QWidget):
 
     def clear_result(self) -> None:
         self.result = self.free_result = None
-        self.spans = []
+        self.spans, self.flags = [], []
         self.link.muted = True
         self.output.clear()
         self.link.muted = False
@@ -341,8 +368,11 @@ class TranslatePanel(QWidget):
             span = self.word_at(pos)
             if span is None and pos > 0:
                 span = self.word_at(pos - 1)
+            flag = flag_at(self.flags, pos) or (flag_at(self.flags, pos - 1) if pos > 0 else None)
             if span is not None:
                 QToolTip.showText(event.globalPos(), tooltip(span), self.output.viewport())
+            elif flag is not None:
+                QToolTip.showText(event.globalPos(), flag_tooltip(flag.reason), self.output.viewport())
             else:
                 QToolTip.hideText()
             return True

@@ -299,6 +299,24 @@ def test_foreign_safetensors(tmp_path: Path) -> None:
     assert "another program" in msg
 
 
+def test_a_runs_resume_state_is_named_for_what_it_is(tmp_path: Path) -> None:
+    """Every front end opens models through read_header: the CLI and the app get the same message."""
+    from s2s_desktop.engine.formats.checkpoint import read_header
+    from s2s_desktop.engine.training.run_folder import RESUME_FILE, RESUME_FORMAT
+
+    run = tmp_path / "run"
+    run.mkdir()
+    path = run / RESUME_FILE
+    safetensors.torch.save_file({"optim.0": torch.zeros(2)}, str(path), metadata={"format": RESUME_FORMAT})
+    with pytest.raises(CheckpointError) as err:
+        read_header(path)
+    msg = str(err.value)
+    assert "another program" not in msg
+    assert f"resume state of the training run in {run.resolve()}" in msg and "--resume" in msg
+    assert str(run.resolve() / "best.s2s") in msg and str(run.resolve() / "last.s2s") in msg
+    assert "resume state" in _load_error(path)  # load_model goes through it
+
+
 def test_newer_format_version(tmp_path: Path, tiny_model_file: Path) -> None:
     path = _rewrite(tiny_model_file, tmp_path / "future.s2s", format_version="99")
     msg = _load_error(path)

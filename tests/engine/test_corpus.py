@@ -81,6 +81,7 @@ def test_binary_file_reports_line_of_nul(tmp_path: Path) -> None:
     with pytest.raises(CorpusError) as info:
         read_lines(path)
     assert f"{path} looks like a binary file (NUL byte on line 3)" in str(info.value)
+    assert "corpus" not in str(info.value)  # the same words for a file to translate (issue 17 item 9)
 
 
 def test_utf16_file_is_reported_as_binary_with_hint(tmp_path: Path) -> None:

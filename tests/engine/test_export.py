@@ -11,6 +11,7 @@ translates with them as the engine does (greedy: Argos's own beam setting is 1 t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -53,6 +54,10 @@ SENTENCES = [
 
 
 def engine_ids(translator: Translator, texts, opts: DecodeOptions) -> list[list[int]]:
+    """Our outputs with the repetition guard off, as CTranslate2 searches here (its no_repeat_ngram_size
+    bans every second occurrence, ours only repeats beyond what the source has: not the same rule), and
+    without the masking of non-translatables (CTranslate2 reads the source as it is)."""
+    opts = dataclasses.replace(opts, repeat_ngram=0, protect=False)
     tok = translator.loaded.tgt_tok
     return [[EOS_ID if p == "</s>" else tok.piece_to_id(p) for p in t.best.tokens] for t in translator.translate(texts, opts)]
 
@@ -256,7 +261,8 @@ def test_argos_package_installs_and_translates_offline(bundled, marian, tmp_path
     assert folders == ["translate-en_de-1_0", "translate-en_nld-1_0"]
     readme = next(p["readme"] for p in result["installed"] if p["to_code"] == "nld")
     assert "Creative Commons Attribution 4.0" in readme and "Hugging Face Marian" in readme
-    greedy = DecodeOptions(beam=1, max_len_a=0.0, max_len_b=256, alternatives=0)
+    greedy = DecodeOptions(beam=1, max_len_a=0.0, max_len_b=256, alternatives=0, repeat_ngram=0,
+                            protect=False)  # as Argos
     assert result["translations"][0] == [t.text for t in bundled_tr.translate(SENTENCES, greedy)]
     # Argos decodes up to 256 pieces (CTranslate2's default) where the imported model stops at its max_length,
     # and never outputs nothing (min_decoding_length 1): an output cut at the limit is the start of Argos's,
@@ -264,7 +270,8 @@ def test_argos_package_installs_and_translates_offline(bundled, marian, tmp_path
     limit = 63
     marian_tr.target_language = "nld"
     try:
-        ours = marian_tr.translate(marian_texts, DecodeOptions(beam=1, max_len_a=0.0, max_len_b=limit, alternatives=0))
+        ours = marian_tr.translate(marian_texts, DecodeOptions(beam=1, max_len_a=0.0, max_len_b=limit, alternatives=0,
+                                                               repeat_ngram=0, protect=False))
     finally:
         marian_tr.target_language = None
     pairs = [(len(t.best.tokens), t.text, argos) for t, argos in zip(ours, result["translations"][1])]

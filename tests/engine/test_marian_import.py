@@ -104,7 +104,10 @@ def compare(imported, ref: Reference, texts: list[str], beam: int, alpha: float)
     """Our output vs generate() with the same beam, length penalty and maximum length, then the
     attention and probabilities vs one teacher-forced forward pass of transformers on our output."""
     translator = Translator.open(imported.path, "cpu", precision="fp32")
-    opts = DecodeOptions(beam=beam, length_penalty=alpha, max_len_a=0.0, max_len_b=LIMIT, alternatives=0)
+    # The repetition guard off: generate() has none here (its no_repeat_ngram_size would ban every repeat);
+    # the masking of non-translatables off: generate() reads the source as it is
+    opts = DecodeOptions(beam=beam, length_penalty=alpha, max_len_a=0.0, max_len_b=LIMIT, alternatives=0,
+                         repeat_ngram=0, protect=False)
     ours = translator.translate(texts, opts)
     enc = ref.tokenizer(texts, return_tensors="pt", padding=True)
     pad = ref.model.config.pad_token_id

@@ -5,13 +5,15 @@ written by `write_fake_model`; anything else is refused with the engine's Checkp
 corrupt file would be. `FakeTranslator` "translates" by reversing the words, and returns real
 `api.Translation` / `api.Candidate` objects: one piece per word ("▁word"), an end piece, per-token
 probabilities, top-k alternatives and numpy attention (layers, heads, target, source) that peaks on
-the source word each target word came from (each layer and head blurs it differently).
+the source word each target word came from (each layer and head blurs it differently). The word
+"loop" comes out five times, so that the engine's real degeneracy check flags the output.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import struct
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,12 +35,14 @@ from s2s_desktop.engine.api import (
 from s2s_desktop.engine.data.corpus import read_lines
 from s2s_desktop.engine.data.segment import split_sentences
 from s2s_desktop.engine.data.words import WORD_START
+from s2s_desktop.engine.decoding.degenerate import degenerate_reason
 from s2s_desktop.errors import CheckpointError, ConfigError, ExportError, InputError, MarianImportError
 
 EOS = "</s>"
 VOCAB = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 CHOSEN_PROB = 0.8
 OTHER_PROBS = (0.1, 0.05, 0.03, 0.02)
+LOOP = WORD_START + "loop"  # a source word the fake "translates" as a loop
 
 
 def write_fake_model(path: Path, src_lang: str = "en", tgt_lang: str = "rev", layers: int = 1, heads: int = 1,
@@ -60,6 +64,33 @@ def write_fake_marian_folder(folder: Path, repository: str = "Helsinki-NLP/opus-
     (folder / "vocab.json").write_text("{}", encoding="utf-8")
     (folder / "source.spm").write_bytes(b"")
     return folder
+
+
+def write_fake_s2s(path: Path, src_lang: str = "en", tgt_lang: str = "rev", arch: str = "transformer",
+                   training: dict | None = None, provenance: dict | None = None,
+                   target_languages: Sequence[str] = ()) -> Path:
+    """A fake model the model library reads too: a safetensors file with a .s2s header (languages, config,
+    training, provenance) and one 2x3 tensor, whose metadata also holds the spec this engine opens."""
+    spec = {"fake_model": 1, "src_lang": src_lang, "tgt_lang": tgt_lang, "provenance": provenance or {},
+            "target_languages": list(target_languages), "arch": arch, "training": training or {}}
+    meta = {"model": ModelConfig(arch=arch).to_dict(), "src_lang": src_lang, "tgt_lang": tgt_lang,
+            "training": training or {}, "storage": "float32", **({"provenance": provenance} if provenance else {}),
+            **({"tokenizer": {"target_languages": list(target_languages)}} if target_languages else {})}
+    header = json.dumps({"model.w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]},
+                         "__metadata__": {"format": "s2s-desktop-model", "format_version": "1",
+                                          "meta": json.dumps(meta), "fake_spec": json.dumps(spec)}}).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(struct.pack("<Q", len(header)) + header + bytes(24))
+    return path
+
+
+def _s2s_spec(path: str) -> dict | None:
+    try:
+        with open(path, "rb") as fh:
+            (size,) = struct.unpack("<Q", fh.read(8))
+            return json.loads(json.loads(fh.read(size))["__metadata__"]["fake_spec"])
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return None
 
 
 def _pieces(text: str) -> list[str]:
@@ -100,7 +131,7 @@ class FakeTranslator:
         except IsADirectoryError:  # the engine's own wording (formats/checkpoint.py)
             raise CheckpointError(f"{path} is a folder; choose the .s2s model file inside it (e.g. best.s2s)") from None
         except (UnicodeDecodeError, ValueError):
-            spec = None
+            spec = _s2s_spec(path)
         if not isinstance(spec, dict) or spec.get("fake_model") != 1:
             raise CheckpointError(f"{path} is not an s2s-desktop model file")
         return cls(path, device, spec)
@@ -146,10 +177,11 @@ class FakeTranslator:
         source = source[: opts.max_source_tokens]
         forced = _pieces(prefix) if isinstance(prefix, str) else list(prefix or ())
         cands = tuple(self._candidate(source, forced, k, opts.alternatives) for k in range(opts.nbest))
-        return Translation(text, (*source, EOS), cands[0], cands, truncated)
+        return Translation(text, (*source, EOS), cands[0], cands, truncated,
+                           degenerate_reason((*source, EOS), cands[0].tokens))
 
     def _candidate(self, source: list[str], forced: list[str], rank: int, k: int) -> Candidate:
-        free = source[::-1]
+        free = [w for piece in source[::-1] for w in ([piece] * 5 if piece == LOOP else [piece])]
         free = free[rank % len(free):] + free[: rank % len(free)] if free else free  # the n-best: rotations
         tokens = (*forced, *free[len(forced):], EOS)
         n, s = len(tokens), len(source) + 1

@@ -162,7 +162,7 @@ def test_closing_while_training_asks_first_and_stopping_saves(qtbot, make_window
     assert asked and window.isVisible() and window.training.client.running  # "No" keeps training
     monkeypatch.setattr(window, "confirm_stop_training", lambda: True)
     window.close()  # returns at once: the window closes when the run has saved its model
-    assert "Stopping training" in window.state_label.text()
+    assert "Stopping training" in window.state_label.text() and window.training.quit_note.isVisible()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=ENGINE_TIMEOUT)
     assert not window.isVisible() and not window.training.client.running
     run_dir = window.training.run_dir

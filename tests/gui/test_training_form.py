@@ -147,3 +147,58 @@ def test_form_values_round_trip_and_bad_values_are_skipped(qtbot, form, tmp_path
     assert again.pair_mode.isChecked() and again.arch.currentText() == "Transformer"
     assert (again.batch.value(), again.lr.value(), again.limit.value()) == (5000, 0.0007, 1234)
     assert again.run_name.text() == "" and not again.arch_note.isVisibleTo(again)
+
+
+# -- issue 17 item 9: the form's reasons, in its own words -------------------------------------------
+def test_the_reasons_name_the_forms_fields_not_command_line_options(form, tmp_path) -> None:
+    form.train_tsv.setText("")
+    assert form.problem.text() == "Choose the training file (one source<TAB>target pair per line)."
+    form.pair_mode.setChecked(True)
+    assert "Choose both training files" in form.problem.text()
+    form.tsv_mode.setChecked(True)
+    form.train_tsv.setText(str(tmp_path / "pairs.tsv"))
+    form.advanced.setChecked(True)
+    form.schedule.setCurrentText("inverse-sqrt")
+    form.warmup.setValue(0)
+    text = form.problem.text()
+    assert text.startswith("“LR schedule” inverse-sqrt needs “Warmup steps” of at least 1")
+    assert "--" not in text and "FILE" not in text and not form.start_button.isEnabled()
+
+
+def test_a_binary_corpus_cannot_start_a_run(form, tmp_path) -> None:
+    import gzip
+
+    model = tmp_path / "best.s2s"
+    model.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1}" + bytes(range(256)))  # a safetensors header
+    form.train_tsv.setText(str(model))
+    assert not form.start_button.isEnabled() and not form.check_button.isEnabled()
+    assert "best.s2s is not a text file" in form.problem.text() and "plain-text corpus" in form.problem.text()
+    packed = tmp_path / "pairs.tsv.gz"
+    packed.write_bytes(gzip.compress(b"one\teins\n"))
+    form.train_tsv.setText(str(packed))
+    assert form.start_button.isEnabled()  # gzipped text is text
+    binary_inside = tmp_path / "odd.tsv.gz"
+    binary_inside.write_bytes(gzip.compress(b"one\x00two\n"))
+    form.train_tsv.setText(str(binary_inside))
+    assert "not a text file" in form.problem.text()
+
+
+def test_a_corpus_check_result_goes_when_the_corpus_changes(form, tmp_path) -> None:
+    from s2s_desktop.engine.api import CorpusCounts
+
+    counts = CorpusCounts(train_pairs=1, valid_pairs=0, skipped_empty=0, train_origin="pairs.tsv",
+                          valid_origin="split off", mean_src_words=1.0, mean_tgt_words=1.0, too_long_words=0,
+                          bad_ratio_words=0)
+    asked = []
+    form.check_requested.connect(asked.append)
+    form.check_button.click()
+    form.show_counts(counts)
+    assert asked and form.counts.isVisibleTo(form) and "1</b> training pairs" in form.counts.text()
+    other = tmp_path / "other.tsv"
+    other.write_text("two\tzwei\n", encoding="utf-8")
+    form.train_tsv.setText(str(other))
+    assert not form.counts.isVisibleTo(form) and form.counts.text() == ""
+    form.check_button.click()
+    form.train_tsv.setText(str(tmp_path / "pairs.tsv"))  # changed while the check ran: its answer is another file's
+    form.show_counts(counts)
+    assert not form.counts.isVisibleTo(form)

@@ -126,6 +126,20 @@ def test_finished_fills_the_bar_and_ends_the_stopping_note(panel, tmp_path, monk
     assert panel.progress.format() == "100%"
 
 
+def test_a_run_stopped_here_and_reopened_from_history_shows_no_stopping_note(panel, monkeypatch) -> None:
+    folder = write_run("stopped-here", [started(Path("x")), step(850, 60.0), Finished(860, "stopped", "", 0, {}, 61.0)],
+                       resume=True)
+    live(panel, folder, monkeypatch)
+    panel.stop()
+    assert "(stopping:" in panel.title.text()
+    monkeypatch.setattr(panel.client, "running", False)
+    panel._on_done()  # the run ended
+    panel.history.refresh()
+    panel.open_run(str(folder))  # reopened from History
+    assert "stopping" not in panel.title.text() and panel.status.text().startswith("Finished (stopped)")
+    assert panel.progress.format() == "stopped at 85%" and not panel.stop_button.isEnabled()
+
+
 def test_a_second_stop_skips_the_validation(panel, tmp_path, monkeypatch) -> None:
     live(panel, tmp_path / "run", monkeypatch)
     panel.stop()
@@ -264,6 +278,17 @@ def test_use_this_model_warns_when_the_best_score_is_near_zero(panel, tmp_path, 
     messages.clear()
     panel.use_button.click()
     assert not messages  # a model that translates something: no warning
+
+
+def test_use_this_model_warns_for_a_weak_run_opened_from_history(panel) -> None:
+    folder = write_run("weak-old", [started(Path("x")), step(100, 5.0), evaluation(100, 5.0, 0.2),
+                                    Finished(100, "max-steps", "", 100, {"loss": 5.0, "bleu": 0.2}, 5.0)])
+    panel.history.refresh()
+    panel.open_run(str(folder))
+    messages = []
+    panel.message.connect(lambda text, level: messages.append((text, level)))
+    panel.use_button.click()
+    assert messages and messages[-1][1] == "warning" and "BLEU is 0.20" in messages[-1][0]
 
 
 def test_a_banner_about_the_run_ends_with_it(make_window) -> None:

@@ -64,3 +64,28 @@ def test_a_long_banner_neither_grows_the_window_nor_squeezes_the_plots(qtbot, ma
     view = window.training.plots.view
     assert view.height() >= view.minimumHeight() == 2 * 120  # at most down to its minimum: then the tab scrolls
     assert window.training.scroll.verticalScrollBar().maximum() > 0
+
+
+def test_the_train_tab_fits_the_default_window(qtbot, make_window) -> None:
+    """At 1100 x 680 (issue 17 item 4): Start on screen, every plot column in view and tall enough for its
+    labels, the sample table's header shown, and nothing to scroll."""
+    from PySide6.QtCore import QPoint
+
+    window = make_window()
+    window.resize(1100, 680)
+    window.tabs.setCurrentWidget(window.training)
+    qtbot.wait(50)
+    panel = window.training
+
+    def in_window(widget) -> QRect:
+        return QRect(widget.mapTo(window, QPoint(0, 0)), widget.size())
+
+    assert window.rect().contains(in_window(panel.form.start_button)) and panel.form.start_button.isVisible()
+    assert panel.scroll.verticalScrollBar().maximum() == 0 and panel.scroll.horizontalScrollBar().maximum() == 0
+    view = panel.plots.view
+    for name, plot in panel.plots.plots.items():
+        box = plot.sceneBoundingRect()
+        assert box.right() <= view.width() and box.height() >= 100, name  # the third column is not cut off
+    header = panel.sample_table.horizontalHeader()
+    assert header.isVisible() and window.rect().contains(in_window(header))
+    assert header.height() >= header.fontMetrics().height()

@@ -105,7 +105,7 @@ def _check_not_binary(name: str, data: bytes) -> None:
     if nul < 0:
         return
     line, _ = _locate(data, nul)
-    hint = "choose the plain-text corpus instead"
+    hint = "choose a plain-text (UTF-8) file instead"  # read_lines reads corpora and files to translate
     if data.startswith(_UTF16_BOMS) or nul <= 1:
         hint = "if it is UTF-16 text, re-save it as UTF-8"
     raise CorpusError(f"{name} looks like a binary file (NUL byte on line {line}); {hint}")

@@ -22,6 +22,7 @@ import torch
 
 from s2s_desktop.engine.api import BOS_ID, EOS_ID, PAD_ID, DecodeOptions
 from s2s_desktop.engine.data.batching import make_batch
+from s2s_desktop.engine.decoding.repetition import RepeatGuard, ban_repeats
 from s2s_desktop.engine.models.model import Encoded, Seq2Seq
 
 NEG_INF = float("-inf")
@@ -124,10 +125,11 @@ def greedy_search(
     alpha: float = 1.0,
     topk: int = 5,
     rules: SearchRules = OURS,
+    guard: RepeatGuard | None = None,
 ) -> list[Hypothesis]:
     """Pick the most probable token at each step; `prefixes` force the first tokens of each output.
     `alpha` only sets how the returned score is length-normalised (as in beam search). Finished
-    sentences leave the batch."""
+    sentences leave the batch. `guard` bans repeated n-grams (repetition.py)."""
     batch = enc.memory.shape[0]
     device = enc.memory.device
     src_lens = enc.src_mask.sum(1).cpu().numpy()
@@ -137,11 +139,15 @@ def greedy_search(
     limit = max_len.to(device) + (forced != PAD_ID).sum(1)
     active = torch.arange(batch, device=device)
     hist = _History(batch, 1)
+    allow = guard.allowance.to(device) if guard else None  # (A,)
+    seq = torch.zeros((batch, 0), dtype=torch.long, device=device)  # (A, t) tokens emitted (guard only)
     for t in range(int(limit.max())):
         log_probs, attn, state = model.step(prev, state, enc)
         log_probs = rules.model_distribution(log_probs)
         top = _top_alternatives(log_probs, topk)
         _ban_eos_before(log_probs, t, min_len, limit)
+        if guard:
+            ban_repeats(log_probs, seq, allow, guard.n, forced[:, t] != PAD_ID if t < forced.shape[1] else None)
         log_probs = rules.force_eos(log_probs, t >= limit - 1)
         tok = log_probs.argmax(-1)
         if t < forced.shape[1]:
@@ -158,6 +164,10 @@ def greedy_search(
             enc = enc.index_select(keep)
             state = model.reorder_state(state, keep)
             active, limit, forced, tok = active[keep], limit[keep], forced[keep], tok[keep]
+            if guard:
+                seq, allow = seq[keep], allow[keep]
+        if guard:
+            seq = torch.cat([seq, tok[:, None]], 1)
         prev = tok
     ids, _, logp, _, att, a_ids, a_probs = hist.numpy()  # (T, B, 1, ...)
     out = []
@@ -210,6 +220,7 @@ def beam_search(
     prefixes: Sequence[Sequence[int]] | None = None,
     topk: int = 5,
     rules: SearchRules = OURS,
+    guard: RepeatGuard | None = None,
 ) -> list[list[Hypothesis]]:
     """Batched beam search. Returns, per sentence, up to `nbest` hypotheses sorted by score.
 
@@ -218,6 +229,7 @@ def beam_search(
     finished hypotheses ranked by length-normalised score, and continues with the best `beam` others.
     A sentence is done when its pool holds `beam` hypotheses (or what `rules.early_stopping` asks) or
     it reached its length limit; done sentences leave the batch, so the rest of the batch decodes faster.
+    `guard` bans, in every beam, the tokens that would repeat an n-gram too often (repetition.py).
     """
     nbest = min(nbest, beam)
     batch = enc.memory.shape[0]
@@ -241,6 +253,8 @@ def beam_search(
     pool_logp = torch.zeros((batch, k), device=device)
     pool_step = torch.zeros((batch, k), dtype=torch.long, device=device)
     pool_slot = torch.zeros((batch, k), dtype=torch.long, device=device)
+    allow = guard.allowance.to(device).repeat_interleave(k) if guard else None  # (A * K,)
+    seq = torch.zeros((batch * k, 0), dtype=torch.long, device=device)  # (A * K, t) each beam's tokens (guard only)
 
     for t in range(steps):
         n_act = active.shape[0]
@@ -249,6 +263,9 @@ def beam_search(
         vocab = log_probs.shape[1]
         top = _top_alternatives(log_probs, topk)
         _ban_eos_before(log_probs, t, min_len, limit.repeat_interleave(k))
+        if guard:
+            skip = (forced[:, t] != PAD_ID).repeat_interleave(k) if t < forced.shape[1] else None
+            ban_repeats(log_probs, seq, allow, guard.n, skip)
         log_probs = rules.force_eos(log_probs, (t >= limit - 1).repeat_interleave(k))
         if t < forced.shape[1]:
             f = forced[:, t].repeat_interleave(k)
@@ -309,8 +326,12 @@ def beam_search(
             tok_flat = tok_flat.index_select(0, keep_rows)
             enc_k = enc_k.index_select(keep_rows)
             active, scores, limit, forced = active[keep], top_scores[keep], limit[keep], forced[keep]
+            if guard:
+                allow = allow.index_select(0, keep_rows)
         else:
             scores = top_scores
+        if guard:  # each surviving beam's history: its parent's, then its new token
+            seq = torch.cat([seq.index_select(0, rows), tok_flat[:, None]], 1)
         state = model.reorder_state(state, rows)
         prev = tok_flat
 
@@ -396,15 +417,16 @@ def decode_batch(
 ) -> list[list[Hypothesis]]:
     """The n-best hypotheses of already-encoded sources decoded as one batch: greedy search when
     `opts.beam` is 1, beam search otherwise; outputs of at most `cap` pieces (EOS included), scored
-    and stopped by the model's `rules`. The translation service and the trainer's validation both
-    decode through here."""
+    and stopped by the model's `rules`, with the repetition guard `opts.repeat_ngram` asks for. The
+    translation service and the trainer's validation both decode through here."""
     batch = make_batch(src_ids, None, np.arange(len(src_ids)), device)
     with torch.inference_mode():
         enc = model.encode(batch.src, batch.src_lengths)
         limits = max_lengths(batch.src_lengths, opts.max_len_a, opts.max_len_b, cap)
+        guard = RepeatGuard.for_sources(src_ids, opts.repeat_ngram)
         if opts.beam == 1:
             hyps = greedy_search(model, enc, limits, opts.min_len, prefixes, opts.length_penalty, opts.alternatives,
-                                 rules)
+                                 rules, guard)
             return [[h] for h in hyps]
         return beam_search(model, enc, opts.beam, limits, opts.nbest, opts.length_penalty, opts.min_len, prefixes,
-                           opts.alternatives, rules)
+                           opts.alternatives, rules, guard)

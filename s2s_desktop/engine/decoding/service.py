@@ -28,7 +28,9 @@ from s2s_desktop.engine.api import (
 from s2s_desktop.engine.data.batching import bucket_batches, make_batch
 from s2s_desktop.engine.data.corpus import read_lines
 from s2s_desktop.engine.data.segment import split_sentences
-from s2s_desktop.engine.decoding.search import Hypothesis, decode_batch
+from s2s_desktop.engine.decoding.degenerate import degenerate_reason
+from s2s_desktop.engine.decoding.protect import Protector, mask_batch, masked_prefixes
+from s2s_desktop.engine.decoding.search import Hypothesis, decode_batch, max_lengths
 from s2s_desktop.engine.device import resolve_device
 from s2s_desktop.engine.formats.atomic import atomic_write
 from s2s_desktop.engine.formats.checkpoint import LoadedModel, load_model
@@ -67,6 +69,8 @@ def validate_options(opts: DecodeOptions) -> None:
         raise ConfigError("the maximum source length must be at least 1 token")
     if opts.min_len < 0:
         raise ConfigError("the minimum output length cannot be negative")
+    if opts.repeat_ngram < 0:
+        raise ConfigError(f"--repeat-guard must be 0 (off) or a phrase length in pieces (got {opts.repeat_ngram})")
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
@@ -207,10 +211,13 @@ class Translator:
         src_tok = self.loaded.src_tok
         cleaned = [clean_text(t) for t in texts]
         ids = src_tok.encode_batch(cleaned)
+        protector = self._protector() if opts.protect else None
+        masks, ids = mask_batch(protector, cleaned, ids)
         max_source, _ = self.loaded.length_limits(opts.max_source_tokens, CAP)
         truncated = [len(x) > max_source for x in ids]
         ids = [x[:max_source] for x in ids]
-        forced = [self._prefix_ids(p) for p in prefixes] if prefixes else [[] for _ in texts]
+        forced = [self._prefix_ids(p) for p in masked_prefixes(protector, prefixes, masks)] if prefixes else [
+            [] for _ in texts]
         if len(forced) != len(texts):
             raise InputError(f"{len(forced)} prefixes for {len(texts)} texts")
         results: list[Translation | None] = [None] * len(texts)
@@ -229,7 +236,11 @@ class Translator:
             for i, nbest in zip(chosen, self._search([ids[i] for i in chosen], [forced[i] for i in chosen], opts)):
                 source_tokens = tuple(src_tok.ids_to_pieces(ids[i])) + (EOS_PIECE,)
                 cands = tuple(self._candidate(h, len(forced[i])) for h in nbest)
-                results[i] = Translation(texts[i], source_tokens, cands[0], cands, truncated[i])
+                if masks[i] is not None:  # the non-translatables back in place of their surrogates
+                    source_tokens, cands = protector.restored(masks[i], source_tokens, cands)
+                results[i] = Translation(texts[i], source_tokens, cands[0], cands, truncated[i],
+                                         degenerate_reason(source_tokens, cands[0].tokens,
+                                                           self._output_limit(len(ids[i]), len(forced[i]), opts)))
             done += len(chosen)
             if progress is not None and progress(done, len(texts)) is False:
                 break
@@ -243,6 +254,18 @@ class Translator:
     def _search(self, ids: list[list[int]], forced: list[list[int]], opts: DecodeOptions) -> list[list[Hypothesis]]:
         _, cap = self.loaded.length_limits(opts.max_source_tokens, CAP)
         return decode_batch(self.model, ids, self.device, opts, forced if any(forced) else None, cap, self.rules)
+
+    def _output_limit(self, n_source: int, n_forced: int, opts: DecodeOptions) -> int:
+        """The most pieces (EOS included) the search allowed an output of `n_source` source pieces."""
+        _, cap = self.loaded.length_limits(opts.max_source_tokens, CAP)
+        return int(max_lengths(torch.tensor([n_source + 1]), opts.max_len_a, opts.max_len_b, cap)[0]) + n_forced
+
+    def _protector(self) -> Protector:
+        """The masking of non-translatables for this model and target language, built on first use."""
+        lang = self.target_language or self.loaded.meta["tgt_lang"]
+        if getattr(self, "_protect", None) is None or self._protect.tgt_lang != lang:
+            self._protect = Protector(self.loaded.src_tok, self.loaded.tgt_tok, self.loaded.meta["src_lang"], lang)
+        return self._protect
 
     def _prefix_ids(self, prefix: Prefix) -> list[int]:
         tok = self.loaded.tgt_tok
@@ -283,16 +306,35 @@ class Translator:
         opts: DecodeOptions = DecodeOptions(),
         progress: Callable[[int, int], bool | None] | None = None,
     ) -> ParagraphTranslation | None:
-        """Split into sentences, translate them as one batch, re-join with the original separators.
+        """Split into sentences, translate them as one batch, re-join with the original separators:
+        what every front end translates typed or pasted text with (a model is trained on sentences; a
+        paragraph fed whole gets cut short or loops).
 
         `progress` works as in `translate`; when it cancels, the result is None (a partial paragraph
         would misalign the separators).
         """
-        seg = split_sentences(text)
-        sentences = tuple(self.translate(seg.sentences, opts, progress=progress)) if seg.sentences else ()
-        if len(sentences) != len(seg.sentences):
+        result = self.translate_paragraphs([text], opts, progress=progress)
+        return None if result is None else result[0]
+
+    def translate_paragraphs(
+        self,
+        texts: Sequence[str],
+        opts: DecodeOptions = DecodeOptions(),
+        batch_tokens: int = 4000,
+        progress: Callable[[int, int], bool | None] | None = None,
+    ) -> list[ParagraphTranslation] | None:
+        """`translate_paragraph` for several texts (the CLI's lines), their sentences batched together;
+        None when `progress` cancels."""
+        segs = [split_sentences(text) for text in texts]
+        units = [s for seg in segs for s in seg.sentences]
+        done = self.translate(units, opts, batch_tokens, progress) if units else []
+        if len(done) != len(units):
             return None
-        return ParagraphTranslation(text, sentences, seg.separators, seg.leading)
+        out, k = [], 0
+        for text, seg in zip(texts, segs):
+            out.append(ParagraphTranslation(text, tuple(done[k : k + len(seg.sentences)]), seg.separators, seg.leading))
+            k += len(seg.sentences)
+        return out
 
     def translate_file(
         self,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,14 +34,12 @@ from s2s_desktop.engine.data.marian_tokenizer import ImportedTokenizer, imported
 from s2s_desktop.engine.data.tokenizer import Tokenizer
 from s2s_desktop.engine.decoding.search import SearchRules
 from s2s_desktop.engine.formats.atomic import atomic_write
+from s2s_desktop.engine.formats.model_header import FORMAT_NAME, FORMAT_VERSION, check_header, check_start
 from s2s_desktop.engine.formats.safetensors_io import serialize
 from s2s_desktop.engine.models.model import Seq2Seq, build_model
 from s2s_desktop.errors import CheckpointError, S2SError
 
-FORMAT_NAME = "s2s-desktop-model"
-FORMAT_VERSION = 1
 MODEL_SUFFIX = ".s2s"
-MAX_HEADER = 100 * 1024 * 1024
 
 
 @dataclass
@@ -126,7 +123,8 @@ def save_model(path, model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, met
 
 
 def read_header(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
-    """Read and check a model file's bytes and safetensors header; return (header, file bytes)."""
+    """Read and check a model file's bytes and safetensors header; return (header, file bytes). The checks
+    are model_header's, which the model library runs on the header alone."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"Model file not found: {path}")
@@ -136,49 +134,8 @@ def read_header(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
         data = path.read_bytes()
     except OSError as exc:
         raise CheckpointError(f"Cannot read model file {path}: {exc.strerror or exc}") from exc
-    if len(data) >= 9 and data[8:9] != b"{" and (data[:4] == b"PK\x03\x04" or data[:1] == b"\x80"):
-        # (a safetensors header is JSON right after its 8-byte length, whatever that length's first byte)
-        raise CheckpointError(
-            f"{path} is a PyTorch pickle checkpoint, not an s2s-desktop model file. Pickles can run code, "
-            "so s2s-desktop never opens them; use a .s2s file written by `s2s train`."
-        )
-    if len(data) < 8:
-        raise CheckpointError(f"{path} is not an s2s-desktop model file (only {len(data)} bytes; truncated?)")
-    (header_len,) = struct.unpack("<Q", data[:8])
-    if header_len > MAX_HEADER or 8 + header_len > len(data):
-        if header_len <= MAX_HEADER and data[8:9] == b"{":
-            raise CheckpointError(f"{path} is truncated: its header alone needs {8 + header_len} bytes, found {len(data)}")
-        raise CheckpointError(f"{path} is not an s2s-desktop model file (not in safetensors format)")
-    try:
-        header = json.loads(data[8 : 8 + header_len])
-    except ValueError as exc:
-        raise CheckpointError(f"{path} is not an s2s-desktop model file (unreadable header)") from exc
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{path} is not an s2s-desktop model file (its header is not a JSON object)")
-    metadata = header.get("__metadata__") or {}
-    if not isinstance(metadata, dict):
-        raise CheckpointError(f"{path}: its __metadata__ is not a JSON object")
-    if metadata.get("format") != FORMAT_NAME:
-        raise CheckpointError(
-            f"{path} is a safetensors file from another program (no s2s-desktop metadata); "
-            "s2s-desktop can only open models it trained"
-        )
-    try:
-        version = int(metadata.get("format_version", ""))
-    except ValueError as exc:
-        raise CheckpointError(f"{path} has an invalid format version") from exc
-    if version > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} was written by a newer s2s-desktop (model format {version}; this version reads up to "
-            f"{FORMAT_VERSION}). Update s2s-desktop to open it."
-        )
-    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
-    if 8 + header_len + end > len(data):
-        raise CheckpointError(
-            f"{path} is truncated: expected {8 + header_len + end} bytes, found {len(data)} "
-            "(copy or download it again)"
-        )
-    return header, data
+    header_len = check_start(path, data[:9], len(data))
+    return check_header(path, data[8 : 8 + header_len], len(data)), data
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:

@@ -129,15 +129,24 @@ class _Run:
                     f"{run_dir} was trained in {state.configs.get('processes', 1)} process(es); resume it with "
                     f"as many (--nproc-per-node), not {ranks.world}"
                 )
+        init = None
+        if state is None and cfg.init_from:
+            init = _warm_start(cfg)
+            model_cfg = init.config
+            cfg = dataclasses.replace(cfg, joint_vocab=init.src_tok is init.tgt_tok)
         validate(model_cfg, cfg)
         device = ranks.device(cfg.device, cfg.threads)
         torch.manual_seed(cfg.seed)
         tokenizers = state.tokenizers() if state else None
+        if init is not None:
+            tokenizers = (init.src_tok, init.tgt_tok)
         if tokenizers is None and ranks.world > 1:
             # SentencePiece is trained once, on rank 0: every rank must cut the corpus into the same pieces.
             tokenizers = _tokenizers(ranks.from_main(lambda: _train_tokenizers(cfg)))
         with ranks.together():  # no collectives in here: a failed rank would leave the others waiting in one
             built = cls._build(model_cfg, cfg, device, state, tokenizers, ranks)
+        if init is not None:
+            built.model.load_state_dict(init.model.state_dict())
         return cls(built, cfg=cfg, device=device, ranks=ranks, resumed=state is not None)
 
     @staticmethod
@@ -424,7 +433,7 @@ class _Run:
                 "tokens_seen": p.tokens_seen,
                 "train_seconds": round(p.elapsed, 1),
                 "data": dataclasses.asdict(self.data.summary),
-                "corpus": self.cfg.train_tsv or f"{self.cfg.train_src} + {self.cfg.train_tgt}",
+                "corpus": corpus_names(self.cfg),  # file names: a path is this machine's business
                 "best": {"step": p.best_step, **p.best_scores},
                 "early_stopping": self.cfg.early_stopping,
                 "device": str(self.device),
@@ -434,6 +443,34 @@ class _Run:
         if self.ranks.is_main:
             save_model(path, self.model, self.data.src_tok, self.data.tgt_tok, meta)
         return ModelSaved(p.step, str(path), role)
+
+
+def _warm_start(cfg: TrainConfig):
+    """The model file a run starts from (`--init`): its architecture, tokenizers and weights. A model
+    for the other direction is accepted only when it has one vocabulary for both sides and one embedding
+    matrix (then the swap is exact: same pieces, same rows)."""
+    from s2s_desktop.engine.formats.checkpoint import load_model
+
+    loaded = load_model(cfg.init_from, "cpu")
+    if not isinstance(loaded.src_tok, Tokenizer) or not isinstance(loaded.tgt_tok, Tokenizer):
+        raise ConfigError(f"--init {cfg.init_from}: an imported model cannot be trained further here "
+                          "(its tokenizer is Marian's, not one trained by s2s-desktop)")
+    langs = (loaded.meta.get("src_lang"), loaded.meta.get("tgt_lang"))
+    if langs == (cfg.tgt_lang, cfg.src_lang) and langs[0] != langs[1]:
+        shared = loaded.src_tok is loaded.tgt_tok and getattr(loaded.config, "share_embeddings", False)
+        if not shared:
+            raise ConfigError(
+                f"--init {cfg.init_from} translates {langs[0]}→{langs[1]}; a {cfg.src_lang}→{cfg.tgt_lang} run "
+                "can start from it only if it has one joint vocabulary and shared embeddings")
+    return loaded
+
+
+def corpus_names(cfg: TrainConfig) -> str:
+    """The corpus as a model file records it: file names only ("pairs.tsv", "train.en + train.de"); the
+    full path would tell whoever receives the model about the trainer's folders and mean nothing to them."""
+    if cfg.train_tsv:
+        return Path(cfg.train_tsv).name
+    return f"{Path(cfg.train_src).name} + {Path(cfg.train_tgt).name}"
 
 
 def _existing_state(run_dir: Path, resume: bool) -> ResumeState | None:

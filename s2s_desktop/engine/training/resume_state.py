@@ -20,10 +20,8 @@ from s2s_desktop.engine.data.tokenizer import Tokenizer
 from s2s_desktop.engine.formats.atomic import atomic_write
 from s2s_desktop.engine.formats.checkpoint import bytes_tensor
 from s2s_desktop.engine.formats.safetensors_io import serialize
-from s2s_desktop.engine.training.run_folder import RESUME_FILE
+from s2s_desktop.engine.training.run_folder import RESUME_FILE, RESUME_FORMAT
 from s2s_desktop.errors import CheckpointError
-
-RESUME_FORMAT = "s2s-desktop-resume"
 
 
 @dataclass

@@ -27,6 +27,7 @@ METRICS_FILE = "metrics.jsonl"
 BEST_FILE = "best.s2s"
 LAST_FILE = "last.s2s"
 RESUME_FILE = "resume.safetensors"
+RESUME_FORMAT = "s2s-desktop-resume"  # the "format" in RESUME_FILE's metadata (not a model file)
 
 
 def step_file(step: int) -> str:
