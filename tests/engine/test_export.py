@@ -141,7 +141,7 @@ def test_every_transformer_variant_decodes_identically(variant, tie, tiny_tokeni
                                                                            alternatives=0)) == (60, 60)
 
 
-def _sharpen(folder: Path) -> Path:
+def _sharpen(folder: Path, eos_bias: float = 3.0) -> Path:
     """The fixture's Marian model with peaked outputs that often end early, stopped as fairseq does."""
     from safetensors.torch import load_file, save_file
 
@@ -149,7 +149,7 @@ def _sharpen(folder: Path) -> Path:
     for name, t in tensors.items():
         if t.dim() == 2 and name != "final_logits_bias":
             t.mul_(3.0)
-    tensors["final_logits_bias"][0, 0] += 3.0  # </s> (id 0) competes
+    tensors["final_logits_bias"][0, 0] += eos_bias  # </s> (id 0) competes
     save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
     gen = folder / "generation_config.json"
     gen.write_text(json.dumps({**json.loads(gen.read_text()), "early_stopping": True}))
@@ -160,12 +160,19 @@ def _sharpen(folder: Path) -> Path:
 def marian(marian_folder, marian_corpus, tmp_path_factory):
     from s2s_desktop.engine.formats.marian_import import import_marian
 
-    work = tmp_path_factory.mktemp("marian_export")
-    folder = _sharpen(copy_folder(marian_folder, work / "opus-mt-en-de"))
-    imported = import_marian(folder, work / "marian.s2s")
-    export_ctranslate2(imported.path, work / "ct2")
     texts = [p[0] for p in marian_corpus.pairs[1::10][:200]]
-    return Translator.open(imported.path, "cpu", precision="fp32"), work, texts
+    greedy = DecodeOptions(beam=1, max_len_a=0.0, max_len_b=20, alternatives=0)
+    # The smallest </s> bias (of a few) that ends >= 20 greedy outputs early: how often </s> wins depends on
+    # the corpus the fixture's SentencePiece models saw (Tatoeba, or the synthetic one without ../shared).
+    for eos_bias in (3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
+        work = tmp_path_factory.mktemp("marian_export")
+        folder = _sharpen(copy_folder(marian_folder, work / "opus-mt-en-de"), eos_bias)
+        imported = import_marian(folder, work / "marian.s2s")
+        translator = Translator.open(imported.path, "cpu", precision="fp32")
+        if sum(ids[-1] == EOS_ID and len(ids) < 20 for ids in engine_ids(translator, texts, greedy)) >= 20:
+            break
+    export_ctranslate2(imported.path, work / "ct2")
+    return translator, work, texts
 
 
 @pytest.mark.parametrize("beam", [1, 4])
@@ -233,7 +240,7 @@ def test_cli_export_both_formats(tmp_path, capsys):
     assert main(["export", str(BUNDLED), "--to", "argos", str(tmp_path / "x.zip")]) == 2
 
 
-def test_argos_package_installs_and_translates_offline(bundled, marian, tmp_path):
+def test_argos_package_installs_and_translates_offline(bundled, marian, marian_corpus, tmp_path):
     """argostranslate installs both packages into a temporary folder and translates with them: its
     output is the engine's greedy output (ARGOS_BEAM_SIZE=1 makes Argos search greedily; its compute type
     "auto" would pick int8 weights on this CPU, so float32 is asked for)."""
@@ -277,7 +284,9 @@ def test_argos_package_installs_and_translates_offline(bundled, marian, tmp_path
     pairs = [(len(t.best.tokens), t.text, argos) for t, argos in zip(ours, result["translations"][1])]
     assert [argos for n, _, argos in pairs if 1 < n < limit] == [text for n, text, _ in pairs if 1 < n < limit]
     assert all(argos.startswith(text) for n, text, argos in pairs if n == limit)
-    assert sum(n == limit for n, _, _ in pairs) >= 10 and sum(1 < n < limit for n, _, _ in pairs) >= 1
+    assert sum(n == limit for n, _, _ in pairs) >= 10
+    if marian_corpus.from_tatoeba:  # on the synthetic corpus (no ../shared) the nld outputs end at once or at the limit
+        assert sum(1 < n < limit for n, _, _ in pairs) >= 1
 
 
 def test_argos_refuses_what_it_cannot_package(marian, tmp_path):

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from s2s_desktop.engine.api import (
-    BOS_ID,
     EOS_ID,
     Candidate,
     DecodeOptions,
@@ -165,17 +164,24 @@ class Translator:
             target_language=self.target_language,
         )
 
-    def self_attention(self, source: str, tokens: Sequence[str]) -> SelfAttention:
+    def self_attention(self, source: str, tokens: Sequence[str], protect: bool = True) -> SelfAttention:
         """Encoder and decoder self-attention of a Transformer for `source` translated as `tokens` (target
         pieces, "</s>" included), teacher-forced: what the inspector shows next to the search's
         cross-attention. Raises InputError for a model without self-attention (the RNN)."""
         model, src_tok = self.model, self.loaded.src_tok
         if self.loaded.config.arch != "transformer":
             raise InputError(f"{self.loaded.path}: a {self.loaded.config.arch} model has no self-attention")
-        (ids,) = src_tok.encode_batch([clean_text(source)])
+        cleaned = clean_text(source)
+        (ids,) = src_tok.encode_batch([cleaned])
+        # A protected translation's tokens hold the items' text: read them as the search did, through the surrogates.
+        masked = self._protector().mask(cleaned) if protect else None
+        if masked is not None:
+            ids = masked.ids
         max_source, _ = self.loaded.length_limits(DecodeOptions().max_source_tokens, CAP)
         ids = ids[:max_source]
-        target = self._prefix_ids([t for t in tokens if t != EOS_PIECE]) + ([EOS_ID] if EOS_PIECE in tokens else [])
+        pieces = self._protector().mask_prefix([t for t in tokens if t != EOS_PIECE], masked) if masked else [
+            t for t in tokens if t != EOS_PIECE]
+        target = self._prefix_ids(pieces) + ([EOS_ID] if EOS_PIECE in tokens else [])
         batch = make_batch([ids], [target[:-1] if target and target[-1] == EOS_ID else target], np.arange(1),
                            self.device)
         self.model.eval()
@@ -188,8 +194,8 @@ class Translator:
             else:
                 t = self.loaded.config.transformer
                 decoder = np.zeros((t.decoder_layers, t.heads, 0, 0), dtype=np.float32)
-        tgt = self.loaded.tgt_tok
-        inputs = tuple(tgt.id_to_piece(i) if i != BOS_ID else "<s>" for i in batch.tgt_in[0, : len(target)].tolist())
+        shown = [t for t in tokens if t != EOS_PIECE]  # the decoder's inputs as the translation shows them
+        inputs = tuple(["<s>"] + shown)[: len(target)]
         return SelfAttention(encoder, decoder, inputs)
 
     # -- sentences ---------------------------------------------------------------------------------
