@@ -71,3 +71,23 @@ def test_file_translation_splits_sentences_and_reports_per_line(reverse_model_fi
     translator.translate_file(src, whole_dst, DecodeOptions(beam=1), chunk=0)
     whole = whole_dst.read_text(encoding="utf-8").split("\n")[0]
     assert whole == translator.translate(["one two! three four?"], DecodeOptions(beam=1))[0].text
+
+
+def test_self_attention_of_a_protected_translation():
+    """A translation whose items were protected (a price, a URL) holds their text in its tokens; the
+    self-attention reads them through the surrogates, as the search did, and its shapes match."""
+    from s2s_desktop.assets import bundled_model
+
+    path = bundled_model()
+    if path is None:
+        pytest.skip("no built-in model in this installation")
+    translator = Translator.open(str(path), "cpu", precision="fp32")
+    (t,) = translator.translate(["I paid 3.50 euros, see https://example.org/help."], DecodeOptions(beam=2))
+    assert "https://example.org/help" in t.text and any("example.org" in p for p in t.best.tokens)
+    sa = translator.self_attention(t.source, t.best.tokens)
+    s, n = len(t.source_tokens), len(t.best.tokens)
+    assert sa.encoder.shape[2:] == (s, s) and sa.decoder.shape[2:] == (n, n)
+    assert sa.decoder_inputs[1:] == t.best.tokens[: n - 1]
+    # the same pieces without protection give another source: the surrogates were read, not the raw text
+    raw = translator.self_attention(t.source, t.best.tokens[:1], protect=False)
+    assert raw.encoder.shape[2] != s or not np.allclose(raw.encoder[0, 0], sa.encoder[0, 0])
