@@ -192,6 +192,23 @@ def marian_bin_folder(tmp_path_factory: pytest.TempPathFactory, marian_corpus: M
     return write_marian_folder(tmp_path_factory.mktemp("marian_bin") / "opus-mt-en-de", marian_corpus, weights="bin")
 
 
+def sharpen(folder: Path, generation: dict | None = None, eos_bias: float = 3.0) -> Path:
+    """The folder's model made peaked (weights x3) with a higher </s> bias, so that outputs often end early;
+    `generation` updates generation_config.json. Changes the folder in place: pass a copy."""
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(folder / "model.safetensors")
+    for name, t in tensors.items():
+        if t.dim() == 2 and name != "final_logits_bias":
+            t.mul_(3.0)
+    tensors["final_logits_bias"][0, 0] += eos_bias  # </s> (id 0) competes
+    save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+    if generation:
+        path = folder / "generation_config.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), **generation}))
+    return folder
+
+
 def copy_folder(src: Path, dest: Path) -> Path:
     """A writable copy of a fixture folder, for tests that break one file."""
     shutil.copytree(src, dest)

@@ -32,7 +32,7 @@ from s2s_desktop.engine.formats.ctranslate2_run import Ct2Translator
 from s2s_desktop.engine.models.model import build_model
 from s2s_desktop.errors import ExportError
 from tests.conftest import NUMBER_WORDS, _word_corpus
-from tests.marian_fixture import copy_folder
+from tests.marian_fixture import copy_folder, sharpen
 
 pytest.importorskip("ctranslate2")
 pytest_plugins = ("tests.marian_fixture",)  # marian_corpus, marian_folder
@@ -141,21 +141,6 @@ def test_every_transformer_variant_decodes_identically(variant, tie, tiny_tokeni
                                                                            alternatives=0)) == (60, 60)
 
 
-def _sharpen(folder: Path, eos_bias: float = 3.0) -> Path:
-    """The fixture's Marian model with peaked outputs that often end early, stopped as fairseq does."""
-    from safetensors.torch import load_file, save_file
-
-    tensors = load_file(folder / "model.safetensors")
-    for name, t in tensors.items():
-        if t.dim() == 2 and name != "final_logits_bias":
-            t.mul_(3.0)
-    tensors["final_logits_bias"][0, 0] += eos_bias  # </s> (id 0) competes
-    save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
-    gen = folder / "generation_config.json"
-    gen.write_text(json.dumps({**json.loads(gen.read_text()), "early_stopping": True}))
-    return folder
-
-
 @pytest.fixture(scope="module")
 def marian(marian_folder, marian_corpus, tmp_path_factory):
     from s2s_desktop.engine.formats.marian_import import import_marian
@@ -166,7 +151,7 @@ def marian(marian_folder, marian_corpus, tmp_path_factory):
     # the corpus the fixture's SentencePiece models saw (Tatoeba, or the synthetic one without ../shared).
     for eos_bias in (3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
         work = tmp_path_factory.mktemp("marian_export")
-        folder = _sharpen(copy_folder(marian_folder, work / "opus-mt-en-de"), eos_bias)
+        folder = sharpen(copy_folder(marian_folder, work / "opus-mt-en-de"), {"early_stopping": True}, eos_bias)  # stopped as fairseq
         imported = import_marian(folder, work / "marian.s2s")
         translator = Translator.open(imported.path, "cpu", precision="fp32")
         if sum(ids[-1] == EOS_ID and len(ids) < 20 for ids in engine_ids(translator, texts, greedy)) >= 20:

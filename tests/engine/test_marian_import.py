@@ -27,7 +27,7 @@ from s2s_desktop.engine.decoding.service import Translator
 from s2s_desktop.engine.formats.checkpoint import load_model, read_header
 from s2s_desktop.engine.formats.marian_import import import_marian
 from s2s_desktop.errors import InputError, MarianImportError
-from tests.marian_fixture import LICENSE, copy_folder
+from tests.marian_fixture import LICENSE, copy_folder, sharpen
 
 pytest.importorskip("transformers")
 pytest_plugins = ("tests.marian_fixture",)  # marian_corpus, marian_folder, marian_bin_folder
@@ -56,21 +56,6 @@ def _reference(folder: Path) -> Reference:
     return Reference(folder, model, tokenizer, json.loads((folder / "vocab.json").read_text(encoding="utf-8")))
 
 
-def _sharpen(folder: Path, generation: dict | None = None, eos_bias: float = 3.0) -> Path:
-    from safetensors.torch import load_file, save_file
-
-    tensors = load_file(folder / "model.safetensors")
-    for name, t in tensors.items():
-        if t.dim() == 2 and name != "final_logits_bias":
-            t.mul_(3.0)
-    tensors["final_logits_bias"][0, 0] += eos_bias  # </s> (id 0) competes
-    save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
-    if generation:
-        path = folder / "generation_config.json"
-        path.write_text(json.dumps({**json.loads(path.read_text()), **generation}))
-    return folder
-
-
 @pytest.fixture(scope="module")
 def texts(marian_corpus) -> list[str]:
     out = [p[0] for p in marian_corpus.pairs[1::10][:300]]
@@ -89,7 +74,7 @@ def sharp(marian_folder, tmp_path_factory, texts):
     """The sharpened copy, with the smallest </s> bias (of a few) that ends >= 20% of the greedy outputs early
     in transformers: how often </s> wins depends on the corpus the fixture's SentencePiece models saw."""
     for eos_bias in (3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
-        folder = _sharpen(copy_folder(marian_folder, tmp_path_factory.mktemp("sharp") / "opus-mt-en-de"),
+        folder = sharpen(copy_folder(marian_folder, tmp_path_factory.mktemp("sharp") / "opus-mt-en-de"),
                           eos_bias=eos_bias)
         ref = _reference(folder)
         enc = ref.tokenizer(texts, return_tensors="pt", padding=True)
@@ -166,7 +151,7 @@ def test_outputs_that_end_early_equal_generate(sharp, texts, beam, alpha):
 
 @pytest.mark.parametrize("early_stopping", [True, "never"])
 def test_the_early_stopping_setting_is_reproduced(marian_folder, tmp_path, texts, early_stopping):
-    folder = _sharpen(copy_folder(marian_folder, tmp_path / "opus-mt-en-de"), {"early_stopping": early_stopping})
+    folder = sharpen(copy_folder(marian_folder, tmp_path / "opus-mt-en-de"), {"early_stopping": early_stopping})
     imported = import_marian(folder, tmp_path / "m.s2s")
     assert Translator.open(imported.path, "cpu").rules.early_stopping == early_stopping
     _assert_equal(compare(imported, _reference(folder), texts, 4, 1.0), len(texts))
