@@ -86,6 +86,7 @@ def train(
     """Train, yielding events. Errors in user input raise S2SError before the first event; problems
     during the run (NaN loss, disk full) end it with a `Failed` event."""
     ranks = Ranks.join()  # the processes of a torchrun job; a single one otherwise
+    finished = False
     try:
         run = _Run.open(model_cfg, train_cfg, resume, ranks)
         run.hurry = hurry
@@ -93,8 +94,9 @@ def train(
             yield from run.loop(stop or threading.Event(), pause)
         finally:
             run.close()
+        finished = True
     finally:
-        ranks.leave()
+        ranks.leave(finished)
 
 
 @dataclasses.dataclass
