@@ -163,6 +163,20 @@ def choose(entries: list[LibraryEntry], src: str | None, tgt: str | None,
                                     SOURCES.index(e.source)))
 
 
+def per_pair(entries: list[LibraryEntry]) -> dict[str, tuple[str, ...]]:
+    """Every language pair the library translates, each by the model `choose` picks for it, grouped by
+    file: {path: its target languages}, in library order. What `s2s serve --library` serves: the same
+    model per pair as `s2s translate --from --to` and the window, and no pair twice."""
+    pairs = dict.fromkeys((s.strip().lower(), t.strip().lower()) for e in entries if e.header for s, t in e.pairs)
+    chosen: dict[str, list[str]] = {}
+    for src, tgt in pairs:
+        entry = choose(entries, src, tgt)
+        if entry is not None:
+            chosen.setdefault(entry.path, []).append(tgt)
+    order = {e.path: i for i, e in enumerate(entries)}
+    return {path: tuple(dict.fromkeys(t)) for path, t in sorted(chosen.items(), key=lambda kv: order[kv[0]])}
+
+
 def available(entries: list[LibraryEntry]) -> str:
     """"en → de (en-de-tatoeba.s2s, built-in); ..." for a message that says what there is instead."""
     items = [f"{e.pair_label} ({e.name}, {e.source})" for e in entries if e.header is not None]

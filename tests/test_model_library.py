@@ -188,6 +188,19 @@ def test_choose_prefers_a_model_made_for_the_pair_then_the_last_opened_then_buil
         entries)
 
 
+def test_per_pair_serves_each_pair_once_by_the_model_choose_picks() -> None:
+    """`s2s serve --library`: every pair of the library, each from the model `choose` picks, no pair twice."""
+    multi = entry("multi.s2s", "en", "mul", library.BUILT_IN, targets=("de", "fr", "it"))
+    builtin = entry("builtin.s2s", "en", "de", library.BUILT_IN)
+    opened = entry("opened.s2s", "en", "de", library.OPENED, recent=0)
+    back = entry("back.s2s", "de", "en", library.TRAINED)
+    broken = library.LibraryEntry("broken.s2s", library.OPENED, None, "unreadable")
+    plan = library.per_pair([multi, builtin, opened, back, broken])
+    assert plan == {"multi.s2s": ("fr", "it"), "opened.s2s": ("de",), "back.s2s": ("en",)}
+    assert list(plan) == ["multi.s2s", "opened.s2s", "back.s2s"]  # library order
+    assert library.per_pair([broken]) == {}
+
+
 # -- settings --------------------------------------------------------------------------------------
 
 

@@ -17,6 +17,9 @@ def add_serve_parser(sub) -> None:
                    help="a .s2s model file to serve (one per language pair; default: the built-in models)")
     p.add_argument("--models", metavar="DIR", action="append", default=[],
                    help="serve every .s2s file in DIR and the best.s2s of each run folder in it")
+    p.add_argument("--library", action="store_true",
+                   help="serve the app's model library (built-in, trained here, imported, opened in the app): one "
+                        "model per language pair, the one s2s translate --from/--to picks")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; another address needs "
                         "--api-keys or --no-auth-on-network)")
@@ -81,7 +84,7 @@ def _serve(args, sock, keys) -> int:
     from s2s_desktop.engine.api import DecodeOptions
     from s2s_desktop.serve.app import ServeSettings, build_app
     from s2s_desktop.serve.batcher import BatchWorker
-    from s2s_desktop.serve.registry import model_files, open_models
+    from s2s_desktop.serve.registry import library_models, model_files, open_models
     from s2s_desktop.serve.server import run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -90,10 +93,13 @@ def _serve(args, sock, keys) -> int:
         char_limit=args.char_limit, body_limit=args.body_limit, timeout=args.timeout, api_keys=keys,
         log_text=args.log_text, decode=dataclasses.replace(DecodeOptions(), beam=args.beam, alternatives=0),
     )
+    only = library_models(lambda line: print(f"s2s: {line}", file=sys.stderr)) if args.library else {}
+    files = list(only) + (model_files(args.model, args.models) if args.model or args.models or not only else [])
     registry = open_models(
-        model_files(args.model, args.models),
+        list(dict.fromkeys(files)),
         lambda translator, name: BatchWorker(translator, name, max_queue=args.queue),
         args.device, args.threads, args.precision, report=lambda line: print(f"model {line}", flush=True),
+        only=only,
     )
     run(build_app(registry, settings), sock, grace=min(args.timeout, 10))
     return 0

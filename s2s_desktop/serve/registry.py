@@ -1,7 +1,9 @@
 """The models a server translates with: one per language pair, each behind its own batching worker.
 
 Models come from `--model FILE` (any number), `--models DIR` (every .s2s in the folder, and the best
-model of each run folder in it), or, when neither is given, the built-in models that ship with the app.
+model of each run folder in it), `--library` (the app's model library: built-in, trained here, imported,
+opened in the app; one model per pair, the one `s2s translate --from --to` would pick), or, when none is
+given, the built-in models that ship with the app.
 Two models for one pair is an error naming both files: the server would otherwise pick one silently.
 A multilingual imported model serves each of its target languages; its worker switches between them.
 """
@@ -103,10 +105,30 @@ class ModelRegistry:
             m.worker.close(timeout)
 
 
+def library_models(report: Callable[[str], None] = lambda line: None) -> dict[Path, tuple[str, ...]]:
+    """The app's library, one model per language pair: {file: the target languages to serve from it}."""
+    from s2s_desktop import library
+    from s2s_desktop.settings import load_settings
+
+    settings, warning = load_settings()
+    if warning:
+        report(warning)
+    entries = library.scan(settings)
+    for e in entries:
+        if e.header is None:
+            report(f"skipped {e.path}: {e.error}")
+    plan = library.per_pair(entries)
+    if not plan:
+        raise ConfigError(f"--library: the model library has no readable model ({library.available(entries)})")
+    return {Path(path).resolve(): targets for path, targets in plan.items()}
+
+
 def open_models(paths: Sequence[Path], make_worker: Callable[[object, str], BatchWorker], device: str = "auto",
                 threads: int | None = None, precision: str = "auto",
-                report: Callable[[str], None] = lambda line: None) -> ModelRegistry:
-    """Load each file on `device` and give it a worker (`make_worker(translator, "en→de")`)."""
+                report: Callable[[str], None] = lambda line: None,
+                only: dict[Path, tuple[str, ...]] | None = None) -> ModelRegistry:
+    """Load each file on `device` and give it a worker (`make_worker(translator, "en→de")`). `only` keeps
+    a multilingual model to some of its target languages (another model serves the rest)."""
     from s2s_desktop.engine.decoding.service import Translator
 
     served: list[ServedModel] = []
@@ -117,6 +139,9 @@ def open_models(paths: Sequence[Path], make_worker: Callable[[object, str], Batc
             source = info.src_lang.strip().lower()
             multilingual = bool(info.target_languages)
             targets = tuple(info.target_languages) if multilingual else (info.tgt_lang.strip().lower(),)
+            keep = (only or {}).get(Path(path).resolve())
+            if multilingual and keep is not None:
+                targets = tuple(t for t in targets if t.lower() in keep)
             label = f"{source}→{','.join(targets)}"
             served.append(ServedModel(str(path), source, targets, multilingual, make_worker(translator, label)))
             report(f"{label}: {path} ({info.parameters / 1e6:.1f} M parameters, {info.device}, {info.precision})")

@@ -32,6 +32,7 @@ class Server:
     url: str
     process: subprocess.Popen
     log: Path
+    banner: str = ""  # what it printed before it listened: one line per model it loaded
 
     def log_text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -76,7 +77,9 @@ def start_server(args: list[str], log: Path, timeout: float = 60) -> Server:
         proc = subprocess.Popen([sys.executable, "-m", "s2s_desktop", "serve", "--port", "0", "--threads", "1",
                                  *args], stdout=subprocess.PIPE, stderr=err, env=env, text=True)
     deadline = time.monotonic() + timeout
+    banner = []
     for line in proc.stdout:
+        banner.append(line)
         if line.startswith("serving on "):
             url = line.split()[2].rstrip("/") + "/"
             break
@@ -85,7 +88,7 @@ def start_server(args: list[str], log: Path, timeout: float = 60) -> Server:
     else:
         proc.wait(10)
         pytest.fail(f"the server did not start: {log.read_text()}")
-    return Server(url, proc, log)
+    return Server(url, proc, log, "".join(banner))
 
 
 def stop_server(server: Server) -> int:
