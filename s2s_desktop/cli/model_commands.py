@@ -177,7 +177,7 @@ def _warn_degenerate(source: str, reason: str | None) -> None:
 def _translate_chunk(translator, lines, opts, args, out) -> None:
     prefixes = [args.prefix] * len(lines) if args.prefix else None
     if _splits(args, opts):
-        for p in translator.translate_paragraphs(lines, opts, batch_tokens=args.batch_tokens):
+        for p in translator.translate_paragraphs(lines, opts, batch_tokens=args.batch_tokens, attention=args.json):
             if not args.json:
                 out.write(p.text.strip() + "\n")
                 _warn_degenerate(p.source, p.degenerate)
@@ -190,7 +190,8 @@ def _translate_chunk(translator, lines, opts, args, out) -> None:
                 out.write(json.dumps(t.to_json(), ensure_ascii=False) + "\n")
         out.flush()
         return
-    results = translator.translate(lines, opts, batch_tokens=args.batch_tokens, prefixes=prefixes)
+    results = translator.translate(lines, opts, batch_tokens=args.batch_tokens, prefixes=prefixes,
+                                   attention=args.json)  # only --json shows it
     for r in results:
         if not args.json:
             _warn_degenerate(r.source, r.degenerate)
@@ -220,7 +221,7 @@ def cmd_evaluate(args) -> int:
     translator = Translator.open(model_or_bundled(args), args.device, args.threads, args.precision,
                                  args.target_language)
     start = time.perf_counter()
-    hyps = [t.text for t in translator.translate(src, opts, batch_tokens=args.batch_tokens)]
+    hyps = [t.text for t in translator.translate(src, opts, batch_tokens=args.batch_tokens, attention=False)]
     seconds = time.perf_counter() - start
     if args.hyp_out:
         Path(args.hyp_out).write_text("".join(h + "\n" for h in hyps), encoding="utf-8")

@@ -36,7 +36,7 @@ class ShuttingDown(Exception):
 
 class SupportsTranslate(Protocol):
     def translate(self, texts: Sequence[str], opts: DecodeOptions = ..., batch_tokens: int = ...,
-                  progress: Any = ...) -> list[Translation]: ...
+                  progress: Any = ..., *, attention: bool = ...) -> list[Translation]: ...
 
 
 @dataclass(eq=False)
@@ -164,7 +164,7 @@ class BatchWorker:
                 self.translator.target_language = target
             out = self.translator.translate(
                 flat, opts, batch_tokens=self.batch_tokens,
-                progress=lambda done, total: not all(job.cancelled for job in batch),
+                progress=lambda done, total: not all(job.cancelled for job in batch), attention=False,
             )
         except Exception as exc:  # delivered to each request; the route decides 400 or 500
             if not isinstance(exc, S2SError):

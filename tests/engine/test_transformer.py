@@ -10,6 +10,8 @@ from s2s_desktop.engine.decoding.service import Translator
 from s2s_desktop.engine.formats.checkpoint import ModelMeta, average_models, load_model, save_model
 from s2s_desktop.engine.models.model import build_model, sequence_loss
 from s2s_desktop.engine.models.presets import PRESETS
+from s2s_desktop.engine.models.protocol import Encoded
+from s2s_desktop.engine.models.transformer import SearchState, TransformerState
 from s2s_desktop.engine.training.loop import train
 from s2s_desktop.errors import CheckpointError, ConfigError
 
@@ -42,12 +44,41 @@ def test_cached_incremental_decoding_equals_full_recompute(variant):
         enc = model.encode(batch.src, batch.src_lengths)
         hidden, (cross, self_attn) = model.decode(enc, batch.tgt_in, need_weights=True)
         full = torch.log_softmax(model.logits(hidden), -1)
-        state = model.init_state(enc)
+        state = model.init_state(enc, capacity=2)  # search's prepared path; the cache grows past 2
+        assert isinstance(state, SearchState)
         for t in range(batch.tgt_in.shape[1]):
             log_probs, attn, state = model.step(batch.tgt_in[:, t], state, enc)
             torch.testing.assert_close(log_probs, full[:, t], rtol=1e-4, atol=1e-5)
             torch.testing.assert_close(attn, cross[:, :, :, t], rtol=1e-4, atol=1e-6)
-            assert state.keys[0].shape[2] == t + 1  # the cache grows one position per step
+            assert state.position == t + 1 and state.cache.capacity >= t + 1
+
+
+def test_the_search_path_steps_and_reorders_like_the_reference_path():
+    """Search's prepared weights, fused projections and preallocated cache (transformer_infer.py) against
+    the plain modules stepping with gradients on (TransformerState, concatenated caches), through a
+    beam-style reorder that duplicates and drops rows; without weights asked for, no attention."""
+    model = tiny()
+    batch = make_batch(SRC, TGT, np.arange(3))
+    order = torch.tensor([2, 2, 0])
+    with torch.no_grad():
+        enc = model.encode(batch.src, batch.src_lengths)
+    with torch.enable_grad():  # the reference path
+        ref_enc = Encoded(enc.memory, enc.src_mask, enc.final, tuple(
+            t for layer in model.decoder.layers for t in layer.cross_attn.kv(enc.memory)))
+        ref = model.init_state(ref_enc)
+        assert isinstance(ref, TransformerState)
+    with torch.no_grad():
+        fast = model.init_state(enc, capacity=8, need_weights=False)
+    for t in range(batch.tgt_in.shape[1]):
+        with torch.enable_grad():
+            want, want_attn, ref = model.step(batch.tgt_in[:, t], ref, ref_enc)
+        with torch.no_grad():
+            got, got_attn, fast = model.step(batch.tgt_in[:, t], fast, enc)
+        torch.testing.assert_close(got, want.detach(), rtol=1e-4, atol=1e-5)
+        assert got_attn is None and want_attn is not None
+        if t == 1:  # rows 2, 2, 0 go on
+            ref, fast = model.reorder_state(ref, order), model.reorder_state(fast, order)
+            ref_enc, enc = ref_enc.index_select(order), enc.index_select(order)
 
 
 def test_attention_shapes_rows_and_padding():

@@ -161,7 +161,7 @@ class FakeTranslator:
     # -- translation -------------------------------------------------------------------------------
     def translate(self, texts: Sequence[str], opts: DecodeOptions = DecodeOptions(), batch_tokens: int = 4000,
                   progress: Callable[[int, int], bool | None] | None = None,
-                  prefixes: Sequence[object] | None = None) -> list[Translation]:
+                  prefixes: Sequence[object] | None = None, attention: bool = True) -> list[Translation]:
         if opts.nbest > opts.beam:
             raise ConfigError(f"--nbest ({opts.nbest}) cannot exceed --beam ({opts.beam})")
         out = []

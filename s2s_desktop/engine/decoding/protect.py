@@ -317,6 +317,12 @@ class Protector:
                 out[pos] = (WORD_START if out[pos].startswith(WORD_START) else "") + item.text
         return tuple(out)
 
+    def needs_attention(self, masked: Masked, n_source: int, tokens: Sequence[str]) -> bool:
+        """Whether `restore` reads the attention for a candidate of these pieces: an item cut off the
+        source (`n_source` pieces were decoded), dropped by the output, or written more than once."""
+        return any(pos >= n_source or len(self._matches(tokens, s)) != 1
+                   for s, pos in zip(masked.surrogates, masked.positions))
+
     def _matches(self, tokens: Sequence[str], s: str) -> list[tuple[int, int]]:
         """(position, digit pieces glued after it) of each place the output writes surrogate `s`, alone or
         as a genitive piece ("▁Toms"). A number surrogate the model extends ("▁2" "7" for "2 euros") is

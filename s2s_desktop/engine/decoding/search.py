@@ -126,17 +126,19 @@ def greedy_search(
     topk: int = 5,
     rules: SearchRules = OURS,
     guard: RepeatGuard | None = None,
+    attention: bool = True,
 ) -> list[Hypothesis]:
     """Pick the most probable token at each step; `prefixes` force the first tokens of each output.
     `alpha` only sets how the returned score is length-normalised (as in beam search). Finished
-    sentences leave the batch. `guard` bans repeated n-grams (repetition.py)."""
+    sentences leave the batch. `guard` bans repeated n-grams (repetition.py). `attention` False:
+    no attention recorded (`no_attention` shapes), the same tokens faster."""
     batch = enc.memory.shape[0]
     device = enc.memory.device
     src_lens = enc.src_mask.sum(1).cpu().numpy()
-    state = model.init_state(enc)
     prev = torch.full((batch,), BOS_ID, dtype=torch.long, device=device)
     forced = _prefix_tensor(prefixes, batch, device)
     limit = max_len.to(device) + (forced != PAD_ID).sum(1)
+    state = model.init_state(enc, capacity=int(limit.max()), need_weights=attention)
     active = torch.arange(batch, device=device)
     hist = _History(batch, 1)
     allow = guard.allowance.to(device) if guard else None  # (A,)
@@ -154,8 +156,8 @@ def greedy_search(
             tok = torch.where(forced[:, t] != PAD_ID, forced[:, t], tok)
         tok = torch.where(t >= limit - 1, torch.full_like(tok, EOS_ID), tok)
         lp = log_probs.gather(1, tok[:, None])
-        hist.add(active, tok[:, None], torch.zeros_like(tok)[:, None], lp, lp, attn[:, None],
-                 top.indices[:, None], top.values[:, None])
+        hist.add(active, tok[:, None], torch.zeros_like(tok)[:, None], lp, lp,
+                 attn[:, None] if attention else None, top.indices[:, None], top.values[:, None])
         done = tok == EOS_ID
         if bool(done.all()):
             break
@@ -174,10 +176,15 @@ def greedy_search(
     for i in range(batch):
         n = _length(ids[:, i, 0])
         lp = float(logp[:n, i, 0].sum())
-        attention = np.moveaxis(att[:n, i, 0], 0, 2)[:, :, :, : src_lens[i]]  # (L, H, T, S)
-        out.append(Hypothesis(ids[:n, i, 0], np.exp(logp[:n, i, 0]), attention, lp,
+        weights = np.moveaxis(att[:n, i, 0], 0, 2)[:, :, :, : src_lens[i]] if attention else no_attention(n)
+        out.append(Hypothesis(ids[:n, i, 0], np.exp(logp[:n, i, 0]), weights, lp,
                               lp / rules.penalty(float(n), alpha), a_ids[:n, i, 0], a_probs[:n, i, 0]))
     return out
+
+
+def no_attention(length: int) -> np.ndarray:
+    """A hypothesis' attention when the search did not record it: (0 layers, 0 heads, T, 0 sources)."""
+    return np.zeros((0, 0, length, 0), dtype=np.float32)
 
 
 def _top_alternatives(log_probs: torch.Tensor, k: int):
@@ -221,6 +228,7 @@ def beam_search(
     topk: int = 5,
     rules: SearchRules = OURS,
     guard: RepeatGuard | None = None,
+    attention: bool = True,
 ) -> list[list[Hypothesis]]:
     """Batched beam search. Returns, per sentence, up to `nbest` hypotheses sorted by score.
 
@@ -230,16 +238,17 @@ def beam_search(
     A sentence is done when its pool holds `beam` hypotheses (or what `rules.early_stopping` asks) or
     it reached its length limit; done sentences leave the batch, so the rest of the batch decodes faster.
     `guard` bans, in every beam, the tokens that would repeat an n-gram too often (repetition.py).
+    `attention` False records no attention (as in greedy_search).
     """
     nbest = min(nbest, beam)
     batch = enc.memory.shape[0]
     device = enc.memory.device
     k = beam
     enc_k = enc.index_select(torch.arange(batch, device=device).repeat_interleave(k))
-    state = model.init_state(enc_k)
     forced = _prefix_tensor(prefixes, batch, device)  # (A, P) for the active sentences
     limit = (max_len.to(device) + (forced != PAD_ID).sum(1)).clamp(min=1)  # (A,)
     steps = int(limit.max())
+    state = model.init_state(enc_k, capacity=steps, need_weights=attention)
     active = torch.arange(batch, device=device)  # original index of each active sentence
 
     scores = torch.full((batch, k), NEG_INF, device=device)
@@ -306,7 +315,8 @@ def beam_search(
         pool_score[active] = new_score
 
         hist.add(active, tok, back, log_probs.view(n_act, k * vocab).gather(1, top_idx),
-                 log_probs.view(n_act, k, vocab)[:, :, EOS_ID], attn.view(n_act, k, *attn.shape[1:]),
+                 log_probs.view(n_act, k, vocab)[:, :, EOS_ID],
+                 attn.view(n_act, k, *attn.shape[1:]) if attention else None,
                  top.indices.view(n_act, k, -1), top.values.view(n_act, k, -1))
 
         done = torch.isfinite(new_score).all(1)
@@ -354,12 +364,15 @@ class _History:
         return out
 
     def add(self, active, tok, back, logp, eos, attn, alt_id, alt_lp):
+        """One step's values; `attn` None when the search does not record attention."""
         for store, values in ((self.tok, tok), (self.back, back), (self.logp, logp), (self.eos, eos),
                               (self.attn, attn), (self.alt_id, alt_id), (self.alt_lp, alt_lp)):
-            store.append(self._full(active, values))
+            store.append(None if values is None else self._full(active, values))
 
     def numpy(self):
         def stack(xs):
+            if xs[0] is None:
+                return None
             return torch.stack(xs).float().cpu().numpy() if xs[0].is_floating_point() else torch.stack(xs).cpu().numpy()
 
         return (stack(self.tok), stack(self.back), stack(self.logp), stack(self.eos), stack(self.attn),
@@ -385,20 +398,24 @@ def _collect(hist: _History, pool_score, pool_logp, pool_step, pool_slot, src_ma
             # The EOS at step `end` extends beam `slot` as it was before step `end`'s reorder.
             ids = [EOS_ID]
             lps = [float(eos_lp[end, b, slot])]
-            atts = [attn[end, b, slot]]
+            atts = [attn[end, b, slot]] if attn is not None else None
             slots = [slot]  # the beam slot whose distribution produced each position
             s = slot
             for t in range(end - 1, -1, -1):
                 ids.append(int(tok[t, b, s]))
                 lps.append(float(logp[t, b, s]))
-                atts.append(attn[t, b, int(back[t, b, s])])
+                if atts is not None:
+                    atts.append(attn[t, b, int(back[t, b, s])])
                 slots.append(int(back[t, b, s]))
                 s = int(back[t, b, s])
             ids.reverse()
             lps.reverse()
-            atts.reverse()
             slots.reverse()
-            att = np.stack(atts, axis=2)[:, :, :, : src_lens[b]]  # (L, H, T, S)
+            if atts is None:
+                att = no_attention(len(ids))
+            else:
+                atts.reverse()
+                att = np.stack(atts, axis=2)[:, :, :, : src_lens[b]]  # (L, H, T, S)
             steps = np.arange(len(slots))
             hyps.append(Hypothesis(np.array(ids), np.exp(np.array(lps)), att, float(p_logp[b, j]),
                                    float(p_score[b, j]), alts[0][steps, b, slots], alts[1][steps, b, slots]))
@@ -414,11 +431,13 @@ def decode_batch(
     prefixes: Sequence[Sequence[int]] | None = None,
     cap: int = 1024,
     rules: SearchRules = OURS,
+    attention: bool = True,
 ) -> list[list[Hypothesis]]:
     """The n-best hypotheses of already-encoded sources decoded as one batch: greedy search when
     `opts.beam` is 1, beam search otherwise; outputs of at most `cap` pieces (EOS included), scored
-    and stopped by the model's `rules`, with the repetition guard `opts.repeat_ngram` asks for. The
-    translation service and the trainer's validation both decode through here."""
+    and stopped by the model's `rules`, with the repetition guard `opts.repeat_ngram` asks for;
+    `attention` False records none. The translation service and the trainer's validation both decode
+    through here."""
     batch = make_batch(src_ids, None, np.arange(len(src_ids)), device)
     with torch.inference_mode():
         enc = model.encode(batch.src, batch.src_lengths)
@@ -426,7 +445,7 @@ def decode_batch(
         guard = RepeatGuard.for_sources(src_ids, opts.repeat_ngram)
         if opts.beam == 1:
             hyps = greedy_search(model, enc, limits, opts.min_len, prefixes, opts.length_penalty, opts.alternatives,
-                                 rules, guard)
+                                 rules, guard, attention)
             return [[h] for h in hyps]
         return beam_search(model, enc, opts.beam, limits, opts.nbest, opts.length_penalty, opts.min_len, prefixes,
-                           opts.alternatives, rules, guard)
+                           opts.alternatives, rules, guard, attention)

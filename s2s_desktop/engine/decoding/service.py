@@ -206,12 +206,16 @@ class Translator:
         batch_tokens: int = 4000,
         progress: Callable[[int, int], bool | None] | None = None,
         prefixes: Sequence[Prefix] | None = None,
+        attention: bool = True,
     ) -> list[Translation]:
         """Translate independent sentences, batched by length; results are in input order.
 
         `prefixes[i]` (target text or pieces) forces the start of output i. `progress(done, total)` is
         called after each batch; returning False cancels, and the list then stops at the first input
-        that was not translated.
+        that was not translated. `attention` False (file translation, the server, evaluation) skips
+        recording the attention where nothing needs it, for speed: the candidates' `attention` is then
+        empty (0 layers), and the tokens are the same. A sentence whose protected item the output dropped
+        or wrote twice is searched again with attention: restoring it reads where the model attended.
         """
         validate_options(opts)
         src_tok = self.loaded.src_tok
@@ -239,7 +243,10 @@ class Translator:
         self.model.eval()
         for local in bucket_batches(lens, None, width):
             chosen = [todo[j] for j in local]
-            for i, nbest in zip(chosen, self._search([ids[i] for i in chosen], [forced[i] for i in chosen], opts)):
+            found = self._search([ids[i] for i in chosen], [forced[i] for i in chosen], opts, attention)
+            if not attention and protector is not None:
+                found = self._with_attention_where_restoring_reads_it(protector, chosen, found, ids, forced, masks, opts)
+            for i, nbest in zip(chosen, found):
                 source_tokens = tuple(src_tok.ids_to_pieces(ids[i])) + (EOS_PIECE,)
                 cands = tuple(self._candidate(h, len(forced[i])) for h in nbest)
                 if masks[i] is not None:  # the non-translatables back in place of their surrogates
@@ -257,9 +264,30 @@ class Translator:
             out.append(r)
         return out
 
-    def _search(self, ids: list[list[int]], forced: list[list[int]], opts: DecodeOptions) -> list[list[Hypothesis]]:
+    def _with_attention_where_restoring_reads_it(self, protector: Protector, chosen: list[int], found: list,
+                                                 ids, forced, masks, opts: DecodeOptions) -> list:
+        """`found` (searched without attention), with the sentences whose protected items cannot be
+        restored without it (an item the output dropped or wrote twice) searched again with it."""
+        tok = self.loaded.tgt_tok
+
+        def pieces(h: Hypothesis) -> list[str]:
+            return [EOS_PIECE if i == EOS_ID else tok.id_to_piece(i) for i in h.ids]
+
+        again = [j for j, i in enumerate(chosen) if masks[i] is not None and any(
+            protector.needs_attention(masks[i], len(ids[i]), pieces(h)) for h in found[j])]
+        if not again:
+            return found
+        redone = self._search([ids[chosen[j]] for j in again], [forced[chosen[j]] for j in again], opts, True)
+        found = list(found)
+        for j, nbest in zip(again, redone):
+            found[j] = nbest
+        return found
+
+    def _search(self, ids: list[list[int]], forced: list[list[int]], opts: DecodeOptions,
+                attention: bool = True) -> list[list[Hypothesis]]:
         _, cap = self.loaded.length_limits(opts.max_source_tokens, CAP)
-        return decode_batch(self.model, ids, self.device, opts, forced if any(forced) else None, cap, self.rules)
+        return decode_batch(self.model, ids, self.device, opts, forced if any(forced) else None, cap, self.rules,
+                            attention)
 
     def _output_limit(self, n_source: int, n_forced: int, opts: DecodeOptions) -> int:
         """The most pieces (EOS included) the search allowed an output of `n_source` source pieces."""
@@ -328,12 +356,13 @@ class Translator:
         opts: DecodeOptions = DecodeOptions(),
         batch_tokens: int = 4000,
         progress: Callable[[int, int], bool | None] | None = None,
+        attention: bool = True,
     ) -> list[ParagraphTranslation] | None:
         """`translate_paragraph` for several texts (the CLI's lines), their sentences batched together;
-        None when `progress` cancels."""
+        None when `progress` cancels. `attention` as in `translate`."""
         segs = [split_sentences(text) for text in texts]
         units = [s for seg in segs for s in seg.sentences]
-        done = self.translate(units, opts, batch_tokens, progress) if units else []
+        done = self.translate(units, opts, batch_tokens, progress, attention=attention) if units else []
         if len(done) != len(units):
             return None
         out, k = [], 0
@@ -377,7 +406,7 @@ class Translator:
                 return FileSummary(lines_done, time.perf_counter() - start, True, "")
             began = time.perf_counter()
             batch = units[len(texts) : len(texts) + size]
-            texts.extend(t.text for t in self.translate(batch, opts))
+            texts.extend(t.text for t in self.translate(batch, opts, attention=False))
             if chunk <= 0 and batch:  # the next chunk takes about PROGRESS_SECONDS
                 per_unit = (time.perf_counter() - began) / len(batch)
                 size = int(min(max(PROGRESS_SECONDS / max(per_unit, 1e-6), 1), 64))

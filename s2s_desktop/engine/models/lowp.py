@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import torch
 
-MODES = ("bf16", "int8")
+MODES = ("fp32", "bf16", "int8")
 
 
 class LowPrecisionLinear:
-    """y = x @ W^T (+ bias) with W kept in bf16 or int8; returns float32."""
+    """y = x @ W^T (+ bias) with W kept in float32 (a fused copy), bf16 or int8; returns float32."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, mode: str):
         self.mode = mode
         weight = weight.detach().float()
         self.bias = None if bias is None else bias.detach().float()
-        if mode == "bf16":
+        if mode == "fp32":
+            self.weight = weight.contiguous()
+        elif mode == "bf16":
             self.weight = weight.to(torch.bfloat16)
         elif mode == "int8":
             self.scale = (weight.abs().amax(dim=1) / 127.0).clamp(min=1e-8)  # (out,)
@@ -34,11 +36,13 @@ class LowPrecisionLinear:
         if self.mode == "int8":
             shape = x.shape
             rows = x.reshape(-1, shape[-1]).float()
-            x_scale = (rows.abs().amax(dim=1, keepdim=True) / 127.0).clamp(min=1e-8)
-            xq = (rows / x_scale).round_().clamp_(-127, 127).to(torch.int8)
-            y = torch._int_mm(xq, self.weight_t).float() * x_scale * self.scale
+            x_scale = rows.abs().amax(dim=1, keepdim=True).clamp_(min=1e-8).div_(127.0)  # (N, 1)
+            xq = (rows / x_scale).round_().to(torch.int8)  # |rows / x_scale| <= 127 by construction
+            y = torch._int_mm(xq, self.weight_t).float().mul_(x_scale).mul_(self.scale)
             if self.bias is not None:
-                y += self.bias
-            return y.reshape(*shape[:-1], y.shape[-1])
+                y.add_(self.bias)
+            return y.view(*shape[:-1], y.shape[-1])
+        if self.mode == "fp32":
+            return torch.nn.functional.linear(x, self.weight, self.bias)
         y = torch.nn.functional.linear(x.to(torch.bfloat16), self.weight).float()
         return y if self.bias is None else y + self.bias

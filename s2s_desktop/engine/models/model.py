@@ -103,6 +103,9 @@ class Seq2Seq(nn.Module):
         decoding) in "bf16" or "int8"; None or "fp32" restores float32. Recurrent states, softmax
         and the saved weights stay float32 (see `lowp`)."""
         self.decoder.set_matmul_precision(mode)
+        encoder_precision = getattr(self.encoder, "set_matmul_precision", None)
+        if encoder_precision is not None:  # a Transformer encoder (an RNN encoder runs once, in float32)
+            encoder_precision(mode)
         if mode is None or mode == "fp32":
             self._fast_output = None
             return
@@ -111,11 +114,13 @@ class Seq2Seq(nn.Module):
         self._fast_output = LowPrecisionLinear(weight, bias, mode)
 
     # -- incremental decoding (search) -----------------------------------------------------------
-    def init_state(self, enc: Encoded):
-        return self.decoder.init_state(enc)
+    def init_state(self, enc: Encoded, capacity: int | None = None, need_weights: bool = True):
+        """`capacity`: the most steps search will take; `need_weights` False lets `step` skip the
+        attention (a decoder may return None for it then)."""
+        return self.decoder.init_state(enc, capacity=capacity, need_weights=need_weights)
 
     def step(self, prev_tokens: torch.Tensor, state, enc: Encoded):
-        """prev_tokens (B,) -> log-probs (B, V), attention (B, layers, heads, S), new state."""
+        """prev_tokens (B,) -> log-probs (B, V), attention (B, layers, heads, S) or None, new state."""
         hidden, attn, state = self.decoder.step(self.tgt_embed, prev_tokens, state, enc)
         return torch.log_softmax(self.logits(hidden).float(), dim=-1), attn, state
 

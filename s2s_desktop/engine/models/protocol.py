@@ -65,12 +65,15 @@ class Decoder(Protocol):
         `logits` (hidden -> logits) is for decoders that feed back their own predictions."""
         ...
 
-    def init_state(self, enc: Encoded) -> Any:
+    def init_state(self, enc: Encoded, capacity: int | None = None, need_weights: bool = True) -> Any:
+        """Search's state. `capacity`: the most steps it will take; `need_weights` False: `step` may
+        return None for the attention (the caller does not record it)."""
         ...
 
     def step(self, embed: nn.Embedding, prev_tokens: torch.Tensor, state: Any,
              enc: Encoded) -> tuple[torch.Tensor, torch.Tensor, Any]:
-        """One position for search: prev_tokens (B,) -> hidden (B, H), attention (B, layers, heads, S), state."""
+        """One position for search: prev_tokens (B,) -> hidden (B, H), attention (B, layers, heads, S) or
+        None (see init_state), state."""
         ...
 
     def reorder_state(self, state: Any, idx: torch.Tensor) -> Any:

@@ -26,6 +26,7 @@ from torch.nn import functional as F
 
 from s2s_desktop.engine.api import PAD_ID, ModelConfig
 from s2s_desktop.engine.models.protocol import Encoded
+from s2s_desktop.engine.models.transformer_infer import KVCache, PreparedDecoder, PreparedEncoder
 
 
 def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
@@ -186,11 +187,30 @@ class DecoderLayer(_Layer):
 
 
 class TransformerState(NamedTuple):
-    """Self-attention caches per layer, each (B, H, t, Dh), and the next position."""
+    """Self-attention caches per layer, each (B, H, t, Dh), and the next position (the reference path,
+    for a step taken with gradients; search takes `SearchState`)."""
 
     keys: tuple[torch.Tensor, ...]
     values: tuple[torch.Tensor, ...]
     position: int
+
+
+class SearchState(NamedTuple):
+    """Search's state: the preallocated self-attention cache (transformer_infer.py), filled up to the
+    next position, and whether to return the cross-attention weights."""
+
+    cache: KVCache
+    need_weights: bool
+    prepared: PreparedDecoder
+
+    @property
+    def position(self) -> int:
+        return self.cache.length
+
+
+def _searching(module: nn.Module) -> bool:
+    """Search, validation or translation: evaluation mode without gradients (the prepared weights)."""
+    return not module.training and not torch.is_grad_enabled()
 
 
 class TransformerEncoder(nn.Module):
@@ -205,9 +225,17 @@ class TransformerEncoder(nn.Module):
         self.norm = nn.LayerNorm(d) if t.final_norm else nn.Identity()
         self.output_size = d
 
+    precision = "fp32"  # of the prepared weights search encodes with (set_matmul_precision)
+
     def encode(self, embed: nn.Embedding, src: torch.Tensor, lengths: torch.Tensor, src_mask: torch.Tensor):
-        memory, _ = self(self.input(embed, src), src_mask)
+        if _searching(self):
+            memory = PreparedEncoder.current(self, self.precision).encode(self.input(embed, src), src_mask)
+        else:
+            memory, _ = self(self.input(embed, src), src_mask)
         return memory, memory.new_zeros((memory.shape[0], 0))
+
+    def set_matmul_precision(self, mode: str | None) -> None:
+        self.precision = mode or "fp32"
 
     def self_attention(self, embed: nn.Embedding, src: torch.Tensor) -> torch.Tensor:
         """Encoder self-attention for inspection: (B, layers, heads, S, S)."""
@@ -236,8 +264,12 @@ class TransformerDecoder(nn.Module):
         self.norm = nn.LayerNorm(d) if t.final_norm else nn.Identity()
         self.output_size = d
 
+    precision = "fp32"  # of the prepared weights search decodes with (set_matmul_precision)
+
     def precompute_keys(self, memory: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Cross-attention keys and values of the source for every layer: (k0, v0, k1, v1, ...)."""
+        if _searching(self):
+            return PreparedDecoder.current(self, self.precision).cross_keys(memory)
         out: list[torch.Tensor] = []
         for layer in self.layers:
             out.extend(layer.cross_attn.kv(memory))
@@ -264,12 +296,22 @@ class TransformerDecoder(nn.Module):
             return hidden, None
         return hidden, (torch.stack(cross_w, 1), torch.stack(self_w, 1))
 
-    def init_state(self, enc: Encoded) -> TransformerState:
-        return TransformerState((), (), 0)
+    def init_state(self, enc: Encoded, capacity: int | None = None,
+                   need_weights: bool = True) -> TransformerState | SearchState:
+        """`capacity`: the most positions the search will take (the cache is allocated for them);
+        `need_weights` False: `step` returns no cross-attention (faster; file translation, the server)."""
+        if not _searching(self):
+            return TransformerState((), (), 0)
+        prepared = PreparedDecoder.current(self, self.precision)
+        return SearchState(prepared.new_cache(enc.memory.shape[0], capacity or 64, enc.memory), need_weights, prepared)
 
-    def step(self, embed: nn.Embedding, prev_tokens: torch.Tensor, state: TransformerState, enc: Encoded):
-        """prev_tokens (B,) -> hidden (B, D), cross-attention (B, layers, heads, S), new state."""
+    def step(self, embed: nn.Embedding, prev_tokens: torch.Tensor, state: TransformerState | SearchState,
+             enc: Encoded):
+        """prev_tokens (B,) -> hidden (B, D), cross-attention (B, layers, heads, S) or None, new state."""
         x = self.input(embed, prev_tokens[:, None], state.position)
+        if isinstance(state, SearchState):
+            hidden, cross = state.prepared.step(x, state.cache, enc.keys, enc.src_mask, state.need_weights)
+            return hidden, cross, state
         return self._step(x, state, enc.keys, enc.src_mask)
 
     def _step(self, x, state: TransformerState, keys, src_mask):
@@ -295,10 +337,13 @@ class TransformerDecoder(nn.Module):
         return self.norm(x).squeeze(1), torch.stack(cross, 1), state
 
     def set_matmul_precision(self, mode: str | None) -> None:
-        """Reduced precision covers only the shared output projection for Transformers so far."""
+        """Every linear layer of search in "bf16" or "int8" (None or "fp32": float32); see lowp.py."""
+        self.precision = mode or "fp32"
 
     @staticmethod
-    def reorder_state(state: TransformerState, idx: torch.Tensor) -> TransformerState:
+    def reorder_state(state: TransformerState | SearchState, idx: torch.Tensor) -> TransformerState | SearchState:
+        if isinstance(state, SearchState):
+            return SearchState(state.cache.reorder(idx), state.need_weights, state.prepared)
         return TransformerState(
             tuple(k.index_select(0, idx) for k in state.keys),
             tuple(v.index_select(0, idx) for v in state.values),

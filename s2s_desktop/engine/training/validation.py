@@ -107,10 +107,10 @@ def samples(model: Seq2Seq, data: PreparedData, indices: np.ndarray, hyps: list[
                  for j, i in enumerate(indices))
 
 
-def greedy(model: Seq2Seq, src_ids: list[list[int]], device) -> list[Hypothesis]:
-    """Greedy hypotheses of already-encoded sources decoded as one batch."""
+def greedy(model: Seq2Seq, src_ids: list[list[int]], device, attention: bool = True) -> list[Hypothesis]:
+    """Greedy hypotheses of already-encoded sources decoded as one batch (`attention` False: none recorded)."""
     model.eval()
-    return [nbest[0] for nbest in decode_batch(model, src_ids, device, GREEDY, cap=MAX_OUTPUT)]
+    return [nbest[0] for nbest in decode_batch(model, src_ids, device, GREEDY, cap=MAX_OUTPUT, attention=attention)]
 
 
 def sample_attention(model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, src_ids: list[list[int]],
@@ -135,6 +135,6 @@ def translate_ids(model: Seq2Seq, tgt_tok: Tokenizer, src_ids: list[list[int]], 
     lens = np.array([len(x) for x in src_ids])
     for indices in bucket_batches(lens, None, batch_tokens):
         _check(cancelled)
-        for i, h in zip(indices, greedy(model, [src_ids[i] for i in indices], device)):
+        for i, h in zip(indices, greedy(model, [src_ids[i] for i in indices], device, attention=False)):
             out[i] = tgt_tok.decode(h.ids)
     return out

@@ -1,0 +1,222 @@
+"""The Transformer's search path: the weights of transformer.py laid out once for decoding.
+
+Search runs the decoder one position at a time for (sentences x beam) rows, so each step is a chain
+of small matmuls and the dispatch between them. `PreparedEncoder` and `PreparedDecoder` hold, for one set
+of weights and one precision, what search needs:
+- the self-attention Q, K and V projections fused into one (3D x D) matrix, and the cross-attention
+  K and V projections of every layer into one (2 layers D x D) matrix applied once per source;
+- every linear layer of the encoder and the decoder in the precision asked for (`lowp`: float32,
+  bf16, or int8 with per-row scales, so a sentence's result never depends on its batch);
+- the self-attention keys and values in a cache preallocated for the search's length limit
+  (rows, heads, capacity, d_head), written in place at each position; a beam reorder is one gather
+  of the filled part into the other of two buffers, not a concatenation followed by a gather;
+- the cross-attention weights returned only when the caller records them (the inspector).
+
+`PreparedEncoder.current` and `PreparedDecoder.current` rebuild when a weight changes (a training step, `load_state_dict`) or the
+precision does: parameters' version counters say so. Training never comes here; the teacher-forced
+paths of transformer.py are untouched.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from s2s_desktop.engine.models.lowp import LowPrecisionLinear
+
+
+def _lin(linears: list[nn.Linear], mode: str) -> LowPrecisionLinear:
+    """One matrix for several nn.Linear of the same input, stacked along their outputs."""
+    weight = torch.cat([m.weight for m in linears], 0)
+    biases = [m.bias for m in linears]
+    bias = None if any(b is None for b in biases) else torch.cat(biases, 0)
+    return LowPrecisionLinear(weight, bias, mode)
+
+
+def _version(module: nn.Module) -> tuple:
+    """Changes when any weight does (an optimizer step, load_state_dict, a move to another device)."""
+    params = module.__dict__.get("_prepared_params")
+    if params is None:  # modules are never added after construction: list them once
+        params = module.__dict__["_prepared_params"] = list(module.parameters())
+    return tuple((p.data_ptr(), p._version) for p in params)
+
+
+@dataclass
+class _Layer:
+    post_norm: bool
+    norms: tuple[nn.LayerNorm, ...]  # the modules themselves: cheap, and their weights stay live
+    qkv: LowPrecisionLinear  # self-attention (D -> 3D) [encoder: the same]
+    self_out: LowPrecisionLinear
+    ff1: LowPrecisionLinear
+    act: nn.Module
+    ff2: LowPrecisionLinear
+    cross_q: LowPrecisionLinear | None = None  # decoder only
+    cross_out: LowPrecisionLinear | None = None
+
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ff2(self.act(self.ff1(x)))
+
+
+def _layer(layer, mode: str, decoder: bool) -> _Layer:
+    attn = layer.self_attn if decoder else layer.attn
+    norms = (layer.norm1, layer.norm2) + ((layer.norm3,) if decoder else ())
+    out = _Layer(layer.post_norm, norms, _lin([attn.q_proj, attn.k_proj, attn.v_proj], mode),
+                 _lin([attn.out_proj], mode), _lin([layer.ff[0]], mode), layer.ff[1], _lin([layer.ff[3]], mode))
+    if decoder:
+        out.cross_q, out.cross_out = _lin([layer.cross_attn.q_proj], mode), _lin([layer.cross_attn.out_proj], mode)
+    return out
+
+
+def _pre(x: torch.Tensor, layer: _Layer, i: int) -> torch.Tensor:
+    return x if layer.post_norm else layer.norms[i](x)
+
+
+def _add(x: torch.Tensor, out: torch.Tensor, layer: _Layer, i: int) -> torch.Tensor:
+    x = x + out
+    return layer.norms[i](x) if layer.post_norm else x
+
+
+class KVCache:
+    """Self-attention keys and values of every layer for `rows` hypotheses, preallocated to `capacity`
+    positions: keys[i] (rows, heads, capacity, d_head), filled up to `length`."""
+
+    def __init__(self, layers: int, rows: int, heads: int, d_head: int, capacity: int, like: torch.Tensor):
+        shape = (rows, heads, max(capacity, 1), d_head)
+        self.keys = [like.new_empty(shape) for _ in range(layers)]
+        self.values = [like.new_empty(shape) for _ in range(layers)]
+        self._spare: list[torch.Tensor] | None = None  # buffers of the same shape for the next reorder
+        self.length = 0
+
+    @property
+    def capacity(self) -> int:
+        return self.keys[0].shape[2]
+
+    def append(self, i: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write position `length` of layer i (k, v (rows, heads, 1, d_head)); the filled keys and values."""
+        t = self.length
+        if t >= self.capacity:  # past the planned limit (a caller without one): double
+            self._grow()
+        self.keys[i][:, :, t : t + 1] = k
+        self.values[i][:, :, t : t + 1] = v
+        return self.keys[i][:, :, : t + 1], self.values[i][:, :, : t + 1]
+
+    def _grow(self) -> None:
+        for store in (self.keys, self.values):
+            for i, buf in enumerate(store):
+                new = buf.new_empty((buf.shape[0], buf.shape[1], 2 * buf.shape[2], buf.shape[3]))
+                new[:, :, : self.length] = buf[:, :, : self.length]
+                store[i] = new
+        self._spare = None
+
+    def reorder(self, idx: torch.Tensor) -> KVCache:
+        """The cache of rows `idx` (beam reorder, finished sentences leaving), in place."""
+        t, bufs = self.length, self.keys + self.values
+        same = idx.shape[0] == bufs[0].shape[0]
+        spare = self._spare if same and self._spare is not None else [b.new_empty((idx.shape[0], *b.shape[1:]))
+                                                                      for b in bufs]
+        for src, dst in zip(bufs, spare):
+            torch.index_select(src[:, :, :t], 0, idx, out=dst[:, :, :t])
+        n = len(self.keys)
+        self.keys, self.values = spare[:n], spare[n:]
+        self._spare = bufs if same else None
+        return self
+
+
+class _Prepared:
+    """What both sides share: the version key, head shapes and the rebuild rule."""
+
+    def __init__(self, module: nn.Module, mode: str):
+        self.mode = mode
+        self.key = (mode, _version(module))
+        first = module.layers[0]
+        attn = first.self_attn if hasattr(first, "self_attn") else first.attn
+        self.heads, self.d_head = attn.heads, attn.d_head
+        self.norm = module.norm
+
+    @classmethod
+    def current(cls, module: nn.Module, mode: str):
+        """The prepared weights kept on `module`, rebuilt when a weight or the precision changed."""
+        prepared = module.__dict__.get("_prepared")
+        if prepared is None or prepared.key != (mode, _version(module)):
+            prepared = cls(module, mode)
+            module.__dict__["_prepared"] = prepared  # not a submodule: never saved, never moved
+        return prepared
+
+    def _heads(self, x: torch.Tensor, parts: int) -> tuple[torch.Tensor, ...]:
+        """(B, T, parts*D) -> `parts` tensors (B, H, T, Dh)."""
+        b, t, _ = x.shape
+        return x.view(b, t, parts, self.heads, self.d_head).permute(2, 0, 3, 1, 4).unbind(0)
+
+    @staticmethod
+    def _merge(x: torch.Tensor) -> torch.Tensor:  # (B, H, T, Dh) -> (B, T, D)
+        b, h, t, d = x.shape
+        return x.transpose(1, 2).reshape(b, t, h * d)
+
+
+class PreparedEncoder(_Prepared):
+    def __init__(self, encoder, mode: str):
+        super().__init__(encoder, mode)
+        self.layers = [_layer(layer, mode, decoder=False) for layer in encoder.layers]
+
+    def encode(self, x: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
+        """x (B, S, D) embedded + positions, src_mask (B, S) -> memory (B, S, D)."""
+        mask = src_mask[:, None, None, :]
+        for layer in self.layers:
+            q, k, v = self._heads(layer.qkv(_pre(x, layer, 0)), 3)
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            x = _add(x, layer.self_out(self._merge(a)), layer, 0)
+            x = _add(x, layer.feed_forward(_pre(x, layer, 1)), layer, 1)
+        return self.norm(x)
+
+
+class PreparedDecoder(_Prepared):
+    def __init__(self, decoder, mode: str):
+        super().__init__(decoder, mode)
+        self.layers = [_layer(layer, mode, decoder=True) for layer in decoder.layers]
+        self.cross_kv = _lin([m for layer in decoder.layers for m in (layer.cross_attn.k_proj, layer.cross_attn.v_proj)],
+                             mode)
+
+    def cross_keys(self, memory: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Every layer's cross-attention keys and values of the source, (k0, v0, k1, v1, ...), each
+        (B, H, S, Dh) and contiguous (each step reads them as (B*H, S, Dh) without a copy): one matmul
+        for all of them."""
+        return tuple(part.contiguous() for part in self._heads(self.cross_kv(memory), 2 * len(self.layers)))
+
+    def new_cache(self, rows: int, capacity: int, like: torch.Tensor) -> KVCache:
+        return KVCache(len(self.layers), rows, self.heads, self.d_head, capacity, like)
+
+    def step(self, x: torch.Tensor, cache: KVCache, keys, src_mask: torch.Tensor, need_weights: bool):
+        """One position: x (N, 1, D) -> hidden (N, D), cross weights (N, layers, heads, S) or None.
+
+        Attention over one query is three small batched matmuls here: `scaled_dot_product_attention`
+        costs several times more for a single query on a CPU (measured), and the source mask is one
+        additive bias for all layers."""
+        n, h, dh = x.shape[0], self.heads, self.d_head
+        scale = 1.0 / math.sqrt(dh)
+        s_len = src_mask.shape[1]
+        bias = x.new_zeros((n, 1, s_len)).masked_fill_(~src_mask[:, None, :], float("-inf"))
+        bias = bias[:, None].expand(n, h, 1, s_len).reshape(n * h, 1, s_len)
+        cross = []
+        for i, layer in enumerate(self.layers):
+            q, k, v = self._heads(layer.qkv(_pre(x, layer, 0)), 3)
+            k, v = cache.append(i, k, v)  # (N, H, t, Dh) views of the cache
+            t = k.shape[2]
+            w = torch.softmax(torch.bmm(q.reshape(n * h, 1, dh), k.reshape(n * h, t, dh).transpose(1, 2)).mul_(scale),
+                              dim=-1)  # every cached position is in the past: no mask
+            a = torch.bmm(w, v.reshape(n * h, t, dh)).view(n, 1, h * dh)  # (N*H, 1, Dh) is (N, 1, H*Dh)
+            x = _add(x, layer.self_out(a), layer, 0)
+            q = layer.cross_q(_pre(x, layer, 1)).view(n * h, 1, dh)  # (N, 1, H*Dh) split into heads
+            ck, cv = keys[2 * i], keys[2 * i + 1]  # (N, H, S, Dh)
+            w = torch.softmax(torch.baddbmm(bias, q, ck.reshape(n * h, s_len, dh).transpose(1, 2), alpha=scale),
+                              dim=-1)  # (N*H, 1, S)
+            if need_weights:
+                cross.append(w.view(n, h, s_len))
+            a = torch.bmm(w, cv.reshape(n * h, s_len, dh)).view(n, 1, h * dh)
+            x = _add(x, layer.cross_out(a), layer, 1)
+            x = _add(x, layer.feed_forward(_pre(x, layer, 2)), layer, 2)
+        cache.length += 1
+        return self.norm(x).squeeze(1), (torch.stack(cross, 1) if need_weights else None)
