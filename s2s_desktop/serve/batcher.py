@@ -67,7 +67,7 @@ class BatchWorker:
     """The thread that owns one model; `submit` from any thread, results come back on the job's future."""
 
     def __init__(self, translator: SupportsTranslate, name: str, max_queue: int = 64, wait_ms: float = 5.0,
-                 max_batch: int = 64, batch_tokens: int = 4000):
+                 max_batch: int = 64, batch_tokens: int = 8000):
         self.translator = translator
         self.name = name
         self.max_queue = max_queue  # waiting requests; the next one gets QueueFull
