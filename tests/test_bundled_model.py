@@ -35,18 +35,37 @@ def test_built_in_model_is_documented_small_and_credited(capsys):
     assert "tatoeba.org and www.manythings.org/anki" in readme and "s2s train" in readme
 
 
-def test_built_in_model_is_a_file_of_the_flat_format_and_opens_into_its_section():
-    """It was written when a model file held every architecture's fields; they land in the sections."""
+# The model section of the first built-in model (written when a model file held every architecture's fields).
+FLAT_MODEL = {"arch": "transformer", "src_vocab_size": 8000, "tgt_vocab_size": 8000, "emb_size": 256, "dropout": 0.1,
+              "cell": "gru", "attention": "luong-general", "encoder_hidden": 256, "encoder_layers": 3,
+              "decoder_hidden": 512, "decoder_layers": 3, "heads": 4, "ff_size": 1024, "tie_output": True,
+              "share_embeddings": True}
+
+
+def test_a_file_of_the_flat_format_opens_into_its_section(tmp_path):
+    """The built-in model with its header rewritten as the first built-in file had it: the flat fields
+    land in the Transformer section, and it translates as the current file does."""
+    import struct
+
     from s2s_desktop.engine.api import TransformerConfig
     from s2s_desktop.engine.formats.checkpoint import load_model, read_header
     from s2s_desktop.engine.models.registry import describe_model
 
     header, _ = read_header(bundled_model())
-    assert {"cell", "heads", "encoder_hidden"} <= json.loads(header["__metadata__"]["meta"])["model"].keys()
-    cfg = load_model(bundled_model()).config
+    data = bundled_model().read_bytes()
+    start = 8 + struct.unpack("<Q", data[:8])[0]
+    meta = json.loads(header["__metadata__"]["meta"])
+    meta["model"] = FLAT_MODEL
+    header["__metadata__"]["meta"] = json.dumps(meta)
+    raw = json.dumps(header).encode("utf-8")
+    raw += b" " * (-len(raw) % 8)
+    flat = tmp_path / "flat.s2s"
+    flat.write_bytes(struct.pack("<Q", len(raw)) + raw + data[start:])
+    cfg = load_model(flat).config
     assert cfg.transformer == TransformerConfig(heads=4, ff_size=1024, encoder_layers=3, decoder_layers=3)
     assert cfg.rnn is None and cfg.emb_size == 256 and cfg.share_embeddings and cfg.tie_output
     assert describe_model(cfg).startswith("Transformer 3+3 layers, d_model 256, 4 heads, feed-forward 1024")
+    assert load_model(flat).config == load_model(bundled_model()).config
 
 
 @pytest.mark.slow

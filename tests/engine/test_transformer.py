@@ -44,17 +44,17 @@ def test_cached_incremental_decoding_equals_full_recompute(variant):
         enc = model.encode(batch.src, batch.src_lengths)
         hidden, (cross, self_attn) = model.decode(enc, batch.tgt_in, need_weights=True)
         full = torch.log_softmax(model.logits(hidden), -1)
-        state = model.init_state(enc, capacity=2)  # search's prepared path; the cache grows past 2
+        state = model.init_state(enc, capacity=2)  # search's prepared path
         assert isinstance(state, SearchState)
         for t in range(batch.tgt_in.shape[1]):
             log_probs, attn, state = model.step(batch.tgt_in[:, t], state, enc)
             torch.testing.assert_close(log_probs, full[:, t], rtol=1e-4, atol=1e-5)
             torch.testing.assert_close(attn, cross[:, :, :, t], rtol=1e-4, atol=1e-6)
-            assert state.position == t + 1 and state.cache.capacity >= t + 1
+            assert state.position == t + 1 and state.cache.keys[0].shape[2] == t + 1
 
 
 def test_the_search_path_steps_and_reorders_like_the_reference_path():
-    """Search's prepared weights, fused projections and preallocated cache (transformer_infer.py) against
+    """Search's prepared weights, fused projections and cache (transformer_infer.py) against
     the plain modules stepping with gradients on (TransformerState, concatenated caches), through a
     beam-style reorder that duplicates and drops rows; without weights asked for, no attention."""
     model = tiny()

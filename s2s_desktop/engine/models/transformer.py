@@ -196,8 +196,8 @@ class TransformerState(NamedTuple):
 
 
 class SearchState(NamedTuple):
-    """Search's state: the preallocated self-attention cache (transformer_infer.py), filled up to the
-    next position, and whether to return the cross-attention weights."""
+    """Search's state: the self-attention cache (transformer_infer.py), whose length is the next
+    position, whether to return the cross-attention weights, and the prepared weights."""
 
     cache: KVCache
     need_weights: bool
@@ -298,12 +298,12 @@ class TransformerDecoder(nn.Module):
 
     def init_state(self, enc: Encoded, capacity: int | None = None,
                    need_weights: bool = True) -> TransformerState | SearchState:
-        """`capacity`: the most positions the search will take (the cache is allocated for them);
-        `need_weights` False: `step` returns no cross-attention (faster; file translation, the server)."""
+        """`capacity` (the most positions the search will take) is not needed here; `need_weights`
+        False: `step` returns no cross-attention (faster; file translation, the server)."""
         if not _searching(self):
             return TransformerState((), (), 0)
         prepared = PreparedDecoder.current(self, self.precision)
-        return SearchState(prepared.new_cache(enc.memory.shape[0], capacity or 64, enc.memory), need_weights, prepared)
+        return SearchState(prepared.new_cache(), need_weights, prepared)
 
     def step(self, embed: nn.Embedding, prev_tokens: torch.Tensor, state: TransformerState | SearchState,
              enc: Encoded):
