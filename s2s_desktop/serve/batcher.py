@@ -67,13 +67,18 @@ class BatchWorker:
     """The thread that owns one model; `submit` from any thread, results come back on the job's future."""
 
     def __init__(self, translator: SupportsTranslate, name: str, max_queue: int = 64, wait_ms: float = 5.0,
-                 max_batch: int = 64, batch_tokens: int = 8000):
+                 max_batch: int = 64, batch_tokens: int = 8000, regroup_ms: float = 30.0):
         self.translator = translator
         self.name = name
         self.max_queue = max_queue  # waiting requests; the next one gets QueueFull
         self.wait = wait_ms / 1000  # how long an idle worker waits for more requests before decoding
         self.max_batch = max_batch  # sentences per engine call (a bigger request is still taken whole)
         self.batch_tokens = batch_tokens
+        # After a batch that ended with requests already waiting, wait up to this long for the clients
+        # just answered to send their next request, so that they join the waiting ones: without it, 32
+        # clients settle into two cohorts of 16 that alternate, and each waits for the other's batch.
+        self.regroup = regroup_ms / 1000
+        self._answered = 0  # sentences of the last batch, when requests were waiting as it ended
         self.stats = WorkerStats()
         self._queue: deque[Job] = deque()
         self._cond = threading.Condition()
@@ -131,8 +136,12 @@ class BatchWorker:
                 self._cond.wait()
             if self._stopping:
                 return None
+            want = self.max_batch
             deadline = time.monotonic() + self.wait
-            while sum(len(j.sentences) for j in self._queue) < self.max_batch and not self._stopping:
+            if self._answered:  # another cohort was waiting: give the answered one time to come back
+                want = min(self.max_batch, sum(len(j.sentences) for j in self._queue) + self._answered)
+                deadline = time.monotonic() + self.regroup
+            while sum(len(j.sentences) for j in self._queue) < want and not self._stopping:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -155,6 +164,8 @@ class BatchWorker:
                 return
             if batch:
                 self._decode(batch)
+            with self._cond:
+                self._answered = sum(len(j.sentences) for j in batch) if self._queue else 0
 
     def _decode(self, batch: list[Job]) -> None:
         flat = [s for job in batch for s in job.sentences]
