@@ -77,7 +77,7 @@ def main() -> int:
         one = source_of(tok, text, n)
         many = [source_of(tok, text, n, offset=n * (i + 1)) for i in range(16)]
         out = tr.translate([one], opts, attention=False)
-        latency = timed(lambda: tr.translate([one], opts, attention=False), args.repeats)
+        latency = timed(lambda one=one: tr.translate([one], opts, attention=False), args.repeats)
         start = time.perf_counter()
         outs = tr.translate(many, opts, attention=False)
         rate = len(many) / (time.perf_counter() - start)
@@ -92,7 +92,7 @@ def main() -> int:
     for length in (25, 50, 100, 200, 400):
         forced = replace(opts, min_len=length, max_len_a=0.0, max_len_b=length)
         out = tr.translate([src], forced, attention=False)
-        latency = timed(lambda: tr.translate([src], forced, attention=False), args.repeats)
+        latency = timed(lambda forced=forced: tr.translate([src], forced, attention=False), args.repeats)
         pieces = len(out[0].best.tokens)
         print(f"| {pieces} | {1000 * latency:.0f} | {1000 * latency / pieces:.2f} |", flush=True)
     return 0
