@@ -37,7 +37,7 @@ class LoopModel:
         mask = src != 0
         return Encoded(src[:, :, None].float(), mask, src[:, :1].float(), None)
 
-    def init_state(self, enc: Encoded, capacity=None, need_weights=True):
+    def init_state(self, enc: Encoded, need_weights=True):
         return None
 
     def reorder_state(self, state, idx):

@@ -44,7 +44,7 @@ def test_cached_incremental_decoding_equals_full_recompute(variant):
         enc = model.encode(batch.src, batch.src_lengths)
         hidden, (cross, self_attn) = model.decode(enc, batch.tgt_in, need_weights=True)
         full = torch.log_softmax(model.logits(hidden), -1)
-        state = model.init_state(enc, capacity=2)  # search's prepared path
+        state = model.init_state(enc)  # search's prepared path
         assert isinstance(state, SearchState)
         for t in range(batch.tgt_in.shape[1]):
             log_probs, attn, state = model.step(batch.tgt_in[:, t], state, enc)
@@ -68,7 +68,7 @@ def test_the_search_path_steps_and_reorders_like_the_reference_path():
         ref = model.init_state(ref_enc)
         assert isinstance(ref, TransformerState)
     with torch.no_grad():
-        fast = model.init_state(enc, capacity=8, need_weights=False)
+        fast = model.init_state(enc, need_weights=False)
     for t in range(batch.tgt_in.shape[1]):
         with torch.enable_grad():
             want, want_attn, ref = model.step(batch.tgt_in[:, t], ref, ref_enc)

@@ -138,7 +138,7 @@ def greedy_search(
     prev = torch.full((batch,), BOS_ID, dtype=torch.long, device=device)
     forced = _prefix_tensor(prefixes, batch, device)
     limit = max_len.to(device) + (forced != PAD_ID).sum(1)
-    state = model.init_state(enc, capacity=int(limit.max()), need_weights=attention)
+    state = model.init_state(enc, need_weights=attention)
     active = torch.arange(batch, device=device)
     hist = _History(batch, 1)
     allow = guard.allowance.to(device) if guard else None  # (A,)
@@ -248,7 +248,7 @@ def beam_search(
     forced = _prefix_tensor(prefixes, batch, device)  # (A, P) for the active sentences
     limit = (max_len.to(device) + (forced != PAD_ID).sum(1)).clamp(min=1)  # (A,)
     steps = int(limit.max())
-    state = model.init_state(enc_k, capacity=steps, need_weights=attention)
+    state = model.init_state(enc_k, need_weights=attention)
     active = torch.arange(batch, device=device)  # original index of each active sentence
 
     scores = torch.full((batch, k), NEG_INF, device=device)

@@ -114,10 +114,9 @@ class Seq2Seq(nn.Module):
         self._fast_output = LowPrecisionLinear(weight, bias, mode)
 
     # -- incremental decoding (search) -----------------------------------------------------------
-    def init_state(self, enc: Encoded, capacity: int | None = None, need_weights: bool = True):
-        """`capacity`: the most steps search will take; `need_weights` False lets `step` skip the
-        attention (a decoder may return None for it then)."""
-        return self.decoder.init_state(enc, capacity=capacity, need_weights=need_weights)
+    def init_state(self, enc: Encoded, need_weights: bool = True):
+        """`need_weights` False lets `step` skip the attention (a decoder may return None for it then)."""
+        return self.decoder.init_state(enc, need_weights=need_weights)
 
     def step(self, prev_tokens: torch.Tensor, state, enc: Encoded):
         """prev_tokens (B,) -> log-probs (B, V), attention (B, layers, heads, S) or None, new state."""

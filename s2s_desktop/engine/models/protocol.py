@@ -65,9 +65,9 @@ class Decoder(Protocol):
         `logits` (hidden -> logits) is for decoders that feed back their own predictions."""
         ...
 
-    def init_state(self, enc: Encoded, capacity: int | None = None, need_weights: bool = True) -> Any:
-        """Search's state. `capacity`: the most steps it will take; `need_weights` False: `step` may
-        return None for the attention (the caller does not record it)."""
+    def init_state(self, enc: Encoded, need_weights: bool = True) -> Any:
+        """Search's state. `need_weights` False: `step` may return None for the attention (the caller
+        does not record it)."""
         ...
 
     def step(self, embed: nn.Embedding, prev_tokens: torch.Tensor, state: Any,

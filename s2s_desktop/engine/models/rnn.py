@@ -122,7 +122,7 @@ class RNNDecoderBase(nn.Module):
 
         return self.forward_stepwise(emb, state, enc.memory, enc.src_mask, enc.keys, choose)
 
-    def init_state(self, enc: Encoded, capacity: int | None = None, need_weights: bool = True) -> RNNState:
+    def init_state(self, enc: Encoded, need_weights: bool = True) -> RNNState:
         return self._initial_state(enc.final)
 
     def step(self, embed: nn.Embedding, prev_tokens: torch.Tensor, state: RNNState, enc: Encoded):

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from s2s_desktop.engine.api import PAD_ID, ModelConfig
 from s2s_desktop.engine.models.protocol import Encoded
-from s2s_desktop.engine.models.transformer_infer import KVCache, PreparedDecoder, PreparedEncoder
+from s2s_desktop.engine.models.transformer_infer import PreparedDecoder, PreparedEncoder
 
 
 def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
@@ -196,16 +196,16 @@ class TransformerState(NamedTuple):
 
 
 class SearchState(NamedTuple):
-    """Search's state: the self-attention cache (transformer_infer.py), whose length is the next
-    position, whether to return the cross-attention weights, and the prepared weights."""
+    """Search's state: the self-attention cache (kept as the reference path keeps it), whether to
+    return the cross-attention weights, and the prepared weights (transformer_infer.py)."""
 
-    cache: KVCache
+    cache: TransformerState
     need_weights: bool
     prepared: PreparedDecoder
 
     @property
     def position(self) -> int:
-        return self.cache.length
+        return self.cache.position
 
 
 def _searching(module: nn.Module) -> bool:
@@ -296,22 +296,21 @@ class TransformerDecoder(nn.Module):
             return hidden, None
         return hidden, (torch.stack(cross_w, 1), torch.stack(self_w, 1))
 
-    def init_state(self, enc: Encoded, capacity: int | None = None,
-                   need_weights: bool = True) -> TransformerState | SearchState:
-        """`capacity` (the most positions the search will take) is not needed here; `need_weights`
-        False: `step` returns no cross-attention (faster; file translation, the server)."""
+    def init_state(self, enc: Encoded, need_weights: bool = True) -> TransformerState | SearchState:
+        """`need_weights` False: `step` returns no cross-attention (faster; file translation, the server)."""
         if not _searching(self):
             return TransformerState((), (), 0)
-        prepared = PreparedDecoder.current(self, self.precision)
-        return SearchState(prepared.new_cache(), need_weights, prepared)
+        return SearchState(TransformerState((), (), 0), need_weights, PreparedDecoder.current(self, self.precision))
 
     def step(self, embed: nn.Embedding, prev_tokens: torch.Tensor, state: TransformerState | SearchState,
              enc: Encoded):
         """prev_tokens (B,) -> hidden (B, D), cross-attention (B, layers, heads, S) or None, new state."""
         x = self.input(embed, prev_tokens[:, None], state.position)
         if isinstance(state, SearchState):
-            hidden, cross = state.prepared.step(x, state.cache, enc.keys, enc.src_mask, state.need_weights)
-            return hidden, cross, state
+            cache = state.cache
+            hidden, cross, keys, values = state.prepared.step(x, cache.keys, cache.values, enc.keys, enc.src_mask,
+                                                              state.need_weights)
+            return hidden, cross, state._replace(cache=TransformerState(keys, values, cache.position + 1))
         return self._step(x, state, enc.keys, enc.src_mask)
 
     def _step(self, x, state: TransformerState, keys, src_mask):
@@ -340,10 +339,10 @@ class TransformerDecoder(nn.Module):
         """Every linear layer of search in "bf16" or "int8" (None or "fp32": float32); see lowp.py."""
         self.precision = mode or "fp32"
 
-    @staticmethod
-    def reorder_state(state: TransformerState | SearchState, idx: torch.Tensor) -> TransformerState | SearchState:
+    @classmethod
+    def reorder_state(cls, state: TransformerState | SearchState, idx: torch.Tensor) -> TransformerState | SearchState:
         if isinstance(state, SearchState):
-            return SearchState(state.cache.reorder(idx), state.need_weights, state.prepared)
+            return state._replace(cache=cls.reorder_state(state.cache, idx))
         return TransformerState(
             tuple(k.index_select(0, idx) for k in state.keys),
             tuple(v.index_select(0, idx) for v in state.values),

@@ -7,12 +7,15 @@ of weights and one precision, what search needs:
   K and V projections of every layer into one (2 layers D x D) matrix applied once per source;
 - every linear layer of the encoder and the decoder in the precision asked for (`lowp`: float32,
   bf16, or int8 with per-row scales, so a sentence's result never depends on its batch);
-- single-query attention as batched matmuls over contiguous keys (see `KVCache` for why the cache
-  concatenates rather than preallocates);
+- single-query attention as batched matmuls over the self-attention cache, which concatenates each
+  step's keys and values as the reference path does (transformer.py's `TransformerState`). A cache
+  preallocated to the length limit and written in place was tried and measured slower on this CPU:
+  attention over the strided filled part of such a buffer cost 2.5 ms against 1.1 ms contiguous for
+  800 rows of 15 positions (2 threads), more than the copies it saves (docs/benchmarks.md);
 - the cross-attention weights returned only when the caller records them (the inspector).
 
-`PreparedEncoder.current` and `PreparedDecoder.current` rebuild when a weight changes (a training step, `load_state_dict`) or the
-precision does: parameters' version counters say so. Training never comes here; the teacher-forced
+`PreparedEncoder.current` and `PreparedDecoder.current` rebuild when a weight changes (a training
+step, `load_state_dict`) or the precision does: parameters' version counters say so. Training never comes here; the teacher-forced
 paths of transformer.py are untouched.
 """
 
@@ -29,7 +32,10 @@ from s2s_desktop.engine.models.lowp import LowPrecisionLinear
 
 
 def _lin(linears: list[nn.Linear], mode: str) -> LowPrecisionLinear:
-    """One matrix for several nn.Linear of the same input, stacked along their outputs."""
+    """One matrix for several nn.Linear of the same input, stacked along their outputs (a single one is
+    used as it is: in float32 no copy of its weights is made)."""
+    if len(linears) == 1:
+        return LowPrecisionLinear(linears[0].weight, linears[0].bias, mode)
     weight = torch.cat([m.weight for m in linears], 0)
     biases = [m.bias for m in linears]
     bias = None if any(b is None for b in biases) else torch.cat(biases, 0)
@@ -77,36 +83,6 @@ def _pre(x: torch.Tensor, layer: _Layer, i: int) -> torch.Tensor:
 def _add(x: torch.Tensor, out: torch.Tensor, layer: _Layer, i: int) -> torch.Tensor:
     x = x + out
     return layer.norms[i](x) if layer.post_norm else x
-
-
-class KVCache:
-    """Self-attention keys and values of every layer for `rows` hypotheses: keys[i] (rows, heads, t,
-    d_head), contiguous, t = `length`.
-
-    Each step appends by concatenation and a beam reorder gathers rows. A cache preallocated to the
-    length limit and written in place was tried and measured slower on this CPU: attention over the
-    strided filled part of a preallocated buffer cost 2.5 ms against 1.1 ms contiguous for 800 rows of
-    15 positions (2 threads), more than the copies it saves (bench notes in docs/benchmarks.md)."""
-
-    def __init__(self, layers: int):
-        self.keys: list[torch.Tensor | None] = [None] * layers
-        self.values: list[torch.Tensor | None] = [None] * layers
-        self.length = 0
-
-    def append(self, i: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Add position `length` of layer i (k, v (rows, heads, 1, d_head)); all keys and values so far."""
-        if self.keys[i] is None:
-            self.keys[i], self.values[i] = k.contiguous(), v.contiguous()
-        else:
-            self.keys[i] = torch.cat([self.keys[i], k], dim=2)
-            self.values[i] = torch.cat([self.values[i], v], dim=2)
-        return self.keys[i], self.values[i]
-
-    def reorder(self, idx: torch.Tensor) -> KVCache:
-        """The cache of rows `idx` (beam reorder, finished sentences leaving), in place."""
-        self.keys = [None if k is None else k.index_select(0, idx) for k in self.keys]
-        self.values = [None if v is None else v.index_select(0, idx) for v in self.values]
-        return self
 
 
 class _Prepared:
@@ -169,11 +145,11 @@ class PreparedDecoder(_Prepared):
         for all of them."""
         return tuple(part.contiguous() for part in self._heads(self.cross_kv(memory), 2 * len(self.layers)))
 
-    def new_cache(self) -> KVCache:
-        return KVCache(len(self.layers))
-
-    def step(self, x: torch.Tensor, cache: KVCache, keys, src_mask: torch.Tensor, need_weights: bool):
-        """One position: x (N, 1, D) -> hidden (N, D), cross weights (N, layers, heads, S) or None.
+    def step(self, x: torch.Tensor, cached_keys: tuple, cached_values: tuple, keys, src_mask: torch.Tensor,
+             need_weights: bool):
+        """One position: x (N, 1, D), the self-attention cache per layer ((N, H, t, Dh) each; empty at the
+        first position) -> hidden (N, D), cross weights (N, layers, heads, S) or None, and the cache
+        with this position appended.
 
         Attention over one query is three small batched matmuls here: `scaled_dot_product_attention`
         costs several times more for a single query on a CPU (measured), and the source mask is one
@@ -183,10 +159,15 @@ class PreparedDecoder(_Prepared):
         s_len = src_mask.shape[1]
         bias = x.new_zeros((n, 1, s_len)).masked_fill_(~src_mask[:, None, :], float("-inf"))
         bias = bias[:, None].expand(n, h, 1, s_len).reshape(n * h, 1, s_len)
-        cross = []
+        cross, new_k, new_v = [], [], []
         for i, layer in enumerate(self.layers):
             q, k, v = self._heads(layer.qkv(_pre(x, layer, 0)), 3)
-            k, v = cache.append(i, k, v)  # (N, H, t, Dh), contiguous
+            if cached_keys:
+                k, v = torch.cat([cached_keys[i], k], dim=2), torch.cat([cached_values[i], v], dim=2)
+            else:
+                k, v = k.contiguous(), v.contiguous()
+            new_k.append(k)  # (N, H, t, Dh)
+            new_v.append(v)
             t = k.shape[2]
             w = torch.softmax(torch.bmm(q.reshape(n * h, 1, dh), k.reshape(n * h, t, dh).transpose(1, 2)).mul_(scale),
                               dim=-1)  # every cached position is in the past: no mask
@@ -201,5 +182,4 @@ class PreparedDecoder(_Prepared):
             a = torch.bmm(w, cv.reshape(n * h, s_len, dh)).view(n, 1, h * dh)
             x = _add(x, layer.cross_out(a), layer, 1)
             x = _add(x, layer.feed_forward(_pre(x, layer, 2)), layer, 2)
-        cache.length += 1
-        return self.norm(x).squeeze(1), (torch.stack(cross, 1) if need_weights else None)
+        return self.norm(x).squeeze(1), (torch.stack(cross, 1) if need_weights else None), tuple(new_k), tuple(new_v)
