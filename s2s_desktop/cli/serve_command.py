@@ -94,7 +94,8 @@ def _serve(args, sock, keys) -> int:
         log_text=args.log_text, decode=dataclasses.replace(DecodeOptions(), beam=args.beam, alternatives=0),
     )
     only = library_models(lambda line: print(f"s2s: {line}", file=sys.stderr)) if args.library else {}
-    files = list(only) + (model_files(args.model, args.models) if args.model or args.models or not only else [])
+    named = args.model or args.models or not args.library  # model_files gives the built-in ones when none is named
+    files = list(only) + (model_files(args.model, args.models) if named else [])
     registry = open_models(
         list(dict.fromkeys(files)),
         lambda translator, name: BatchWorker(translator, name, max_queue=args.queue),
