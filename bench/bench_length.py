@@ -35,10 +35,7 @@ FALLBACK = ("A man in a blue shirt is standing on a ladder cleaning windows. Two
 
 def source_of(tok, text: str, pieces: int, offset: int = 0) -> str:
     """About `pieces` pieces of `text` starting at piece `offset`, as text."""
-    ids = tok.encode(text)
-    chunk = ids[offset : offset + pieces]
-    out = tok.decode(chunk)
-    return out
+    return tok.decode(tok.encode(text)[offset : offset + pieces])
 
 
 def timed(fn, repeats: int) -> float:

@@ -24,7 +24,7 @@ from s2s_desktop.engine import metrics
 from s2s_desktop.engine.formats.model_header import ModelHeader, read_model_header
 from s2s_desktop.engine.training.run_folder import BEST_FILE
 from s2s_desktop.errors import S2SError
-from s2s_desktop.settings import Settings
+from s2s_desktop.settings import Settings, load_settings
 
 BUILT_IN, TRAINED, IMPORTED, OPENED, ADDED = "built-in", "trained here", "imported", "opened", "added"
 SOURCES = (BUILT_IN, TRAINED, IMPORTED, OPENED, ADDED)  # the order the library lists (and prefers) them in
@@ -144,6 +144,13 @@ def scan(settings: Settings) -> list[LibraryEntry]:
     return entries
 
 
+def scan_saved() -> tuple[list[LibraryEntry], str | None]:
+    """`scan` of the settings saved on this machine (what the CLI reads), and the warning loading them
+    gave (None)."""
+    settings, warning = load_settings()
+    return scan(settings), warning
+
+
 def read_entry(path: str, source: str, recent: int | None = None) -> LibraryEntry:
     try:
         return LibraryEntry(path, source, read_model_header(path), recent=recent)
@@ -174,7 +181,7 @@ def per_pair(entries: list[LibraryEntry]) -> dict[str, tuple[str, ...]]:
         if entry is not None:
             chosen.setdefault(entry.path, []).append(tgt)
     order = {e.path: i for i, e in enumerate(entries)}
-    return {path: tuple(dict.fromkeys(t)) for path, t in sorted(chosen.items(), key=lambda kv: order[kv[0]])}
+    return {path: tuple(t) for path, t in sorted(chosen.items(), key=lambda kv: order[kv[0]])}
 
 
 def available(entries: list[LibraryEntry]) -> str:

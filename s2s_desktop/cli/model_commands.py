@@ -145,12 +145,10 @@ def _library_model(args) -> str:
     if args.model or not (args.src_lang or args.tgt_lang):
         return model_or_bundled(args)
     from s2s_desktop import library
-    from s2s_desktop.settings import load_settings
 
-    settings, warning = load_settings()
+    entries, warning = library.scan_saved()
     if warning:
         print(f"s2s: {warning}", file=sys.stderr)
-    entries = library.scan(settings)
     entry = library.choose(entries, args.src_lang, args.tgt_lang)
     if entry is None:
         raise_usage(f"no model in the library translates {args.src_lang or 'any language'} -> "

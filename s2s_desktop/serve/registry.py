@@ -108,12 +108,10 @@ class ModelRegistry:
 def library_models(report: Callable[[str], None] = lambda line: None) -> dict[Path, tuple[str, ...]]:
     """The app's library, one model per language pair: {file: the target languages to serve from it}."""
     from s2s_desktop import library
-    from s2s_desktop.settings import load_settings
 
-    settings, warning = load_settings()
+    entries, warning = library.scan_saved()
     if warning:
         report(warning)
-    entries = library.scan(settings)
     for e in entries:
         if e.header is None:
             report(f"skipped {e.path}: {e.error}")
