@@ -82,6 +82,7 @@ def _serve(args, sock, keys) -> int:
     import dataclasses
 
     from s2s_desktop.engine.api import DecodeOptions
+    from s2s_desktop.engine.torch_thread import TorchThread
     from s2s_desktop.serve.app import ServeSettings, build_app
     from s2s_desktop.serve.batcher import BatchWorker
     from s2s_desktop.serve.registry import library_models, model_files, open_models
@@ -96,11 +97,15 @@ def _serve(args, sock, keys) -> int:
     only = library_models(lambda line: print(f"s2s: {line}", file=sys.stderr)) if args.library else {}
     named = args.model or args.models or not args.library  # model_files gives the built-in ones when none is named
     files = list(only) + (model_files(args.model, args.models) if named else [])
-    registry = open_models(
-        list(dict.fromkeys(files)),
-        lambda translator, name: BatchWorker(translator, name, max_queue=args.queue),
-        args.device, args.threads, args.precision, report=lambda line: print(f"model {line}", flush=True),
-        only=only,
-    )
-    run(build_app(registry, settings), sock, grace=min(args.timeout, 10))
+    torch_thread = TorchThread()  # every model loads and decodes there: torch is 3x slower on two threads
+    try:
+        registry = open_models(
+            list(dict.fromkeys(files)),
+            lambda translator, name: BatchWorker(translator, name, max_queue=args.queue, runner=torch_thread.call),
+            args.device, args.threads, args.precision, report=lambda line: print(f"model {line}", flush=True),
+            only=only, runner=torch_thread.call,
+        )
+        run(build_app(registry, settings), sock, grace=min(args.timeout, 10))
+    finally:
+        torch_thread.close()
     return 0

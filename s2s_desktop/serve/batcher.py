@@ -5,8 +5,10 @@ so each model gets one thread that owns it. Requests put a `Job` (their sentence
 the thread waits a few milliseconds for more jobs with the same decoding options, then hands all their
 sentences to `Translator.translate` as one call, which sorts them into length buckets. Each job gets its
 own slice of the results through a `concurrent.futures.Future` (awaitable from asyncio with
-`asyncio.wrap_future`). A cancelled job (its client went away or its time ran out) leaves the queue at
-once; a batch whose jobs are all cancelled stops after the current length bucket.
+`asyncio.wrap_future`). The decoding itself runs through `runner`: in `s2s serve` the process's one torch
+thread (engine/torch_thread.py: torch on a second thread is 3x slower here), shared by every model.
+A cancelled job (its client went away or its time ran out) leaves the queue at once; a batch whose jobs
+are all cancelled stops after the current length bucket.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from s2s_desktop.engine.api import DecodeOptions, Translation
+from s2s_desktop.engine.torch_thread import call_here
 from s2s_desktop.errors import S2SError
 
 log = logging.getLogger("s2s.serve")
@@ -67,8 +70,10 @@ class BatchWorker:
     """The thread that owns one model; `submit` from any thread, results come back on the job's future."""
 
     def __init__(self, translator: SupportsTranslate, name: str, max_queue: int = 64, wait_ms: float = 5.0,
-                 max_batch: int = 64, batch_tokens: int = 8000, regroup_ms: float = 30.0):
+                 max_batch: int = 64, batch_tokens: int = 8000, regroup_ms: float = 30.0,
+                 runner: Callable[..., Any] = call_here):
         self.translator = translator
+        self.runner = runner  # runner(fn, *args, **kwargs): where the translator's calls run
         self.name = name
         self.max_queue = max_queue  # waiting requests; the next one gets QueueFull
         self.wait = wait_ms / 1000  # how long an idle worker waits for more requests before decoding
@@ -170,13 +175,16 @@ class BatchWorker:
     def _decode(self, batch: list[Job]) -> None:
         flat = [s for job in batch for s in job.sentences]
         opts, target = batch[0].key
-        try:
+        def decode() -> list[Translation]:
             if target is not None:
                 self.translator.target_language = target
-            out = self.translator.translate(
+            return self.translator.translate(
                 flat, opts, batch_tokens=self.batch_tokens,
                 progress=lambda done, total: not all(job.cancelled for job in batch), attention=False,
             )
+
+        try:
+            out = self.runner(decode)
         except Exception as exc:  # delivered to each request; the route decides 400 or 500
             if not isinstance(exc, S2SError):
                 log.exception("the %s model failed on a batch of %d sentences", self.name, len(flat))

@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from s2s_desktop.engine.formats.argos_export import LANGUAGE_NAMES
+from s2s_desktop.engine.torch_thread import call_here
 from s2s_desktop.errors import ConfigError
 from s2s_desktop.serve.batcher import BatchWorker
 
@@ -124,16 +126,18 @@ def library_models(report: Callable[[str], None] = lambda line: None) -> dict[Pa
 def open_models(paths: Sequence[Path], make_worker: Callable[[object, str], BatchWorker], device: str = "auto",
                 threads: int | None = None, precision: str = "auto",
                 report: Callable[[str], None] = lambda line: None,
-                only: dict[Path, tuple[str, ...]] | None = None) -> ModelRegistry:
+                only: dict[Path, tuple[str, ...]] | None = None,
+                runner: Callable[..., Any] = call_here) -> ModelRegistry:
     """Load each file on `device` and give it a worker (`make_worker(translator, "en→de")`). `only` keeps
-    a multilingual model to some of its target languages (another model serves the rest)."""
+    a multilingual model to some of its target languages (another model serves the rest). The loading
+    runs through `runner` (the thread that will decode: engine/torch_thread.py)."""
     from s2s_desktop.engine.decoding.service import Translator
 
     served: list[ServedModel] = []
     try:
         for path in paths:
-            translator = Translator.open(str(path), device, threads, precision)
-            info = translator.info()
+            translator = runner(Translator.open, str(path), device, threads, precision)
+            info = runner(translator.info)
             source = info.src_lang.strip().lower()
             multilingual = bool(info.target_languages)
             targets = tuple(info.target_languages) if multilingual else (info.tgt_lang.strip().lower(),)

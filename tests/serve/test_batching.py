@@ -10,6 +10,8 @@ import sys
 import threading
 import time
 import urllib.parse
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -37,9 +39,11 @@ class SlowTranslator:
         self.calls: list[int] = []  # sentences per translate() call
         self.decoded = 0  # sentences actually worked on
         self.started = threading.Event()
+        self.threads: set[int] = set()  # the threads translate() ran on
 
     def translate(self, texts, opts=OPTS, batch_tokens=4000, progress=None, attention=True):
         self.calls.append(len(texts))
+        self.threads.add(threading.get_ident())
         self.started.set()
         out = []
         for text in texts:
@@ -113,6 +117,42 @@ def test_close_fails_the_waiting_jobs_and_refuses_new_ones():
         waiting.future.result(5)
     with pytest.raises(ShuttingDown):
         worker.submit(["three"], OPTS)
+
+
+def test_every_model_loads_and_decodes_on_the_one_torch_thread(monkeypatch, tmp_path):
+    """torch is 3x slower on a second thread (engine/torch_thread.py): the batching threads only hand over."""
+    from s2s_desktop.engine.decoding import service
+    from s2s_desktop.engine.torch_thread import TorchThread
+    from s2s_desktop.serve.registry import open_models
+
+    loaded: list[int] = []
+    fakes: list[SlowTranslator] = []
+
+    def fake_open(path, device="auto", threads=None, precision="auto"):
+        loaded.append(threading.get_ident())
+        fake = SlowTranslator()
+        src, tgt = Path(path).stem.split("-")
+        fake.info = lambda: SimpleNamespace(src_lang=src, tgt_lang=tgt, target_languages=(), parameters=1000,
+                                            device="cpu", precision=precision)
+        fakes.append(fake)
+        return fake
+
+    monkeypatch.setattr(service.Translator, "open", staticmethod(fake_open))
+    torch_thread = TorchThread()
+    try:
+        registry = open_models([tmp_path / "en-de.s2s", tmp_path / "de-en.s2s"],
+                               lambda t, name: BatchWorker(t, name, wait_ms=0, runner=torch_thread.call),
+                               runner=torch_thread.call)
+        try:
+            jobs = [m.worker.submit(["a b"], OPTS) for m in registry.models for _ in range(3)]
+            assert all([t.text for t in job.future.result(5)] == ["b a"] for job in jobs)
+        finally:
+            registry.close()
+    finally:
+        torch_thread.close()
+    assert set(loaded) == {torch_thread.ident}
+    assert set.union(*(f.threads for f in fakes)) == {torch_thread.ident}
+    assert threading.get_ident() != torch_thread.ident
 
 
 # -- the app under uvicorn, in a thread ------------------------------------------------------------------
