@@ -174,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from s2s_desktop.gui import qt_fixes
+
+    problem = qt_fixes.problem()
+    if problem:  # this PySide6 release would abort the interpreter a few minutes in
+        print(problem, file=sys.stderr)
+        qt_fixes.exit_now(2)
     from s2s_desktop import __version__
     from s2s_desktop.assets import app_icon
     from s2s_desktop.gui.main_window import MainWindow
