@@ -7,10 +7,52 @@ Torch-free and Qt-free like `api`, which re-exports every name here.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from s2s_desktop.errors import CheckpointError
+
+
+def _number(value: Any, whole: bool) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) if whole else math.isfinite(value) or value != value  # NaN: a diverged loss
+
+
+_SCALARS = {"int": lambda v: _number(v, True), "float": lambda v: _number(v, False),
+            "str": lambda v: isinstance(v, str), "bool": lambda v: isinstance(v, bool)}
+
+
+def _check_fields(obj: Any) -> None:
+    """Every field of the type its annotation names (the log is a file: "step": null must not reach the
+    plots or the run history). Raises TypeError naming the field."""
+    for f in fields(obj):
+        value, kind = getattr(obj, f.name), str(f.type)
+        optional = kind.endswith(" | None")
+        kind = kind.removesuffix(" | None")
+        if value is None and optional:
+            continue
+        if kind in _SCALARS:
+            ok = _SCALARS[kind](value)
+        elif kind.startswith("dict["):
+            ok = isinstance(value, dict) and all(isinstance(k, str) for k in value)
+            if ok and kind == "dict[str, float]":
+                ok = all(_number(v, False) for v in value.values())
+        elif kind.startswith("tuple["):
+            ok = isinstance(value, tuple)
+            if ok and kind == "tuple[str, ...]":
+                ok = all(isinstance(v, str) for v in value)
+            for item in value if ok else ():
+                if dataclasses.is_dataclass(item):
+                    _check_fields(item)
+        elif dataclasses.is_dataclass(value):
+            _check_fields(value)
+            ok = True
+        else:
+            ok = True  # a type this check does not know: the class's _decode shaped it
+        if not ok:
+            raise TypeError(f"{f.name} must be {kind} (got {value!r:.60})")
 
 
 @dataclass(frozen=True)
@@ -34,7 +76,9 @@ class Event:
         names = {f.name for f in fields(event_cls)}
         try:
             values = event_cls._decode({k: v for k, v in data.items() if k != "event"})
-            return event_cls(**{k: v for k, v in values.items() if k in names})
+            event = event_cls(**{k: v for k, v in values.items() if k in names})
+            _check_fields(event)
+            return event
         except (TypeError, AttributeError) as exc:  # a required field is missing, or not the right shape
             raise CheckpointError(f"a {event_cls.kind!r} event in metrics.jsonl is malformed: {exc}") from exc
 

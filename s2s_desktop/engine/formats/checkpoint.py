@@ -142,6 +142,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
     header, data = read_header(path)
     try:
         info = json.loads(header["__metadata__"]["meta"])
+        _check_meta(info)
         cfg = ModelConfig.from_dict(info["model"])
     except (KeyError, ValueError, TypeError, S2SError) as exc:
         raise CheckpointError(f"{path} has corrupt metadata ({exc})") from exc
@@ -158,11 +159,12 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
             tgt_tok = src_tok if tgt_bytes is None else Tokenizer(tgt_bytes.numpy().tobytes())
     except (KeyError, ValueError, TypeError, AttributeError, S2SError) as exc:
         raise CheckpointError(f"{path} has a missing or corrupt tokenizer ({exc})") from exc
+    state = {k[len("model.") :]: v.float() if v.is_floating_point() else v for k, v in tensors.items() if k.startswith("model.")}
+    _check_shapes(path, cfg, {k: tuple(v.shape) for k, v in state.items()})
     try:
         model = build_model(cfg)
     except S2SError as exc:
         raise CheckpointError(f"{path}: {exc}") from exc
-    state = {k[len("model.") :]: v.float() if v.is_floating_point() else v for k, v in tensors.items() if k.startswith("model.")}
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -176,6 +178,48 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
         raise CheckpointError(f"{path}: its generation rules are invalid ({exc})") from exc
     model.to(device).eval()
     return LoadedModel(model, src_tok, tgt_tok, info, str(path))
+
+
+_META_TYPES = {"src_lang": str, "tgt_lang": str, "training": dict, "provenance": dict, "storage": str,
+               "app_version": str, "joint_vocab": bool, "tokenizer": dict, "generation": dict}
+
+
+def _check_meta(info: Any) -> None:
+    """The metadata's own fields of the types every reader assumes (raises TypeError naming the field)."""
+    if not isinstance(info, dict):
+        raise TypeError("the metadata is not a JSON object")
+    for name in ("src_lang", "tgt_lang"):
+        value = info.get(name)
+        if not isinstance(value, str) or not value.strip() or len(value) > 32:
+            raise TypeError(f"{name} must be a short language code (got {value!r:.40})")
+    for name, kind in _META_TYPES.items():
+        if info.get(name) is not None and not isinstance(info[name], kind):
+            raise TypeError(f"{name} must be a {kind.__name__} (got {type(info[name]).__name__})")
+
+
+def _check_shapes(path, cfg: ModelConfig, have: dict[str, tuple[int, ...]]) -> None:
+    """The model the config describes, built on the meta device (no memory), has exactly the file's tensors:
+    a hostile size ("emb_size": 10**9) or layer count is refused here, before anything is allocated."""
+    sizes = {k: v for k, v in cfg.to_dict().items() if isinstance(v, int) and not isinstance(v, bool)}
+    for name, value in sizes.items():
+        if value > 2**31:
+            raise CheckpointError(f"{path}: the model config's {name} ({value}) is too large")
+    if any(n > len(have) for k, n in sizes.items() if k.endswith("_layers")):  # each layer holds a tensor
+        raise CheckpointError(f"{path}: the model config asks for more layers than the file has tensors")
+    try:
+        with torch.device("meta"):
+            skeleton = build_model(cfg)
+    except S2SError as exc:
+        raise CheckpointError(f"{path}: {exc}") from exc
+    except (RuntimeError, ValueError, TypeError, OverflowError) as exc:  # sizes torch cannot even describe
+        raise CheckpointError(f"{path}: the model config is invalid ({str(exc).splitlines()[0]})") from exc
+    want = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    if want != have:
+        missing, extra = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+        wrong = sorted(k for k in set(want) & set(have) if want[k] != have[k])
+        what = (f"missing {missing[0]}" if missing else f"unexpected {extra[0]}" if extra
+                else f"{wrong[0]} is {list(have[wrong[0]])} in the file, {list(want[wrong[0]])} by the config")
+        raise CheckpointError(f"{path}: the weights do not match the model config ({what})")
 
 
 def _imported_tokenizers(meta: Any, tensors: dict[str, torch.Tensor]):

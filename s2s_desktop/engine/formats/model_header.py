@@ -113,14 +113,14 @@ def check_header(path: Path, raw: bytes, size: int) -> dict[str, Any]:
                               "s2s-desktop can only open models it trained or imported")
     try:
         version = int(metadata.get("format_version", ""))
-    except ValueError as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise CheckpointError(f"{path} has an invalid format version") from exc
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{path} was written by a newer s2s-desktop (model format {version}; this version "
                               f"reads up to {FORMAT_VERSION}). Update s2s-desktop to open it.")
     try:
         end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
         raise CheckpointError(f"{path} has a corrupt tensor list in its header ({exc})") from exc
     if 8 + len(raw) + end > size:
         raise CheckpointError(f"{path} is truncated: expected {8 + len(raw) + end} bytes, found {size} "
@@ -133,7 +133,9 @@ def _parse(path: Path, size: int, raw: bytes) -> ModelHeader:
     metadata = header["__metadata__"]
     try:
         parameters = sum(math.prod(v["shape"]) for k, v in header.items() if k.startswith("model."))
-    except (KeyError, TypeError, ValueError) as exc:
+        if not isinstance(parameters, int):
+            raise TypeError(f"a tensor shape is not a list of whole numbers ({parameters!r:.40})")
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise CheckpointError(f"{path} has a corrupt tensor list in its header ({exc})") from exc
     try:
         meta = json.loads(metadata["meta"])

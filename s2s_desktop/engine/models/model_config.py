@@ -19,6 +19,7 @@ to its section. Fields with `help` become `s2s train` flags; `choices` and `mini
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -149,9 +150,33 @@ class ModelConfig:
         if unknown:
             raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
         try:
-            return cls(**data)
+            cfg = cls(**data)
         except TypeError as exc:
             raise ConfigError(f"{where}: {exc}") from exc
+        for part in (cfg, cfg.arch_config) if cfg.arch in SECTIONS else (cfg,):
+            _check_types(part, where)
+        return cfg
+
+
+def _check_types(part: Any, where: str) -> None:
+    """Each field of the type its default has (a file is hostile: "heads": null or "emb_size": 1e400 must
+    be refused by name here, not fail somewhere inside torch)."""
+    for f in fields(part):
+        value, default = getattr(part, f.name), f.default
+        if f.name in SECTIONS or default is None or value is None and default is None:
+            continue
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        elif isinstance(default, str):
+            ok = isinstance(value, str)
+        else:
+            continue
+        if not ok:
+            raise ConfigError(f"{where}: {f.name} must be a {type(default).__name__} (got {value!r:.80})")
 
 
 # Architecture name -> its section class, from the fields above (the registry names the same ones).
