@@ -31,8 +31,10 @@ def rewritten(src, dst, metadata=None, meta=None, model=None, tensor=None):
 @pytest.mark.parametrize("change, words", [
     ({"metadata": {"format_version": None}}, "invalid format version"),
     ({"tensor": {"model.output.bias": {"data_offsets": [0, float("inf")]}}}, "corrupt tensor list"),
+    ({"tensor": {"model.output.bias": {"shape": [2**31 - 1, "00"]}}}, "corrupt tensor list|is corrupt"),
 ])
 def test_header_fields_of_the_wrong_type(tiny_model_file, tmp_path, change, words):
+    """(The shape ["00"] * 2**31 made the library's header reader build a 4 GB string.)"""
     path = rewritten(tiny_model_file, tmp_path / "m.s2s", **change)
     for reader in (read_model_header, load_model):
         with pytest.raises(CheckpointError, match=words):

@@ -132,9 +132,11 @@ def _parse(path: Path, size: int, raw: bytes) -> ModelHeader:
     header = check_header(path, raw, size)
     metadata = header["__metadata__"]
     try:
-        parameters = sum(math.prod(v["shape"]) for k, v in header.items() if k.startswith("model."))
-        if not isinstance(parameters, int):
-            raise TypeError(f"a tensor shape is not a list of whole numbers ({parameters!r:.40})")
+        shapes = [v["shape"] for k, v in header.items() if k.startswith("model.")]
+        if not all(isinstance(s, list) and all(type(n) is int and n >= 0 for n in s) for s in shapes):
+            # (checked before multiplying: ["00"] * 2**31 is a 4 GB string)
+            raise TypeError("a tensor shape is not a list of whole numbers")
+        parameters = sum(math.prod(s) for s in shapes)
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise CheckpointError(f"{path} has a corrupt tensor list in its header ({exc})") from exc
     try:
