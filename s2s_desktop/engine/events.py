@@ -24,8 +24,8 @@ _SCALARS = {"int": lambda v: _number(v, True), "float": lambda v: _number(v, Fal
             "str": lambda v: isinstance(v, str), "bool": lambda v: isinstance(v, bool)}
 
 
-def _check_fields(obj: Any) -> None:
-    """Every field of the type its annotation names (the log is a file: "step": null must not reach the
+def check_fields(obj: Any) -> None:
+    """Every field of the type its annotation names (the log and the resume state are files: "step": null must not reach the
     plots or the run history). Raises TypeError naming the field."""
     for f in fields(obj):
         value, kind = getattr(obj, f.name), str(f.type)
@@ -45,9 +45,11 @@ def _check_fields(obj: Any) -> None:
                 ok = all(isinstance(v, str) for v in value)
             for item in value if ok else ():
                 if dataclasses.is_dataclass(item):
-                    _check_fields(item)
+                    check_fields(item)
+        elif kind.startswith("list["):
+            ok = isinstance(value, list) and (kind != "list[int]" or all(_number(v, True) for v in value))
         elif dataclasses.is_dataclass(value):
-            _check_fields(value)
+            check_fields(value)
             ok = True
         else:
             ok = True  # a type this check does not know: the class's _decode shaped it
@@ -77,7 +79,7 @@ class Event:
         try:
             values = event_cls._decode({k: v for k, v in data.items() if k != "event"})
             event = event_cls(**{k: v for k, v in values.items() if k in names})
-            _check_fields(event)
+            check_fields(event)
             return event
         except (TypeError, AttributeError) as exc:  # a required field is missing, or not the right shape
             raise CheckpointError(f"a {event_cls.kind!r} event in metrics.jsonl is malformed: {exc}") from exc

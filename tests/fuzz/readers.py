@@ -48,8 +48,8 @@ def resume(path: str):
     from s2s_desktop.engine.training.resume_state import load_resume
 
     state = load_resume(Path(path).parent)
-    state.configs()
-    state.progress()
+    assert isinstance(state.configs, dict)
+    state.progress  # noqa: B018 - the property builds Progress from the file
     state.tokenizers()
     return state
 

@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load as st_load
 
 from s2s_desktop.engine.data.tokenizer import Tokenizer
+from s2s_desktop.engine.events import check_fields
 from s2s_desktop.engine.formats.atomic import atomic_write
 from s2s_desktop.engine.formats.checkpoint import bytes_tensor
 from s2s_desktop.engine.formats.safetensors_io import serialize
@@ -131,8 +132,27 @@ def load_resume(run_dir: Path) -> ResumeState:
         if header.get("format") != RESUME_FORMAT:
             raise CheckpointError(f"{path} is not an s2s-desktop resume file")
         meta = json.loads(header["state"])
+        state = ResumeState(tensors, meta)
+        _check_state(state)
     except CheckpointError:
         raise
     except Exception as exc:
         raise CheckpointError(f"{path} is corrupt ({exc}); the run cannot be resumed from it") from exc
-    return ResumeState(tensors, meta)
+    return state
+
+
+def _check_state(state: ResumeState) -> None:
+    """What a resume reads later, read now (a file is hostile: a field of the wrong type is refused here,
+    by name, not halfway through restoring a run)."""
+    meta = state.meta
+    if not isinstance(meta, dict):
+        raise TypeError("its state is not a JSON object")
+    for name, kind in (("progress", dict), ("configs", dict), ("optim_groups", list), ("optim_scalars", dict)):
+        if not isinstance(meta.get(name), kind):
+            raise TypeError(f"{name} must be a {kind.__name__}")
+    check_fields(state.progress)
+    for name in ("tokenizer.src", "tokenizer.tgt"):
+        tensor = state.tensors.get(name)
+        if tensor is None or tensor.dtype != torch.uint8 or tensor.dim() != 1:
+            raise TypeError(f"{name} is missing or not a byte string")
+    state.tokenizers()
