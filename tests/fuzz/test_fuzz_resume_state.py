@@ -52,7 +52,7 @@ def test_a_hostile_resume_state_is_refused_by_name(resume_bytes, isolated, tmp_p
     ({"configs": []}, "configs must be a dict"),
 ])
 def test_resume_fields_of_the_wrong_type_are_refused_on_reading(resume_bytes, tmp_path, state, words):
-    """(Found by the property's reader: these loaded, and failed later, halfway through a resume.)"""
+    """(These loaded before, and would have failed later, halfway through a resume.)"""
     import json
 
     from s2s_desktop.engine.training.resume_state import load_resume
