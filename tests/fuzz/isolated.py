@@ -68,6 +68,12 @@ class Isolated:
             self.close()  # a process that ran out of memory is not trusted with the next input
         return outcome
 
+    def holds(self, path: Path, data: bytes) -> None:
+        """The property of every reader: `data` written to `path` is read, or refused by name."""
+        path.write_bytes(data)
+        outcome = self.run(path)
+        assert outcome.kind in GOOD, (outcome.kind, outcome.detail)
+
     def _failed(self, outcome: Outcome) -> Outcome:
         self.tally[outcome.kind] += 1
         self.close()
