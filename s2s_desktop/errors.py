@@ -25,6 +25,10 @@ class CheckpointError(S2SError):
     """A model file or run folder is missing, corrupt, foreign or from a newer version."""
 
 
+class ModelError(S2SError):
+    """A model loaded but cannot be used: its scores are not finite numbers (corrupt or overflowing weights)."""
+
+
 class TrainingError(S2SError):
     """Training cannot continue (NaN loss, unwritable run folder, full disk...)."""
 

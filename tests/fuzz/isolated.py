@@ -71,6 +71,10 @@ class Isolated:
     def holds(self, path: Path, data: bytes) -> None:
         """The property of every reader: `data` written to `path` is read, or refused by name."""
         path.write_bytes(data)
+        self.check(path)
+
+    def check(self, path: Path) -> None:
+        """The reader of `path` (a file or a folder already written) returns or raises a named error."""
         outcome = self.run(path)
         assert outcome.kind in GOOD, (outcome.kind, outcome.detail)
 

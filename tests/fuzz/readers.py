@@ -54,4 +54,36 @@ def resume(path: str):
     return state
 
 
-READERS = {f.__name__: f for f in (model_header, load_model, translate, settings, metrics, resume)}
+def corpus(path: str):
+    """A training corpus as `s2s train` reads it: a TSV file, or `path` (.en) with the .de file beside
+    it; then a SentencePiece model is trained on its sources (native code on the hostile text)."""
+    from s2s_desktop.engine.data.corpus import read_parallel
+    from s2s_desktop.engine.data.tokenizer import train_tokenizer
+
+    pair = Path(path).with_suffix(".de")
+    found = read_parallel(src=path, tgt=pair) if pair.exists() else read_parallel(tsv=path)
+    tok = train_tokenizer(found.sources[:2000], 60)
+    return tok.decode(tok.encode(found.sources[0]))
+
+
+def sentencepiece(path: str):
+    """A SentencePiece model's bytes alone (as embedded in a model file): load, encode, decode."""
+    from s2s_desktop.engine.data.tokenizer import Tokenizer
+
+    tok = Tokenizer(Path(path).read_bytes())
+    ids = tok.encode("Ünïcode, numbers 12.5 and <b>tags</b>")
+    return tok.decode(ids), tok.ids_to_pieces(range(min(len(tok), 50)))
+
+
+def marian(path: str):
+    """`path` is a Hugging Face Marian folder: import it, then open the result and translate with it."""
+    from s2s_desktop.engine.formats.marian_import import import_marian
+
+    out = Path(path).parent / "imported.s2s"
+    out.unlink(missing_ok=True)
+    import_marian(path, out)
+    return translate(str(out))
+
+
+READERS = {f.__name__: f for f in (model_header, load_model, translate, settings, metrics, resume, corpus,
+                                    sentencepiece, marian)}

@@ -77,3 +77,43 @@ def test_an_event_with_null_fields_is_skipped_and_the_run_still_summarised(tmp_p
     (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(e) for e in (good, bad, wrong)) + "\n")
     assert [e.step for e in read_metrics(tmp_path / "metrics.jsonl")] == [5]
     assert summarize_run(tmp_path).steps == 5
+
+
+def test_a_sentencepiece_piece_that_is_not_utf8_is_refused_at_load(tiny_tokenizers):
+    """SentencePiece loads such a model, and then every encode, decode and piece listing raised
+    UnicodeDecodeError (found by mutating a piece's string field)."""
+    from s2s_desktop.engine.data.tokenizer import Tokenizer
+    from s2s_desktop.errors import TokenizerError
+    from tests.fuzz.protobuf import parse, serialize
+
+    fields = parse(tiny_tokenizers[0].model_bytes)
+    i = next(i for i, (number, _, _) in enumerate(fields) if number == 1 and i > 4)  # an ordinary piece
+    piece = parse(fields[i][2])
+    piece[0] = (1, 2, b"\x80\xff")
+    fields[i] = (1, 2, serialize(piece))
+    with pytest.raises(TokenizerError, match="not UTF-8"):
+        Tokenizer(serialize(fields))
+
+
+def test_a_corpus_of_only_overlong_lines_gets_a_message_not_sentencepiece_internals():
+    from s2s_desktop.engine.data.tokenizer import train_tokenizer
+    from s2s_desktop.errors import TokenizerError
+
+    with pytest.raises(TokenizerError, match="every sentence is longer than 8192 bytes"):
+        train_tokenizer(["word " * 2000] * 3, 40)
+
+
+def test_a_model_whose_scores_are_all_nan_raises_a_model_error(tiny_model_file):
+    """A corrupt weight (an exponent byte flipped in a Marian file) made every beam score NaN, and the
+    service then indexed an empty n-best list (IndexError)."""
+    import torch
+
+    from s2s_desktop.engine.api import DecodeOptions
+    from s2s_desktop.engine.decoding.service import Translator
+    from s2s_desktop.errors import ModelError
+
+    translator = Translator.open(str(tiny_model_file), "cpu", 1, "fp32")
+    with torch.no_grad():
+        translator.model.output.bias.fill_(float("nan"))
+    with pytest.raises(ModelError, match="no finite score"):
+        translator.translate(["one two"], DecodeOptions(beam=2))

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-import sentencepiece as spm
+from s2s_desktop.engine.data.tokenizer import sentencepiece_processor
 
 if TYPE_CHECKING:
     from s2s_desktop.engine.formats.marian import MarianTokenizerAssets
@@ -30,9 +30,7 @@ class MarianTokenizer:
         self.assets = assets
         self._spm = {}
         for side, data in zip(SIDES, (assets.source_spm, assets.target_spm)):
-            sp = spm.SentencePieceProcessor()
-            sp.LoadFromSerializedProto(data)
-            self._spm[side] = sp
+            self._spm[side] = sentencepiece_processor(data)
         self.vocab = assets.vocab
         self._ids = {piece: i for i, piece in enumerate(assets.vocab)}
         self.unk_id = self._ids[assets.unk_token]

@@ -14,6 +14,22 @@ from s2s_desktop.engine.api import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from s2s_desktop.errors import TokenizerError
 
 MODEL_TYPES = ("unigram", "bpe")
+MAX_SENTENCE_BYTES = 8192  # longer training sentences are skipped by SentencePiece
+
+
+def sentencepiece_processor(model_bytes: bytes) -> spm.SentencePieceProcessor:
+    """Load a serialized SentencePiece model, refusing one that SentencePiece accepts but cannot serve:
+    a piece that is not UTF-8 text loads, and then breaks every encode, decode and vocabulary listing."""
+    sp = spm.SentencePieceProcessor()
+    try:
+        sp.LoadFromSerializedProto(model_bytes)
+    except Exception as exc:  # sentencepiece raises RuntimeError/OSError with C++ text
+        raise TokenizerError(f"The SentencePiece model is corrupt: {exc}") from exc
+    try:
+        sp.id_to_piece(list(range(sp.get_piece_size())))  # one call: under 1 ms for 8k pieces
+    except UnicodeDecodeError as exc:
+        raise TokenizerError(f"The SentencePiece model is corrupt: a piece is not UTF-8 text ({exc.reason})") from exc
+    return sp
 
 
 class Tokenizer:
@@ -21,11 +37,7 @@ class Tokenizer:
 
     def __init__(self, model_bytes: bytes):
         self.model_bytes = bytes(model_bytes)
-        self._sp = spm.SentencePieceProcessor()
-        try:
-            self._sp.LoadFromSerializedProto(self.model_bytes)
-        except Exception as exc:  # sentencepiece raises RuntimeError/OSError with C++ text
-            raise TokenizerError(f"The SentencePiece model is corrupt: {exc}") from exc
+        self._sp = sentencepiece_processor(self.model_bytes)
         ids = (self._sp.pad_id(), self._sp.unk_id(), self._sp.bos_id(), self._sp.eos_id())
         if ids != (PAD_ID, UNK_ID, BOS_ID, EOS_ID):
             raise TokenizerError(
@@ -83,6 +95,9 @@ def train_tokenizer(
     sentences = list(sentences)
     if not sentences:
         raise TokenizerError("Cannot train a SentencePiece model on an empty corpus")
+    if all(len(s) > MAX_SENTENCE_BYTES // 4 and len(s.encode("utf-8", "replace")) > MAX_SENTENCE_BYTES for s in sentences):
+        raise TokenizerError(f"Cannot train a SentencePiece model: every sentence is longer than {MAX_SENTENCE_BYTES} "
+                             "bytes (SentencePiece skips those); split the lines into sentences")
     spm.set_random_generator_seed(seed)  # same corpus + seed -> same vocabulary
     try:
         spm.SentencePieceTrainer.train(
@@ -98,7 +113,7 @@ def train_tokenizer(
             hard_vocab_limit=False,
             input_sentence_size=max_sentences,
             shuffle_input_sentence=True,
-            max_sentence_length=8192,
+            max_sentence_length=MAX_SENTENCE_BYTES,
             num_threads=2,
             minloglevel=2,
         )

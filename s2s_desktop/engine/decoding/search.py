@@ -24,6 +24,7 @@ from s2s_desktop.engine.api import BOS_ID, EOS_ID, PAD_ID, DecodeOptions
 from s2s_desktop.engine.data.batching import make_batch
 from s2s_desktop.engine.decoding.repetition import RepeatGuard, ban_repeats
 from s2s_desktop.engine.models.model import Encoded, Seq2Seq
+from s2s_desktop.errors import ModelError
 
 NEG_INF = float("-inf")
 
@@ -447,5 +448,9 @@ def decode_batch(
             hyps = greedy_search(model, enc, limits, opts.min_len, prefixes, opts.length_penalty, opts.alternatives,
                                  rules, guard, attention)
             return [[h] for h in hyps]
-        return beam_search(model, enc, opts.beam, limits, opts.nbest, opts.length_penalty, opts.min_len, prefixes,
-                           opts.alternatives, rules, guard, attention)
+        found = beam_search(model, enc, opts.beam, limits, opts.nbest, opts.length_penalty, opts.min_len, prefixes,
+                            opts.alternatives, rules, guard, attention)
+    if not all(found):  # every score of a sentence was NaN or -inf: there is no translation to rank
+        raise ModelError("The model gave no finite score to any translation (NaN or infinite log-probabilities): "
+                         "its weights are probably corrupt or overflow in this precision")
+    return found

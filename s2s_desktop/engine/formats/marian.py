@@ -82,7 +82,7 @@ from s2s_desktop.engine.formats.marian_weights import (
     read_weights,
     reject_constant,
 )
-from s2s_desktop.errors import MarianImportError
+from s2s_desktop.errors import MarianImportError, TokenizerError
 
 if TYPE_CHECKING:
     import torch
@@ -245,7 +245,7 @@ def _architecture(path: Path, cfg: dict[str, Any]) -> dict[str, Any]:
             value = value[0]
         out[field] = _int(path, {field: value}, field, 0, out["vocab_size"] - 1)
     act = cfg.get("activation_function", "gelu")
-    if act not in ACTIVATIONS:
+    if not isinstance(act, str) or act not in ACTIVATIONS:
         raise MarianImportError(f"{path}: activation_function {act!r} is not supported ({', '.join(ACTIVATIONS)})")
     out["activation_function"], out["activation"] = act, ACTIVATIONS[act]
     out["scale_embedding"] = _bool(path, cfg, "scale_embedding", False)
@@ -289,7 +289,7 @@ def _generation(path: Path, cfg: dict[str, Any], vocab_size: int) -> dict[str, A
 
 # -- tokenizer files -----------------------------------------------------------------------------------
 def _tokenizer_assets(folder: Path, tok_config: dict[str, Any], vocab_size: int) -> MarianTokenizerAssets:
-    import sentencepiece as spm
+    from s2s_desktop.engine.data.tokenizer import sentencepiece_processor
 
     tc_path = folder / "tokenizer_config.json"
     if tok_config.get("separate_vocabs", False) is not False or (folder / "target_vocab.json").exists():
@@ -304,9 +304,9 @@ def _tokenizer_assets(folder: Path, tok_config: dict[str, Any], vocab_size: int)
         path = folder / name
         data = _read_bytes(path, MAX_SPM)
         try:
-            spm.SentencePieceProcessor().LoadFromSerializedProto(data)
-        except Exception as exc:  # sentencepiece raises RuntimeError with C++ text
-            raise MarianImportError(f"{path}: not a SentencePiece model ({exc})") from exc
+            sentencepiece_processor(data)
+        except TokenizerError as exc:
+            raise MarianImportError(f"{path}: not a usable SentencePiece model ({exc})") from exc
         spm_bytes[name] = data
     vocab_path = folder / "vocab.json"
     mapping = _read_json(vocab_path, MAX_VOCAB_JSON)

@@ -117,7 +117,7 @@ def _check_header_entry(path: Path, name: str, entry: object, data_size: int) ->
     if not isinstance(entry, dict):
         raise MarianImportError(f"{path}: header entry {name!r} is not an object")
     dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-    if dtype not in FLOAT_DTYPES and dtype not in OTHER_DTYPES:
+    if not isinstance(dtype, str) or (dtype not in FLOAT_DTYPES and dtype not in OTHER_DTYPES):
         raise MarianImportError(f"{path}: tensor {name!r} has unknown dtype {dtype!r}")
     if not isinstance(shape, list) or not all(is_int(d) and 0 <= d < 2**40 for d in shape):
         raise MarianImportError(f"{path}: tensor {name!r} has an invalid shape {shape!r}")
