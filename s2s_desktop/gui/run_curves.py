@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from s2s_desktop.engine import metrics
-from s2s_desktop.engine.api import EvalReport, Event, StepReport
+from s2s_desktop.engine.api import EvalReport, Event, RunStarted, StepReport
 
 
 def ema(values: np.ndarray, weight: float) -> np.ndarray:
@@ -39,6 +39,10 @@ class Series:
 
     def clear(self) -> None:
         self.n = 0
+
+    def drop_after(self, step: float) -> None:
+        """Forget the points after `step` (the steps are in order, so those are the last ones)."""
+        self.n = int(np.searchsorted(self.data[: self.n, 0], step, side="right"))
 
 
 STEP_SERIES = ("loss", "nll", "lr", "tps")
@@ -80,6 +84,15 @@ class RunCurves:
                         self.best_metric = e.metric
                         self.best = (step, minutes, value)
                 return changed
+            case RunStarted(resumed_from_step=step) if step:
+                # A resumed run redoes the updates after its resume point that a kill lost: the killed
+                # run's points after it go, so the curve continues instead of doubling back
+                # (run_folder.continued does the same for the events of a metrics.jsonl).
+                for series in s.values():
+                    series.drop_after(step)
+                if self.best is not None and self.best[0] > step:
+                    self.best = None
+                return {"loss", "lr", "tps", "ppl", *(m.plot for m in metrics.METRICS.values())}
         return set()
 
     def shown(self, name: str) -> bool:

@@ -298,3 +298,41 @@ def test_ctranslate2_gives_the_engines_outputs_on_test_2016_flickr(bundled):
     beam, _ = identical(translator, out, texts, DecodeOptions(beam=5, alternatives=0))
     print(f"test_2016_flickr: greedy identical {greedy}/{n}, beam 5 identical {beam}/{n}")
     assert greedy >= 0.99 * n and beam >= 0.97 * n, (greedy, beam)
+
+
+@pytest.mark.parametrize("code", [28, 30], ids=["full-disk", "read-only"])
+def test_a_failing_disk_leaves_the_previous_exports_and_names_the_file(bundled, tmp_path, monkeypatch, code):
+    """ENOSPC or EROFS while CTranslate2 writes (half a model.bin written) or while the Argos zip is written:
+    an ExportError naming the output, the earlier export intact and loadable, nothing half-written left."""
+    import shutil
+    import zipfile
+
+    from ctranslate2.converters import Converter
+
+    ct2_out, argos_out = tmp_path / "ct2", tmp_path / "m.argosmodel"
+    shutil.copytree(bundled[1], ct2_out)
+    export_argos(BUNDLED, argos_out)
+    before = {p.name: p.read_bytes() for p in ct2_out.iterdir()}, argos_out.read_bytes()
+    real = Converter.convert
+
+    def failing_convert(self, output_dir, *args, **kwargs):
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        (Path(output_dir) / "model.bin").write_bytes(b"\0" * 100)
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(Converter, "convert", failing_convert)
+    with pytest.raises(ExportError, match=f"{ct2_out}: {os.strerror(code)}"):
+        export_ctranslate2(BUNDLED, ct2_out, force=True)
+    monkeypatch.setattr(Converter, "convert", real)
+    real_write = zipfile.ZipFile.write
+
+    def failing_write(self, *args, **kwargs):
+        real_write(self, *args, **kwargs)
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(zipfile.ZipFile, "write", failing_write)
+    with pytest.raises(ExportError, match=f"{argos_out}: {os.strerror(code)}"):
+        export_argos(BUNDLED, argos_out, force=True)
+    assert ({p.name: p.read_bytes() for p in ct2_out.iterdir()}, argos_out.read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ct2", "m.argosmodel"]
+    assert identical(bundled[0], ct2_out, SENTENCES[:3], DecodeOptions(beam=2, alternatives=0)) == (3, 3)

@@ -160,20 +160,23 @@ def export_argos(model: str | os.PathLike | LoadedModel, out_file: str | os.Path
     notices = _check_tokenizers(loaded, target_language)
     name = f"translate-{src}_{tgt}-{package_version.replace('.', '_')}"
     meta = metadata(loaded, src, tgt, package_version)
-    with tempfile.TemporaryDirectory(prefix="s2s-argos-") as tmp:
-        root = Path(tmp) / name
-        root.mkdir()
-        ct2 = export_ctranslate2(loaded, root / "model", quantization, force=True, target_language=target_language)
-        notices += ct2.notices
-        (root / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        (root / "sentencepiece.model").write_bytes(loaded.src_tok.model_bytes)
-        (root / "README.md").write_text(readme(loaded, meta, notices), encoding="utf-8")
-        part = out.with_name(out.name + ".part")
-        try:
-            with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as zf:
-                for path in sorted(root.rglob("*")):
-                    zf.write(path, path.relative_to(tmp).as_posix())
-            os.replace(part, out)
-        finally:
-            part.unlink(missing_ok=True)
+    try:  # a full disk or a read-only folder: the previous package stays as it was
+        with tempfile.TemporaryDirectory(prefix="s2s-argos-") as tmp:
+            root = Path(tmp) / name
+            root.mkdir()
+            ct2 = export_ctranslate2(loaded, root / "model", quantization, force=True, target_language=target_language)
+            notices += ct2.notices
+            (root / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            (root / "sentencepiece.model").write_bytes(loaded.src_tok.model_bytes)
+            (root / "README.md").write_text(readme(loaded, meta, notices), encoding="utf-8")
+            part = out.with_name(out.name + ".part")
+            try:
+                with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as zf:
+                    for path in sorted(root.rglob("*")):
+                        zf.write(path, path.relative_to(tmp).as_posix())
+                os.replace(part, out)
+            finally:
+                part.unlink(missing_ok=True)
+    except OSError as exc:
+        raise ExportError(f"Could not write {out}: {exc.strerror or exc}") from exc
     return ArgosExport(str(out), name, meta, time.perf_counter() - start, notices)

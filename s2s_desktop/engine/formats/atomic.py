@@ -5,8 +5,9 @@ one was."""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from s2s_desktop.errors import CheckpointError, S2SError
@@ -36,3 +37,22 @@ def atomic_write(path: str | os.PathLike, data: bytes | Iterable[bytes | memoryv
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+_LEFTOVER = re.compile(r"(?P<name>.+)\.[a-z0-9_]{8}\.tmp")  # what mkstemp above names a file being written
+
+
+def remove_leftovers(folder: str | os.PathLike, owned: Callable[[str], bool]) -> list[str]:
+    """Delete the temporary files that writes of the files `owned` accepts (by name) left in `folder` when
+    their process was killed (a SIGKILL skips the `finally` above); returns what was deleted. Another
+    file is never touched."""
+    gone = []
+    for entry in os.scandir(folder):
+        found = _LEFTOVER.fullmatch(entry.name)
+        if found and owned(found["name"]) and entry.is_file(follow_symlinks=False):
+            try:
+                os.unlink(entry.path)
+                gone.append(entry.name)
+            except OSError:
+                pass  # a read-only folder: the leftover is only clutter
+    return gone

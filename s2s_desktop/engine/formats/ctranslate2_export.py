@@ -34,6 +34,7 @@ The RNN has no CTranslate2 spec: exporting one is refused with an ExportError.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -283,19 +284,41 @@ def export_ctranslate2(model: str | os.PathLike | LoadedModel, out_dir: str | os
         raise ExportError(f"{out} is a file, not a folder for the CTranslate2 model")
     loaded = as_loaded(model)
     check_exportable(loaded)
-    with tempfile.TemporaryDirectory(prefix="s2s-ct2-") as tmp:
-        files = {}
-        for name, data in tokenizer_files(loaded).items():
-            path = Path(tmp) / name
-            path.write_bytes(data)
-            files[name] = str(path)
-        converter = _converter(loaded, target_language, files)
-        try:
-            converter.convert(str(out), quantization=quantization, force=True)
-        except (ValueError, RuntimeError, NotImplementedError) as exc:
-            raise ExportError(f"CTranslate2 refused the model: {exc}") from exc
+    part = out.with_name(out.name + ".part")  # written beside `out`, then swapped in: a full disk or a
+    try:                                       # read-only folder leaves the previous export as it was
+        with tempfile.TemporaryDirectory(prefix="s2s-ct2-") as tmp:
+            files = {}
+            for name, data in tokenizer_files(loaded).items():
+                path = Path(tmp) / name
+                path.write_bytes(data)
+                files[name] = str(path)
+            converter = _converter(loaded, target_language, files)
+            try:
+                converter.convert(str(part), quantization=quantization, force=True)
+            except (ValueError, RuntimeError, NotImplementedError) as exc:
+                raise ExportError(f"CTranslate2 refused the model: {exc}") from exc
+        _swap_in(part, out)
+    except OSError as exc:
+        raise ExportError(f"Could not write {out}: {exc.strerror or exc}") from exc
+    finally:
+        shutil.rmtree(part, ignore_errors=True)
     notices = _notices(loaded, target_language)
     return Ct2Export(str(out), quantization, time.perf_counter() - start, notices)
+
+
+def _swap_in(part: Path, out: Path) -> None:
+    """Replace the folder `out` (if any) with `part`: the old one is renamed away first and deleted last."""
+    old = out.with_name(out.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    try:
+        os.replace(part, out)
+    except OSError:
+        if old.exists():
+            os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _notices(loaded: LoadedModel, target_language: str | None) -> tuple[str, ...]:

@@ -52,6 +52,7 @@ from s2s_desktop.engine.data.dataset import (
 )
 from s2s_desktop.engine.data.tokenizer import Tokenizer
 from s2s_desktop.engine.device import device_label
+from s2s_desktop.engine.formats.atomic import remove_leftovers
 from s2s_desktop.engine.formats.checkpoint import ModelMeta, save_model
 from s2s_desktop.engine.models.model import Seq2Seq, build_model, sequence_loss
 from s2s_desktop.engine.training.distributed import Ranks
@@ -64,6 +65,7 @@ from s2s_desktop.engine.training.run_folder import (
     MetricsLog,
     holds_run,
     step_file,
+    written_by_the_trainer,
 )
 from s2s_desktop.engine.training.schedule import LRSchedule
 from s2s_desktop.engine.training.step_interval import StepInterval
@@ -478,7 +480,9 @@ def corpus_names(cfg: TrainConfig) -> str:
 def _existing_state(run_dir: Path, resume: bool) -> ResumeState | None:
     """The resume state of the run to continue, after checking that a new run starts in a new folder."""
     if resume:
-        return load_resume(run_dir)
+        state = load_resume(run_dir)
+        remove_leftovers(run_dir, written_by_the_trainer)  # a write the kill cut short
+        return state
     if holds_run(run_dir):
         raise ConfigError(
             f"{run_dir} already holds a training run; continue it with --resume or choose a new --out folder"

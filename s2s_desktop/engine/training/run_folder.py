@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,11 @@ def step_file(step: int) -> str:
     return f"step-{step:07d}.s2s"
 
 
+def written_by_the_trainer(name: str) -> bool:
+    """The files the trainer writes atomically (the temporary files of a killed write are removed on resume)."""
+    return name in (CONFIG_FILE, BEST_FILE, LAST_FILE, RESUME_FILE) or re.fullmatch(r"step-\d{7}\.s2s", name) is not None
+
+
 def holds_run(folder: str | Path) -> bool:
     """Whether a training run has already saved something here (a new run must not start over it)."""
     folder = Path(folder)
@@ -46,18 +52,25 @@ class MetricsLog:
 
     def __init__(self, path: Path):
         self.path = path
-        if path.exists() and path.stat().st_size:
-            with open(path, "rb+") as fh:
-                fh.seek(-1, 2)
-                if fh.read(1) != b"\n":
-                    fh.write(b"\n")
-        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115  (kept open for the whole run)
+        try:
+            if path.exists() and path.stat().st_size:
+                with open(path, "rb+") as fh:
+                    fh.seek(-1, 2)
+                    if fh.read(1) != b"\n":
+                        fh.write(b"\n")
+            self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115  (kept open for the whole run)
+        except OSError as exc:
+            raise TrainingError(f"Could not open {path} to append to it: {exc.strerror or exc}") from exc
+        self._cut = False  # a write failed part-way: the next one starts a new line
 
     def write(self, event: Event) -> None:
+        line = json.dumps(event.to_json(), ensure_ascii=False) + "\n"
         try:
-            self._fh.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+            self._fh.write("\n" + line if self._cut else line)  # never glued to a line a full disk cut
             self._fh.flush()
+            self._cut = False
         except OSError as exc:
+            self._cut = True
             raise TrainingError(f"Could not append to {self.path}: {exc.strerror or exc}") from exc
 
     def close(self) -> None:
@@ -178,9 +191,23 @@ def list_runs(*roots: str | Path) -> list[RunSummary]:
     return sorted(out, key=lambda s: s.started, reverse=True)
 
 
+def continued(events: list[Event]) -> list[Event]:
+    """The events of a run as it continued. A resumed run redoes the updates after its resume point that
+    a kill lost, so the killed run's step and validation events after that point are dropped: a curve
+    continues instead of doubling back (gui.run_curves does the same as events arrive)."""
+    out: list[Event] = []
+    for e in events:
+        if isinstance(e, RunStarted) and e.resumed_from_step:
+            out = [x for x in out if not (isinstance(x, (StepReport, EvalReport)) and x.step > e.resumed_from_step)]
+        out.append(e)
+    return out
+
+
 def curves_csv(events: list[Event]) -> str:
     """The plotted series as one CSV: step, elapsed, kind, and each metric (those a validation computes
-    by default, then any other the events hold, in the registry's order)."""
+    by default, then any other the events hold, in the registry's order). Steps a resumed run redid
+    appear once (`continued`)."""
+    events = continued(events)
     found = {name for e in events if isinstance(e, EvalReport) for name in e.scores}
     names = [m.name for m in metrics.METRICS.values() if m.in_training or m.name in found]
     names += sorted(found - set(names))  # from a newer version's registry
