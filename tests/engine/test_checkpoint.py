@@ -387,6 +387,9 @@ def test_full_disk_keeps_the_old_file_and_names_the_problem(
         def __exit__(self, *exc):
             self.fh.close()
 
+        def fileno(self):
+            return self.fh.fileno()
+
         def write(self, data):
             self.fh.write(data[:10])
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

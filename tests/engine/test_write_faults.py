@@ -133,3 +133,34 @@ def test_a_killed_writes_leftovers_go_when_the_run_resumes_and_nothing_else(corp
     (folder / ours[0]).write_bytes(b"half")
     events, error = run(tmp_path, corpus, resume=True)  # finished already: resumes, and stops at once
     assert not (folder / ours[0]).exists()
+
+
+def test_atomically_written_files_get_the_mode_a_plain_write_gives(tmp_path):
+    """mkstemp creates 0600 files: models saved that way could not be read by another account."""
+    from s2s_desktop.engine.formats.atomic import atomic_write
+
+    atomic_write(tmp_path / "new.s2s", b"x")
+    (tmp_path / "plain").write_bytes(b"x")
+    assert (tmp_path / "new.s2s").stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777 != 0o600
+    os.chmod(tmp_path / "new.s2s", 0o640)
+    atomic_write(tmp_path / "new.s2s", b"y")  # a replaced file keeps its mode
+    assert (tmp_path / "new.s2s").stat().st_mode & 0o777 == 0o640
+
+
+def test_a_folder_made_read_only_during_a_save_still_gives_the_named_error(tmp_path, monkeypatch):
+    """Found by bench/faults.py: the folder became read-only after the temporary file was created, so
+    the rename failed and so did deleting the temporary file, whose PermissionError replaced the
+    CheckpointError (the CLI then printed only the temporary file's name)."""
+    from types import SimpleNamespace
+
+    from s2s_desktop.engine.formats import atomic
+    from s2s_desktop.errors import CheckpointError
+
+    def denied(*args):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    proxy = SimpleNamespace(**{k: getattr(os, k) for k in dir(os) if not k.startswith("__")})
+    proxy.replace = proxy.unlink = denied
+    monkeypatch.setattr(atomic, "os", proxy)
+    with pytest.raises(CheckpointError, match=f"Could not write {tmp_path / 'best.s2s'}: Permission denied"):
+        atomic.atomic_write(tmp_path / "best.s2s", b"data")

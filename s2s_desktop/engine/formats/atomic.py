@@ -24,6 +24,8 @@ def atomic_write(path: str | os.PathLike, data: bytes | Iterable[bytes | memoryv
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600: the file gets the mode a plain write would give it
+                os.fchmod(fh.fileno(), _mode_for(path))
             for chunk in [data] if isinstance(data, (bytes, bytearray, memoryview)) else data:
                 fh.write(chunk)
             fh.flush()
@@ -35,8 +37,28 @@ def atomic_write(path: str | os.PathLike, data: bytes | Iterable[bytes | memoryv
             raise
         raise error(f"Could not write {path}: {exc.strerror or exc}") from exc
     finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass  # gone already, or a folder that became read-only: remove_leftovers deletes it later
+
+
+def _read_umask() -> int:
+    umask = os.umask(0o022)  # the only way to read it; done once, at import, before any thread writes
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
+def _mode_for(path: Path) -> int:
+    """The replaced file's permissions, or those the umask gives a new file (as open() would)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_UMASK
 
 
 _LEFTOVER = re.compile(r"(?P<name>.+)\.[a-z0-9_]{8}\.tmp")  # what mkstemp above names a file being written
