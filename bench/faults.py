@@ -126,7 +126,8 @@ def train_args(run: Path, data: Path, steps: int, save_every: int, resume: bool)
     return ["--train", str(data), "--src-lang", "en", "--tgt-lang", "rev", "--out", str(run), "--arch", "rnn",
             "--emb-size", "32", "--encoder-hidden", "64", "--decoder-hidden", "96", "--dropout", "0.1",
             "--vocab-size", "40", "--batch-tokens", "600", "--valid-size", "60", "--valid-every", str(save_every),
-            "--log-every", "1", "--max-steps", str(steps), "--device", "cpu", "--threads", "1", "--seed", "7",
+            "--log-every", "1", "--max-steps", str(steps), "--patience", "0", "--device", "cpu", "--threads", "1",
+            "--seed", "7",
             "--quiet"]
 
 
