@@ -36,6 +36,8 @@ class Settings:
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
     splitter_state: str = ""  # base64 of the translate panel's splitter state
+    model_panel_state: str = ""  # base64 of the Translate tab's splitter (translation | Model panel)
+    model_panel_visible: bool = True
     run_folders: list[str] = field(default_factory=list)  # extra folders listed in the run history
     training_form: dict[str, Any] = field(default_factory=dict)  # the new-run form's values (TrainingForm.values)
     library_removed: list[str] = field(default_factory=list)  # model files taken off the model library's list

@@ -9,6 +9,7 @@ carrying the request id and `api` data (numpy arrays, never tensors); failures a
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -70,11 +71,26 @@ class Engine(Protocol):
                      progress: Progress | None = None) -> ModelConversion: ...
 
 
+ENGINE_NICE = 5  # the engine's threads yield a contended core to the UI thread (never slower when idle)
+
+
+def yield_to_the_ui() -> None:
+    """Lower this thread's scheduling priority (Linux: nice is per thread). Called on the engine thread
+    before torch starts: the OpenMP threads it creates inherit it. On a 2-core laptop, translating with
+    2 torch threads otherwise left the UI thread waiting 40-80 ms for a core while it painted."""
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ENGINE_NICE)
+        except OSError:
+            pass  # not allowed here: the engine runs at the UI's priority, as before
+
+
 class TorchEngine:
     """The real engine: torch is imported by `load`, on the engine thread."""
 
     def load(self) -> EngineInfo:
         start = time.perf_counter()
+        yield_to_the_ui()
         import torch
 
         from s2s_desktop.engine import device

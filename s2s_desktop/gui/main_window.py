@@ -14,12 +14,12 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
-    QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QSplitter,
     QStackedWidget,
     QTabWidget,
     QVBoxLayout,
@@ -35,7 +35,7 @@ from s2s_desktop.gui.engine_worker import Engine
 from s2s_desktop.gui.file_translation import FileTranslation
 from s2s_desktop.gui.menus import build_menus, distinct_labels
 from s2s_desktop.gui.message_bar import MessageBar
-from s2s_desktop.gui.model_info import ModelInfoView
+from s2s_desktop.gui.model_info import ModelInfoView, model_panel
 from s2s_desktop.gui.model_library import ModelLibrary
 from s2s_desktop.gui.model_transfer import ModelTransfer, is_marian_folder
 from s2s_desktop.gui.training_panel import TrainingPanel
@@ -95,8 +95,18 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.panel)
         self.training = TrainingPanel(settings.run_folders)
         self.training.form.set_values(settings.training_form)  # the form as it was left last time
+        # The Model panel describes the translation model, so it is part of the Translate tab: switching
+        # tabs then resizes nothing (a dock beside both tabs, hidden for Train, re-laid out every plot
+        # and the heatmap on each switch: 60-80 ms of a frozen UI).
+        self.info_view = ModelInfoView()
+        self.info_panel = model_panel(self.info_view)
+        self.translate_tab = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
+        self.translate_tab.addWidget(self.pages)
+        self.translate_tab.addWidget(self.info_panel)
+        self.translate_tab.setStretchFactor(0, 1)
+        self.translate_tab.setSizes([10_000, 300])  # the panel's own width, the rest to the translation
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.pages, "Translate")
+        self.tabs.addTab(self.translate_tab, "Translate")
         self.tabs.addTab(self.training, "Train")
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -105,11 +115,6 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
-        self.info_view = ModelInfoView()
-        self.info_dock = QDockWidget("Model", self)
-        self.info_dock.setObjectName("model-dock")
-        self.info_dock.setWidget(self.info_view)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.info_dock)
 
         self.library = ModelLibrary(self)  # File › Model library… and the swap (⇄)
         build_menus(self)
@@ -155,7 +160,6 @@ class MainWindow(QMainWindow):
         self.empty.bundled_requested.connect(lambda: self.open_bundled_model(sample=True))
         self.empty.train_requested.connect(lambda: self.tabs.setCurrentWidget(self.training))
         self.training.use_model.connect(self._use_trained_model)
-        self.tabs.currentChanged.connect(self._on_tab_changed)
         self.training.message.connect(self.show_message)
         self.training.run_ended.connect(self._on_run_ended)
         self.training.form.start_requested.connect(lambda *_: self._store_training_form())
@@ -175,6 +179,10 @@ class MainWindow(QMainWindow):
             self.restoreState(QByteArray.fromBase64(s.window_state.encode()))
         if s.splitter_state:
             self.panel.splitter.restoreState(QByteArray.fromBase64(s.splitter_state.encode()))
+        if s.model_panel_state:
+            self.translate_tab.restoreState(QByteArray.fromBase64(s.model_panel_state.encode()))
+        self.model_panel_action.setChecked(s.model_panel_visible)  # View › Model panel shows or hides it
+        self.info_panel.setVisible(s.model_panel_visible)
 
     # -- start-up ----------------------------------------------------------------------------------
     def start_engine(self, open_last: bool = True, bundled: bool = True) -> None:
@@ -274,18 +282,9 @@ class MainWindow(QMainWindow):
     def _model_status(info: ModelInfo) -> str:
         return f"{info.src_lang} → {info.tgt_lang} · {os.path.basename(info.path)} on {info.device}"
 
-    def _on_tab_changed(self, index: int) -> None:
-        """The model panel describes the translation model: the Train tab gets its width instead."""
-        training = self.tabs.widget(index) is self.training
-        if training:
-            self._dock_was_visible = self.info_dock.isVisible()
-            self.info_dock.hide()
-        elif getattr(self, "_dock_was_visible", False):
-            self.info_dock.show()
-
     def _use_trained_model(self, path: str) -> None:
         self.open_model(path)
-        self.tabs.setCurrentWidget(self.pages)
+        self.tabs.setCurrentWidget(self.translate_tab)
 
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
@@ -447,11 +446,11 @@ class MainWindow(QMainWindow):
             self._closed = True
             self.settings.run_folders = list(self.training.history.extra_folders)
             self.settings.training_form = self.training.form.values()
-            if self.tabs.currentWidget() is self.training and getattr(self, "_dock_was_visible", False):
-                self.info_dock.show()  # hidden only for the Train tab: the next launch starts on Translate
             self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
             self.settings.window_state = bytes(self.saveState().toBase64()).decode()
             self.settings.splitter_state = bytes(self.panel.splitter.saveState().toBase64()).decode()
+            self.settings.model_panel_state = bytes(self.translate_tab.saveState().toBase64()).decode()
+            self.settings.model_panel_visible = not self.info_panel.isHidden()
             self._store_options()
             self._save_settings()
             self.training.client.shutdown()

@@ -72,7 +72,10 @@ def build_menus(w: MainWindow) -> None:
     edit_menu.addAction(w.swap_action)
 
     view_menu = w.menuBar().addMenu("&View")
-    view_menu.addAction(w.info_dock.toggleViewAction())
+    w.model_panel_action = QAction("&Model panel", w, checkable=True, checked=not w.info_panel.isHidden(),
+                                   statusTip="Show or hide the description of the open model beside the translation")
+    w.model_panel_action.toggled.connect(w.info_panel.setVisible)
+    view_menu.addAction(w.model_panel_action)
 
     help_menu = w.menuBar().addMenu("&Help")
     about = QAction("&About s2s-desktop", w)

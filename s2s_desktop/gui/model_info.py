@@ -6,7 +6,7 @@ import html
 import os
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
+from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from s2s_desktop.assets import DATA_CREDIT, bundled_model
 from s2s_desktop.engine import metrics
@@ -96,3 +96,22 @@ def _corpus_tip(corpus: str) -> str:
     """The full paths only where they exist on this machine (a user's own runs); else nothing."""
     parts = [part.strip() for part in corpus.split(" + ") if part.strip()]
     return "\n".join(parts) if parts and all(os.path.exists(part) for part in parts) else ""
+
+
+def model_panel(view: ModelInfoView) -> QWidget:
+    """The Model panel beside the translation: a title over the view, which scrolls when it is long
+    (the scroll area also keeps a new model's rows from re-laying out the whole window)."""
+    panel = QWidget(objectName="model-panel")
+    layout = QVBoxLayout(panel)
+    layout.setContentsMargins(6, 0, 0, 0)
+    title = QLabel("<b>Model</b>")
+    layout.addWidget(title)
+    scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame,
+                         horizontalScrollBarPolicy=Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setWidget(view)
+    layout.addWidget(scroll, 1)
+    panel.setMinimumWidth(PANEL_MIN_WIDTH)
+    return panel
+
+
+PANEL_MIN_WIDTH = 270  # the rows' labels and their shortest wrapped values, and a vertical scroll bar

@@ -56,3 +56,4 @@ def test_a_long_session_of_calls_and_emits_keeps_every_reference(qtbot) -> None:
     after = sys.getrefcount(None), sys.getrefcount(True)
     lost = before[0] - after[0], before[1] - after[1]  # 6.12.0 on 3.11: 400,000 to None (others come and go)
     assert lost[0] < 2000 and lost[1] < 2000, (before, after)
+

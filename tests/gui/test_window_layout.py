@@ -24,14 +24,25 @@ def test_a_first_window_uses_the_screen_and_a_restored_one_its_geometry(make_win
     assert window.height() == expected.height()
 
 
-def test_the_model_panel_is_back_after_quitting_on_the_train_tab(qtbot, make_window) -> None:
+def test_switching_tabs_resizes_nothing_and_the_model_panel_is_remembered(qtbot, make_window) -> None:
+    """The Model panel is part of the Translate tab: the Train tab has the window's width without a dock
+    being hidden and shown on each switch (which re-laid out every plot and the heatmap: 60-80 ms)."""
     window = make_window()
-    assert window.info_dock.isVisible()
+    window.resize(1200, 700)
+    qtbot.wait(50)
+    assert window.info_panel.isVisible() and window.model_panel_action.isChecked()
+    size = window.tabs.size()
     window.tabs.setCurrentWidget(window.training)
-    assert not window.info_dock.isVisible()  # the Train tab gets its width
+    qtbot.wait(20)
+    assert window.tabs.size() == size and window.training.width() >= window.tabs.width() - 20
+    window.tabs.setCurrentWidget(window.translate_tab)
+    window.model_panel_action.trigger()  # View › Model panel: hidden
+    assert window.info_panel.isHidden()
     window.close()
     again = make_window()
-    assert again.tabs.currentWidget() is again.pages and again.info_dock.isVisible()
+    assert again.info_panel.isHidden() and not again.model_panel_action.isChecked()
+    again.model_panel_action.trigger()
+    assert again.info_panel.isVisible()
 
 
 def test_the_training_form_is_remembered_between_sessions(make_window, tmp_path) -> None:
