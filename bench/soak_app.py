@@ -174,16 +174,33 @@ class StallSampler:
     def __init__(self, beat: Heartbeat, clock, activity, after_ms: float = 40.0) -> None:
         self.beat, self.clock, self.activity, self.after_ms = beat, clock, activity, after_ms
         self.main = threading.main_thread().ident
+        self.main_tid = threading.main_thread().native_id
         self.where: Counter[str] = Counter()
         self.samples: list[dict] = []
         self._stop = threading.Event()
         threading.Thread(target=self._watch, name="stall-sampler", daemon=True).start()
 
+    def _schedstat(self) -> tuple[float, float]:
+        """(ms on a CPU, ms runnable but waiting for one) of the UI thread so far (Linux)."""
+        try:
+            with open(f"/proc/self/task/{self.main_tid}/schedstat") as fh:
+                run, wait, _ = fh.read().split()
+            return int(run) / 1e6, int(wait) / 1e6
+        except (OSError, ValueError):
+            return 0.0, 0.0
+
     def _watch(self) -> None:
-        sampled_for = None
+        sampled_for, pending = None, None
+        marks: list[tuple[float, float, float]] = []  # (time, cpu ms, wait ms), every 5 ms
         while not self._stop.wait(0.005):
-            last = self.beat.last
-            if last is None or (time.perf_counter() - last) * 1000 < self.after_ms or sampled_for == last:
+            now, last = time.perf_counter(), self.beat.last
+            marks = [*marks[-40:], (now, *self._schedstat())]
+            if pending is not None and last != pending[0]:  # the gap has ended: how it was spent
+                start = next((m for m in reversed(marks) if m[0] <= pending[0]), marks[0])
+                end = marks[-1]
+                pending[1].update(cpu_ms=round(end[1] - start[1], 1), waiting_for_cpu_ms=round(end[2] - start[2], 1))
+                pending = None
+            if last is None or (now - last) * 1000 < self.after_ms or sampled_for == last:
                 continue
             sampled_for = last
             frame = sys._current_frames().get(self.main)
@@ -192,12 +209,17 @@ class StallSampler:
             self.where[where] += 1
             if len(self.samples) < MAX_ERRORS_KEPT:
                 self.samples.append({"t": round(self.clock(), 1), "activity": self.activity(), "stack": where})
+                pending = (last, self.samples[-1])
 
     def stop(self) -> None:
         self._stop.set()
 
     def summary(self) -> dict:
-        return {"gaps_sampled": sum(self.where.values()), "where": self.where.most_common(12), "samples": self.samples}
+        timed = [x for x in self.samples if "cpu_ms" in x]
+        return {"gaps_sampled": sum(self.where.values()), "where": self.where.most_common(12),
+                "ui_cpu_ms_mean": round(sum(x["cpu_ms"] for x in timed) / max(len(timed), 1), 1),
+                "ui_waiting_for_cpu_ms_mean": round(sum(x["waiting_for_cpu_ms"] for x in timed) / max(len(timed), 1), 1),
+                "samples": self.samples}
 
 
 class Recorder:

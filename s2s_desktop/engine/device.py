@@ -19,7 +19,8 @@ def device_label(device: str) -> str:
     dev = torch.device(device)
     if dev.type == "cuda":
         return f"{dev} ({torch.cuda.get_device_name(dev)})"
-    return f"cpu ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"cpu ({n} thread{'' if n == 1 else 's'})"
 
 
 def resolve_device(name: str | None, threads: int | None = None) -> torch.device:

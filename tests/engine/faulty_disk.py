@@ -43,7 +43,7 @@ class FaultyDisk:
             return tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=dir)
 
         def fdopen(fd, mode="r", *args, **kwargs):
-            return _Faulty(os.fdopen(fd, mode, *args, **kwargs), disk, os.readlink(f"/proc/self/fd/{fd}"))
+            return FaultyFile(os.fdopen(fd, mode, *args, **kwargs), disk, os.readlink(f"/proc/self/fd/{fd}"))
 
         def replace(src, dst):
             disk._op(str(dst), "replace")
@@ -58,14 +58,14 @@ class FaultyDisk:
             fh = open(path, mode, *args, **kwargs)  # noqa: SIM115 - the caller closes it
             if "a" in mode or "+" in mode or "w" in mode:
                 disk._op(str(path), "open")
-                return _Faulty(fh, disk, str(path))
+                return FaultyFile(fh, disk, str(path))
             return fh
 
         monkeypatch.setattr(run_folder, "open", log_open, raising=False)
         return self
 
 
-class _Faulty:
+class FaultyFile:
     """A file object whose writes count as operations (and the chosen one fails after writing half)."""
 
     def __init__(self, fh, disk: FaultyDisk, name: str):

@@ -17,7 +17,7 @@ from s2s_desktop.engine.training.loop import train
 from s2s_desktop.engine.training.resume_state import load_resume
 from s2s_desktop.engine.training.run_folder import METRICS_FILE, RESUME_FILE, continued, read_metrics
 from s2s_desktop.errors import S2SError
-from tests.engine.faulty_disk import FaultyDisk, snapshot
+from tests.engine.faulty_disk import FaultyDisk, FaultyFile, snapshot
 from tests.engine.test_training import SMALL, config, reverse_corpus
 
 pytestmark = pytest.mark.slow
@@ -164,3 +164,20 @@ def test_a_folder_made_read_only_during_a_save_still_gives_the_named_error(tmp_p
     monkeypatch.setattr(atomic, "os", proxy)
     with pytest.raises(CheckpointError, match=f"Could not write {tmp_path / 'best.s2s'}: Permission denied"):
         atomic.atomic_write(tmp_path / "best.s2s", b"data")
+
+
+def test_after_a_write_cut_short_the_next_event_starts_a_new_line(tmp_path, monkeypatch):
+    """A full disk took half of a metrics.jsonl line; the Failed event written next was glued to it,
+    and the log lost both."""
+    from s2s_desktop.engine.api import Notice
+    from s2s_desktop.engine.training.run_folder import MetricsLog
+    from s2s_desktop.errors import TrainingError
+
+    log = MetricsLog(tmp_path / METRICS_FILE)
+    log.write(Notice(1, "first"))
+    log._fh = FaultyFile(log._fh, FaultyDisk(fail_at=0), METRICS_FILE)  # the next write fails half-way
+    with pytest.raises(TrainingError, match="No space left on device"):
+        log.write(Notice(2, "cut short"))
+    log.write(Notice(3, "after"))
+    log.close()
+    assert [e.message for e in read_metrics(tmp_path / METRICS_FILE)] == ["first", "after"]
