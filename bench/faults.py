@@ -263,7 +263,7 @@ def disk_trials(work: Path, trials: int, save_every: int, rng: random.Random) ->
         if not mount_tmpfs(fs, 32):
             return {"skipped": "cannot mount a tmpfs here (needs root on Linux)", "rows": rows, "problems": problems}
         try:
-            rows.append(_disk_trial(fs, data, mode, save_every, rng))
+            rows.append(_disk_trial(fs, data, mode, save_every, rng, late=trial % (2 * len(DISK_MODES)) >= len(DISK_MODES)))
         finally:
             subprocess.run(["umount", "-l", str(fs)], capture_output=True)
         row = rows[-1]
@@ -274,13 +274,14 @@ def disk_trials(work: Path, trials: int, save_every: int, rng: random.Random) ->
     return {"trials": len(rows), "rows": rows, "problems": problems}
 
 
-def _disk_trial(fs: Path, data: Path, mode: str, save_every: int, rng: random.Random) -> dict:
+def _disk_trial(fs: Path, data: Path, mode: str, save_every: int, rng: random.Random, late: bool) -> dict:
     run, filler = fs / "run", fs / "filler"
     steps = save_every * 6
     args = train_args(run, data, steps, save_every, resume=False)
-    if mode == "full":  # room for a random part of what the run writes (each save about 4 MB here)
-        stat = os.statvfs(fs)
-        filler.write_bytes(b"\0" * max(0, stat.f_bavail * stat.f_frsize - rng.randint(0, 9_000_000)))
+    if mode == "full":  # room for a random part of what the run writes (each save about 4 MB here), or
+        stat = os.statvfs(fs)  # every other time for the first save and part of the second
+        room = rng.randint(0, 9_000_000) if late is False else rng.randint(4_400_000, 6_400_000)
+        filler.write_bytes(b"\0" * max(0, stat.f_bavail * stat.f_frsize - room))
         proc = Training(args)
     elif mode == "denied":
         proc = Training(args, unprivileged=True)

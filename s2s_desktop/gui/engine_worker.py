@@ -85,13 +85,6 @@ def yield_to_the_ui() -> None:
             pass  # not allowed here: the engine runs at the UI's priority, as before
 
 
-def engine_threads(cores: int, default: int) -> int:
-    """Torch threads for the app's engine: on a machine with up to 4 cores one is left to the UI thread
-    (with both cores of a 2-core laptop decoding, the UI waited for a core while it painted a new
-    translation: 10-30 ms added to a 35 ms frame); elsewhere torch's own choice."""
-    return max(1, min(default, cores - 1)) if cores <= 4 else default
-
-
 class TorchEngine:
     """The real engine: torch is imported by `load`, on the engine thread."""
 
@@ -99,8 +92,6 @@ class TorchEngine:
         start = time.perf_counter()
         yield_to_the_ui()
         import torch
-
-        torch.set_num_threads(engine_threads(os.cpu_count() or 1, torch.get_num_threads()))
 
         from s2s_desktop.engine import device
 

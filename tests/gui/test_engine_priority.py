@@ -35,9 +35,3 @@ def test_the_engine_thread_yields_a_contended_core_to_the_ui_thread():
     assert seen == {"engine": min(base + ENGINE_NICE, 19), "child": min(base + ENGINE_NICE, 19)}
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base
 
-
-def test_the_engine_leaves_a_core_to_the_ui_on_small_machines():
-    from s2s_desktop.gui.engine_worker import engine_threads
-
-    assert [engine_threads(c, c) for c in (1, 2, 4, 8, 16)] == [1, 1, 3, 8, 16]
-    assert engine_threads(2, 1) == 1 and engine_threads(4, 2) == 2  # never more than torch would use
