@@ -49,9 +49,7 @@ class FaultyDisk:
             disk._op(str(dst), "replace")
             os.replace(src, dst)
 
-        proxy = SimpleNamespace(**{k: getattr(os, k) for k in dir(os) if not k.startswith("__")})
-        proxy.fdopen, proxy.replace = fdopen, replace
-        monkeypatch.setattr(atomic, "os", proxy)
+        monkeypatch.setattr(atomic, "os", os_with(fdopen=fdopen, replace=replace))
         monkeypatch.setattr(atomic, "tempfile", SimpleNamespace(mkstemp=mkstemp))
 
         def log_open(path, mode="r", *args, **kwargs):
@@ -63,6 +61,11 @@ class FaultyDisk:
 
         monkeypatch.setattr(run_folder, "open", log_open, raising=False)
         return self
+
+
+def os_with(**overrides) -> SimpleNamespace:
+    """The os module with some functions replaced, to patch into one module (`atomic.os`) only."""
+    return SimpleNamespace(**{**{k: getattr(os, k) for k in dir(os) if not k.startswith("__")}, **overrides})
 
 
 class FaultyFile:

@@ -17,7 +17,7 @@ from s2s_desktop.engine.training.loop import train
 from s2s_desktop.engine.training.resume_state import load_resume
 from s2s_desktop.engine.training.run_folder import METRICS_FILE, RESUME_FILE, continued, read_metrics
 from s2s_desktop.errors import S2SError
-from tests.engine.faulty_disk import FaultyDisk, FaultyFile, snapshot
+from tests.engine.faulty_disk import FaultyDisk, FaultyFile, os_with, snapshot
 from tests.engine.test_training import SMALL, config, reverse_corpus
 
 pytestmark = pytest.mark.slow
@@ -151,17 +151,13 @@ def test_a_folder_made_read_only_during_a_save_still_gives_the_named_error(tmp_p
     """Found by bench/faults.py: the folder became read-only after the temporary file was created, so
     the rename failed and so did deleting the temporary file, whose PermissionError replaced the
     CheckpointError (the CLI then printed only the temporary file's name)."""
-    from types import SimpleNamespace
-
     from s2s_desktop.engine.formats import atomic
     from s2s_desktop.errors import CheckpointError
 
     def denied(*args):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-    proxy = SimpleNamespace(**{k: getattr(os, k) for k in dir(os) if not k.startswith("__")})
-    proxy.replace = proxy.unlink = denied
-    monkeypatch.setattr(atomic, "os", proxy)
+    monkeypatch.setattr(atomic, "os", os_with(replace=denied, unlink=denied))
     with pytest.raises(CheckpointError, match=f"Could not write {tmp_path / 'best.s2s'}: Permission denied"):
         atomic.atomic_write(tmp_path / "best.s2s", b"data")
 
