@@ -20,6 +20,7 @@ from PySide6.QtGui import QBrush, QColor, QCursor, QFont, QFontMetrics, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QToolTip, QWidget
 
 from s2s_desktop.gui.attention_math import elide, pixel_to_cell, visible_ticks
+from s2s_desktop.gui.plot_settle import SettlesAtOnce
 
 COLORMAP = "viridis"
 SELECT_PEN = QPen(QColor(255, 64, 64), 0)
@@ -89,10 +90,27 @@ class TokenAxis(pg.AxisItem):
                 return rotated, small
         return options[-1]
 
+    def _visible(self, lo: float, hi: float) -> int:
+        lo, hi = min(lo, hi), max(lo, hi)
+        return max(0, min(len(self.labels), math.ceil(hi)) - max(0, math.floor(lo)))
+
+    def settle(self) -> bool:
+        """Apply now the fit that the labels need at the axis's present length (instead of after the
+        next paint, which then paints everything again); True when the fit changed."""
+        view = self.linkedView()
+        if view is None:
+            return False
+        (x0, x1), (y0, y1) = view.viewRange()
+        g = self.geometry()  # the paint's length: pyqtgraph's span reaches 1 px past both ends
+        lo, hi, size = (x0, x1, g.width() + 2) if self.horizontal else (y0, y1, g.height() + 2)
+        wanted = self.fit(self._visible(lo, hi), size) if size > 0 else (self.rotated, self.small)
+        if wanted == (self.rotated, self.small):
+            return False
+        self._apply(*wanted)
+        return True
+
     def tickValues(self, minVal, maxVal, size):
-        lo, hi = min(minVal, maxVal), max(minVal, maxVal)
-        visible = max(0, min(len(self.labels), math.ceil(hi)) - max(0, math.floor(lo)))
-        wanted = self.fit(visible, size)
+        wanted = self.fit(self._visible(minVal, maxVal), size)
         if wanted != (self.rotated, self.small) and wanted != self._pending and size > 0:
             self._pending = wanted  # applied after this paint: it changes the axis size
             QTimer.singleShot(0, lambda: self._pending == wanted and self._apply(*wanted))
@@ -155,7 +173,7 @@ class AttentionImage(pg.ImageItem):
                 QToolTip.showText(QCursor.pos(), text)
 
 
-class AttentionHeatmap(pg.GraphicsLayoutWidget):
+class AttentionHeatmap(SettlesAtOnce, pg.GraphicsLayoutWidget):
     cell_clicked = Signal(int, int)  # row (target), column (source)
     row_clicked = Signal(int)
     column_clicked = Signal(int)
@@ -190,6 +208,8 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         self.row_labels: tuple[str, ...] = ()
         self.col_labels: tuple[str, ...] = ()
         self.scene().sigMouseClicked.connect(self._on_click)
+        self.settled_axes = (self.left_axis, self.top_axis)
+        self.settled_layouts = (self.ci.layout, self.plot.layout)
 
     # -- content -----------------------------------------------------------------------------------
     def set_matrix(self, matrix: np.ndarray, row_labels: tuple[str, ...], col_labels: tuple[str, ...],
@@ -210,6 +230,7 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         if not keep_view:
             self.view.setRange(QRectF(0, 0, max(cols, 1), max(rows, 1)), padding=0)
         self.select(None, None)
+        self.settle()
 
     def warm_up(self) -> None:
         """Paint once with dummy data: pyqtgraph's first paint (colour tables, font metrics) costs

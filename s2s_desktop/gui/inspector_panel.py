@@ -42,6 +42,7 @@ from s2s_desktop.gui.attention_math import (
     link_shading,
 )
 from s2s_desktop.gui.map_picker import MapPicker
+from s2s_desktop.gui.steady_widgets import fix_combo_size
 from s2s_desktop.gui.token_details import TokenDetails
 
 HINT = "Click a token (a row or a column of the map, or a word in either text)."
@@ -89,9 +90,11 @@ class InspectorPanel(QWidget):
         self.export_button.setMenu(menu)
         # What the text is (sentence, hypothesis) above everything; which map (attention, layer, head)
         # above the head grid: one row for all would not fit the default window beside the model panel.
+        # Both are refilled per translation; sized once, so that never re-lays out the window.
         self.sentence_box.setMinimumContentsLength(8)
         self.sentence_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.hyp_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.sentence_box.setFixedSize(self.sentence_box.sizeHint())
+        fix_combo_size(self.hyp_box, ["hypothesis 88 (-888.88)"])
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Sentence"))
         controls.addWidget(self.sentence_box)

@@ -111,9 +111,9 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 0)
-        layout.addWidget(self.message_bar)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
+        self.message_bar.float_over(central)  # over the corner, not a row: showing it moves nothing
 
 
         self.library = ModelLibrary(self)  # File › Model library… and the swap (⇄)
@@ -374,6 +374,7 @@ class MainWindow(QMainWindow):
         elif failure.kind in (FailureKind.IMPORT_MODEL, FailureKind.EXPORT_MODEL):
             self.transfer.fail(message)
         elif failure.kind is FailureKind.SELF_ATTENTION:
+            # (two lines high: a longer text is cut, and whole in its tooltip)
             self.panel.inspector.selected_label.setText(f"The self-attention could not be computed: {message}")
         elif failure.kind is FailureKind.LOAD_ENGINE:
             self.show_message(f"The translation engine could not start: {message}")

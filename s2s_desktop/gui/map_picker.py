@@ -70,9 +70,11 @@ class MapPicker(QWidget):
                                     (self.head_box, [(head_label(MEAN_OF_HEADS), MEAN_OF_HEADS)]
                                      + [(head_label(h), h) for h in range(heads)], head)):
             box.blockSignals(True)
-            box.clear()
-            for label, data in items:
-                box.addItem(label, data)
+            # Refilled only for a new shape: a refilled box re-lays out the window (see steady_widgets).
+            if [(box.itemText(i), box.itemData(i)) for i in range(box.count())] != items:
+                box.clear()
+                for label, data in items:
+                    box.addItem(label, data)
             box.setCurrentIndex(max(box.findData(current), 0))
             box.blockSignals(False)
         multi = layers * heads > 1

@@ -19,6 +19,17 @@ from PySide6.QtWidgets import (
 
 from s2s_desktop.engine.api import Candidate
 from s2s_desktop.gui.attention_heatmap import TokenAxis
+from s2s_desktop.gui.plot_settle import SettlesAtOnce
+from s2s_desktop.gui.steady_widgets import SteadyLabel
+
+
+class BarPlot(SettlesAtOnce, pg.PlotWidget):
+    """The bar chart, laid out at once on a change (one paint per selection, not three or four)."""
+
+    def __init__(self, axis: TokenAxis) -> None:
+        super().__init__(axisItems={"bottom": axis}, background="w")
+        self.settled_axes = (axis,)
+        self.settled_layouts = (self.plotItem.layout,)
 
 
 class TokenDetails(QWidget):
@@ -28,9 +39,10 @@ class TokenDetails(QWidget):
 
     def __init__(self, hint: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.selected_label = QLabel(hint, wordWrap=True)
+        # Two lines, whatever the text: a QLabel re-laid out the window on every selection.
+        self.selected_label = SteadyLabel(hint, lines=2)
         self.bar_axis = TokenAxis("bottom")
-        self.bars = pg.PlotWidget(axisItems={"bottom": self.bar_axis}, background="w")
+        self.bars = BarPlot(self.bar_axis)
         self.bars.setMenuEnabled(False)
         self.bars.hideButtons()
         self.bars.setMouseEnabled(x=True, y=False)
@@ -77,12 +89,14 @@ class TokenDetails(QWidget):
         self.bar_axis.set_labels(())
         self.bar_item.setOpts(x=[], height=[])
         self.alternatives.clear()
+        self.bars.settle()
 
     def show_weights(self, label_html: str, weights: np.ndarray, labels: tuple[str, ...]) -> None:
         self.selected_label.setText(label_html)
         self.bar_axis.set_labels(labels)
         self.bar_item.setOpts(x=np.arange(len(weights)) + 0.5, height=np.asarray(weights), width=0.8)
         self.bars.setXRange(0, max(len(weights), 1), padding=0)
+        self.bars.settle()
 
     def show_alternatives(self, cand: Candidate, position: int) -> None:
         self.alternatives.clear()

@@ -64,17 +64,38 @@ def test_the_training_form_is_remembered_between_sessions(make_window, tmp_path)
     assert again.training.form.train_tsv.text() == str(corpus) and again.training.form.batch.value() == 6000
 
 
-def test_a_long_banner_neither_grows_the_window_nor_squeezes_the_plots(qtbot, make_window) -> None:
+def test_a_long_banner_neither_grows_the_window_nor_moves_anything(qtbot, make_window) -> None:
+    """The message card floats over the bottom-right corner: it re-lays out nothing (as a row of the
+    layout it pushed the window down and back, a full relayout and repaint per message)."""
     window = make_window()
     window.resize(1100, 680)
     window.tabs.setCurrentWidget(window.training)
     qtbot.wait(50)
-    window.show_message("The corpus check found a problem. " * 20, "warning")
-    qtbot.wait(50)
-    assert (window.width(), window.height()) == (1100, 680)
     view = window.training.plots.view
-    assert view.height() >= view.minimumHeight() == 2 * 120  # at most down to its minimum: then the tab scrolls
-    assert window.training.scroll.verticalScrollBar().maximum() > 0
+    before = (view.geometry(), window.tabs.geometry(), window.training.scroll.verticalScrollBar().maximum())
+    text = "The corpus check found a problem. " * 90  # more than half the window: cut, whole on hover
+    window.show_message(text, "warning")
+    qtbot.wait(50)
+    bar, host = window.message_bar, window.centralWidget()
+    assert (window.width(), window.height()) == (1100, 680)
+    assert (view.geometry(), window.tabs.geometry(), window.training.scroll.verticalScrollBar().maximum()) == before
+    assert bar.isVisible() and host.rect().contains(bar.geometry())
+    assert bar.geometry().right() > host.width() * 3 // 4 and bar.geometry().bottom() > host.height() * 3 // 4
+    assert bar.height() <= host.height() // 2 and bar.label.toolTip() == text == window.message_bar.text()
+    window.resize(1300, 800)  # it follows the corner
+    qtbot.waitUntil(lambda: bar.geometry().right() > 1300 * 3 // 4 and bar.geometry().bottom() > host.height() * 3 // 4)
+
+
+def test_news_leaves_by_itself_and_problems_stay(qtbot, make_window, monkeypatch) -> None:
+    window = make_window()
+    bar = window.message_bar
+    bar.expiry.setInterval(100)
+    window.show_message("Translated 3 lines in 0.1 s → out.txt", "info")
+    assert "Translated 3 lines" in bar.text()
+    qtbot.waitUntil(lambda: bar.text() == "", timeout=2000)
+    window.show_message("Could not open x.s2s: broken.", "error")
+    qtbot.wait(300)
+    assert bar.text() == "Could not open x.s2s: broken." and bar.level == "error"
 
 
 def test_the_train_tab_fits_the_default_window(qtbot, make_window) -> None:
