@@ -2,7 +2,7 @@
 
 User errors print one line, `s2s: error: ...`, and exit with status 2; they never show a traceback.
 One module per group of subcommands: `train` (train), `model_commands` (translate, evaluate, average, info),
-`import_command` (import), `export_command` (export), `serve_command` (serve).
+`import_command` (import), `export_command` (export), `serve_command` (serve), `align_command` (align).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"s2s-desktop {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    from s2s_desktop.cli.align_command import add_align_parser
     from s2s_desktop.cli.export_command import add_export_parser
     from s2s_desktop.cli.import_command import add_import_parser
     from s2s_desktop.cli.model_commands import add_model_parsers
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_import_parser(sub)
     add_export_parser(sub)
     add_serve_parser(sub)
+    add_align_parser(sub)
     return parser
 
 
@@ -39,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what the processes of a distributed run get
+    from s2s_desktop.cli.align_command import cmd_align
     from s2s_desktop.cli.export_command import cmd_export
     from s2s_desktop.cli.import_command import cmd_import
     from s2s_desktop.cli.model_commands import cmd_average, cmd_evaluate, cmd_info, cmd_translate
@@ -46,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     from s2s_desktop.cli.train import _secondary_rank, cmd_train
 
     handler = {"train": cmd_train, "translate": cmd_translate, "evaluate": cmd_evaluate, "info": cmd_info,
-               "average": cmd_average, "import": cmd_import, "export": cmd_export, "serve": cmd_serve}
+               "average": cmd_average, "import": cmd_import, "export": cmd_export, "serve": cmd_serve,
+               "align": cmd_align}
     try:
         return handler[args.command](args)
     except S2SError as exc:

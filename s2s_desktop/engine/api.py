@@ -190,6 +190,51 @@ class SelfAttention:
 
 
 @dataclass(frozen=True)
+class TreeNode:
+    """One prefix the beam search kept: its last piece, and what became of it."""
+
+    parent: int  # index of the parent node, -1 for a child of the start
+    step: int  # 0 = the first output piece
+    piece: str
+    log_prob: float  # of this piece given its prefix
+    score: float  # the prefix's total log-prob (a finished one: length-normalised, as the search ranks it)
+    state: str  # "live" (extended), "pruned" (kept, never extended), "finished" (ended in "</s>"), "chosen" (n-best)
+
+
+@dataclass(frozen=True)
+class BeamTree:
+    """The beam-search tree of one sentence, for the inspector."""
+
+    source: str
+    beam: int
+    nodes: tuple[TreeNode, ...]
+
+    def prefix(self, index: int) -> list[str]:
+        """The pieces from the start to node `index` ("</s>" left out)."""
+        out = []
+        while index >= 0:
+            node = self.nodes[index]
+            if node.piece != "</s>":
+                out.append(node.piece)
+            index = node.parent
+        return out[::-1]
+
+
+EXPLAIN_METHODS = ("input_x_gradient", "integrated_gradients", "rollout")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What each source piece did for each output position of one hypothesis (teacher-forced), by an
+    attribution method: asked for by the inspector beside the attention maps."""
+
+    method: str  # one of EXPLAIN_METHODS
+    scores: Any  # numpy (T, S) >= 0, rows summing to 1: output positions x source pieces ("</s>" included)
+    steps: int = 0  # integrated gradients: the path's steps
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class ModelConversion:
     """A model file imported (a Marian folder -> .s2s) or exported (.s2s -> CTranslate2 / Argos)."""
 

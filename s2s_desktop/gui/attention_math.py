@@ -15,21 +15,47 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from s2s_desktop.engine.api import Candidate, SelfAttention, Translation
+from s2s_desktop.engine.api import Candidate, Translation
 from s2s_desktop.engine.data.words import aggregate_attention, group_text, word_groups
 
 MEAN_OF_HEADS = -1
-# Which attention a map shows: the decoder's over the source (recorded by the search), or, for a
-# Transformer, the encoder's or the decoder's self-attention (computed on request).
+# Which map the inspector shows: the decoder's attention over the source (recorded by the search);
+# for a Transformer the encoder's or the decoder's self-attention (computed on request); or an
+# attribution of each output position to the source pieces (computed on request; the names are the
+# engine's `EXPLAIN_METHODS`).
 CROSS, ENCODER, DECODER = "cross", "encoder", "decoder"
-KIND_LABELS = {CROSS: "Cross-attention", ENCODER: "Encoder self-attention", DECODER: "Decoder self-attention"}
+INPUT_X_GRADIENT, INTEGRATED_GRADIENTS, ROLLOUT = "input_x_gradient", "integrated_gradients", "rollout"
+ATTRIBUTIONS = (INPUT_X_GRADIENT, INTEGRATED_GRADIENTS, ROLLOUT)
+TARGET_BY_SOURCE = (CROSS, *ATTRIBUTIONS)  # rows output tokens, columns source tokens
+IG_STEPS = 32
+KIND_LABELS = {CROSS: "Cross-attention", ENCODER: "Encoder self-attention", DECODER: "Decoder self-attention",
+               INPUT_X_GRADIENT: "Input × gradient", INTEGRATED_GRADIENTS: "Integrated gradients",
+               ROLLOUT: "Attention rollout"}
 KIND_TIPS = {
     CROSS: "The decoder's attention over the source: rows are output tokens, columns source tokens",
     ENCODER: "The encoder's self-attention: rows and columns are source tokens",
     DECODER: "The decoder's self-attention: rows are output tokens, columns what the decoder had read "
              "before each (the start, then the output so far)",
+    INPUT_X_GRADIENT: "How much each source token's embedding moved the log-probability of each output token "
+                      "(gradient times input, one backward pass per token)",
+    INTEGRATED_GRADIENTS: f"Gradients summed along a path from a blank source to the real one ({IG_STEPS} steps): "
+                          "slower, less noisy than input × gradient",
+    ROLLOUT: "Cross-attention read through every encoder layer's self-attention (and its residual), so that "
+             "columns are input tokens rather than layer mixtures",
 }
-KIND_CAPTIONS = {CROSS: "cross-attention", ENCODER: "encoder self-attention", DECODER: "decoder self-attention"}
+KIND_CAPTIONS = {CROSS: "cross-attention", ENCODER: "encoder self-attention", DECODER: "decoder self-attention",
+                 INPUT_X_GRADIENT: "input × gradient attribution",
+                 INTEGRATED_GRADIENTS: f"integrated gradients ({IG_STEPS} steps)", ROLLOUT: "attention rollout"}
+# Where a view is easy to misread: one line under the map.
+KIND_HINTS = {
+    CROSS: "Attention is not an explanation: deep heads mix positions, and weight piles onto punctuation and </s>.",
+    ENCODER: "Self-attention shows what each source token reads, not what the translation used.",
+    DECODER: "Each output token can only read the start and the output before it (the upper triangle is empty).",
+    INPUT_X_GRADIENT: "Gradients are local: a large score says the output is sensitive there, not that it was copied.",
+    INTEGRATED_GRADIENTS: "Relative to a blank source; scores are normalised per row (each row sums to 1).",
+    ROLLOUT: "Rollout assumes attention mixes linearly through the layers: a rough, not an exact, attribution.",
+}
+ONE_HEAD_HINT = "One head's attention is not an alignment: the mean of heads, or an alignment export, is closer."
 
 
 def pixel_to_cell(
@@ -86,7 +112,8 @@ class AttentionView:
     words: bool
     target_groups: tuple[tuple[int, ...], ...]  # the pieces of each row
     source_groups: tuple[tuple[int, ...], ...]  # the pieces of each column
-    kind: str = CROSS  # rows x columns: CROSS target x source, ENCODER source x source, DECODER target x inputs
+    kind: str = CROSS  # rows x columns: TARGET_BY_SOURCE kinds target x source, ENCODER source x source,
+    # DECODER target x inputs
 
 
 def select_attention(attention: np.ndarray, layer: int, head: int) -> np.ndarray:
@@ -96,15 +123,17 @@ def select_attention(attention: np.ndarray, layer: int, head: int) -> np.ndarray
 
 
 def attention_view(t: Translation, cand: Candidate, layer: int, head: int, words: bool, kind: str = CROSS,
-                   self_attention: SelfAttention | None = None) -> AttentionView:
+                   extra=None) -> AttentionView:
     """The matrix one layer and head (or the mean of heads) of `kind` shows, in pieces or words. The
-    self-attention kinds need `self_attention` (of this candidate)."""
+    self-attention kinds need `extra`, the candidate's `SelfAttention`; the attributions its `Explanation`."""
     if kind == CROSS:
         full, rows, cols = cand.attention, cand.tokens, t.source_tokens
+    elif kind in ATTRIBUTIONS:
+        full, rows, cols = np.asarray(extra.scores)[None, None], cand.tokens, t.source_tokens
     elif kind == ENCODER:
-        full, rows, cols = self_attention.encoder, t.source_tokens, t.source_tokens
+        full, rows, cols = extra.encoder, t.source_tokens, t.source_tokens
     else:
-        full, rows, cols = self_attention.decoder, cand.tokens, self_attention.decoder_inputs
+        full, rows, cols = extra.decoder, cand.tokens, extra.decoder_inputs
     return matrix_view(np.asarray(full, dtype=np.float32), rows, cols, layer, head, words, kind)
 
 
@@ -193,3 +222,29 @@ def link_shading(view: AttentionView, t: Translation, cand: Candidate, row: int 
     if view.kind == ENCODER:
         return "source", word_weights(weights, view.target_groups, src_words, n_src, mean=True)
     return "output", word_weights(weights, view.target_groups, tgt_words, n_tgt, mean=True)
+
+
+# -- word alignments -----------------------------------------------------------------------------------
+def alignment_links(t: Translation, cand: Candidate, transformer: bool) -> list[tuple[int, int]]:
+    """(source word, target word) links of one translation read from its cross-attention, by the method
+    `s2s align` uses by default for the architecture (engine.alignment); words as the texts show them."""
+    from s2s_desktop.engine.alignment import attention_scores, links_of, method_for
+    from s2s_desktop.engine.data.words import piece_to_word
+
+    src = [p for p in t.source_tokens if p not in SPECIAL_PIECES]
+    tgt = [p for p in cand.tokens if p not in SPECIAL_PIECES]
+    att = np.asarray(cand.attention, dtype=np.float32)
+    if not src or not tgt or att.ndim != 4 or att.shape[2] < len(tgt) or att.shape[3] < len(src):
+        return []
+    if att.shape[2] < len(tgt) + 1:  # cut at the length limit (no "</s>" row): the last piece reads its own row
+        att = np.concatenate([att, att[:, :, -1:]], axis=2)
+    scores = attention_scores(att, method_for("transformer" if transformer else "rnn"), len(tgt), len(src))
+    links = links_of(scores, piece_to_word(word_groups(src), len(src)), piece_to_word(word_groups(tgt), len(tgt)))
+    return sorted(links)
+
+
+def to_pharaoh(links: list[tuple[int, int]]) -> str:
+    return " ".join(f"{i}-{j}" for i, j in links)
+
+
+SPECIAL_PIECES = ("</s>", "<s>", "<pad>")

@@ -19,6 +19,8 @@ class EngineClient(WorkerClient):
     file_progressed = Signal(int, int)  # lines done, lines total
     file_finished = Signal(object)  # FileSummary
     self_attended = Signal(object, object)  # key, SelfAttention
+    explained = Signal(object, str, object)  # key, method, Explanation
+    tree_ready = Signal(object, object)  # key, BeamTree
     info_changed = Signal(object)  # ModelInfo (the target language changed)
     converted = Signal(object)  # ModelConversion: an import or export finished
     conversion_progressed = Signal(int, int, str)  # steps done, steps, what is being done
@@ -31,6 +33,8 @@ class EngineClient(WorkerClient):
     _translate_file = Signal(int, str, str, object)
     _redecode = Signal(int, int, str, object, object)
     _self_attention = Signal(int, object, str, object)
+    _explain = Signal(int, object, str, str, object)
+    _beam_tree = Signal(int, object, str, object)
     _target_language = Signal(int, str)
     _import = Signal(int, str, str)
     _export = Signal(int, str, str, str, object)
@@ -45,10 +49,14 @@ class EngineClient(WorkerClient):
         self._translate_file.connect(w.translate_file)
         self._redecode.connect(w.redecode)
         self._self_attention.connect(w.self_attention)
+        self._explain.connect(w.explain)
+        self._beam_tree.connect(w.beam_tree)
         self._target_language.connect(w.set_target_language)
         self._import.connect(w.import_model)
         self._export.connect(w.export_model)
         w.self_attended.connect(lambda req, key, result: self.self_attended.emit(key, result))
+        w.explained.connect(lambda req, key, method, result: self.explained.emit(key, method, result))
+        w.tree_ready.connect(lambda req, key, tree: self.tree_ready.emit(key, tree))
         w.info_changed.connect(lambda req, info: self.info_changed.emit(info))
         w.converted.connect(lambda req, result: self.converted.emit(result))
         w.conversion_progressed.connect(lambda req, done, total, what: self.conversion_progressed.emit(done, total, what))
@@ -90,6 +98,20 @@ class EngineClient(WorkerClient):
         """Ask for a Transformer's self-attention over `source` translated as `tokens`; answered with `key`."""
         req = self.new_request()
         self._self_attention.emit(req, key, source, tokens)
+        return req
+
+    def explain(self, key: object, method: str, source: str, tokens: tuple[str, ...]) -> int:
+        """Ask for an attribution of `source` translated as `tokens`; answered with `key` and `method`.
+        A newer request cancels this one if it is still running."""
+        req = self.new_request()
+        self.worker.latest_explain = req
+        self._explain.emit(req, key, method, source, tokens)
+        return req
+
+    def beam_tree(self, key: object, source: str, options: DecodeOptions) -> int:
+        """Ask for the beam-search tree of one sentence; answered by tree_ready with `key`."""
+        req = self.new_request()
+        self._beam_tree.emit(req, key, source, options)
         return req
 
     def set_target_language(self, code: str) -> int:

@@ -18,8 +18,10 @@ from typing import Protocol
 from PySide6.QtCore import Signal, Slot
 
 from s2s_desktop.engine.api import (
+    BeamTree,
     DecodeOptions,
     EngineInfo,
+    Explanation,
     FileSummary,
     ModelConversion,
     ModelInfo,
@@ -27,6 +29,7 @@ from s2s_desktop.engine.api import (
     SelfAttention,
     Translation,
 )
+from s2s_desktop.gui.attention_math import IG_STEPS
 from s2s_desktop.gui.worker import Failure, FailureKind, Worker
 
 WARMUP_TEXT = "Hello world."
@@ -49,6 +52,11 @@ class Translator(Protocol):
                        cancel: threading.Event | None, chunk: int, split: bool) -> FileSummary: ...
 
     def self_attention(self, source: str, tokens: Sequence[str]) -> SelfAttention: ...
+
+    def explain(self, source: str, tokens: Sequence[str], method: str, steps: int = 32,
+                cancelled: Callable[[], bool] | None = None) -> Explanation | None: ...
+
+    def beam_tree(self, source: str, opts: DecodeOptions) -> BeamTree: ...
 
     target_language: str | None  # settable for a multilingual model
 
@@ -143,6 +151,8 @@ class EngineWorker(Worker):
     file_progressed = Signal(int, int, int)  # request id, lines done, lines total
     file_finished = Signal(int, object)  # request id, FileSummary
     self_attended = Signal(int, object, object)  # request id, key, SelfAttention
+    explained = Signal(int, object, str, object)  # request id, key, method, Explanation
+    tree_ready = Signal(int, object, object)  # request id, key, BeamTree
     info_changed = Signal(int, object)  # request id, ModelInfo (the target language changed)
     converted = Signal(int, object)  # request id, ModelConversion (import or export done)
     conversion_progressed = Signal(int, int, int, str)  # request id, steps done, steps, what is being done
@@ -226,6 +236,31 @@ class EngineWorker(Worker):
             return
         self.guard(req, FailureKind.SELF_ATTENTION,
                    lambda: self.self_attended.emit(req, key, self._translator.self_attention(source, tokens)))
+
+    @Slot(int, object, str, str, object)
+    def explain(self, req: int, key: object, method: str, source: str, tokens: object) -> None:
+        """An attribution of one hypothesis; a later request (`latest_explain`) cancels it between its
+        forward and backward passes, so only what is still shown gets computed."""
+        if self._no_model(req, FailureKind.EXPLAIN):
+            return
+
+        def work() -> None:
+            found = self._translator.explain(source, tokens, method, steps=IG_STEPS,
+                                             cancelled=lambda: self.latest_explain != req)
+            if found is not None:
+                self.explained.emit(req, key, method, found)
+
+        self.guard(req, FailureKind.EXPLAIN, work)
+
+    latest_explain = 0  # the id of the newest explain request (set by the client, read here)
+
+    @Slot(int, object, str, object)
+    def beam_tree(self, req: int, key: object, source: str, options: object) -> None:
+        """The beam-search tree of one sentence."""
+        if self._no_model(req, FailureKind.BEAM_TREE):
+            return
+        self.guard(req, FailureKind.BEAM_TREE,
+                   lambda: self.tree_ready.emit(req, key, self._translator.beam_tree(source, options)))
 
     @Slot(int, str)
     def set_target_language(self, req: int, code: str) -> None:

@@ -14,7 +14,7 @@ import html
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QColor, QKeyEvent, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,25 +28,40 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from s2s_desktop.engine.api import Candidate, ParagraphTranslation, SelfAttention, Translation
+from s2s_desktop.engine.api import Candidate, Explanation, ParagraphTranslation, SelfAttention, Translation
 from s2s_desktop.engine.data.words import WORD_START, piece_to_word, word_groups
+from s2s_desktop.engine.formats.atomic import atomic_write
 from s2s_desktop.gui.attention_export import EXPORT_FILTER, export_attention
 from s2s_desktop.gui.attention_heatmap import AttentionHeatmap
 from s2s_desktop.gui.attention_math import (
+    ATTRIBUTIONS,
     CROSS,
     DECODER,
     ENCODER,
+    IG_STEPS,
+    INPUT_X_GRADIENT,
+    INTEGRATED_GRADIENTS,
+    KIND_HINTS,
     MEAN_OF_HEADS,
+    ONE_HEAD_HINT,
+    ROLLOUT,
+    TARGET_BY_SOURCE,
     AttentionView,
+    alignment_links,
     attention_view,
     link_shading,
+    to_pharaoh,
 )
 from s2s_desktop.gui.map_picker import MapPicker
-from s2s_desktop.gui.steady_widgets import fix_combo_size
+from s2s_desktop.gui.steady_widgets import SteadyLabel, fix_combo_size
 from s2s_desktop.gui.token_details import TokenDetails
 
 HINT = "Click a token (a row or a column of the map, or a word in either text)."
-PENDING = "Computing the self-attention of this translation…"
+PENDING = {ENCODER: "Computing the self-attention of this translation…",
+           DECODER: "Computing the self-attention of this translation…",
+           INPUT_X_GRADIENT: "Computing input × gradient (one backward pass per output token)…",
+           INTEGRATED_GRADIENTS: f"Computing integrated gradients ({IG_STEPS} steps: a few seconds)…",
+           ROLLOUT: "Computing the attention rollout…"}
 
 
 class InspectorPanel(QWidget):
@@ -58,6 +73,7 @@ class InspectorPanel(QWidget):
     redecode_requested = Signal(int, object)  # sentence, prefix (target pieces or text)
     reset_requested = Signal(int)  # sentence: back to the free decode
     self_attention_requested = Signal(object, str, object)  # key, source, target pieces
+    explain_requested = Signal(object, str, str, object)  # key, method (an attribution kind), source, target pieces
     export_failed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -72,7 +88,9 @@ class InspectorPanel(QWidget):
         self.row: int | None = None
         self.col: int | None = None
         self.model_name = ""
+        self.transformer = False
         self.self_attention: dict[tuple, SelfAttention] = {}  # (source, target pieces) -> its self-attention
+        self.explanations: dict[tuple, Explanation] = {}  # (source, target pieces, method) -> its attribution
         self._asked: set[tuple] = set()
 
         self.sentence_box = QComboBox(toolTip="Which sentence of the text the map shows")
@@ -87,6 +105,8 @@ class InspectorPanel(QWidget):
         for label, suffix in (("Map as PNG…", ".png"), ("Map as SVG…", ".svg"), ("Matrix as CSV…", ".csv"),
                               ("Matrix as JSON…", ".json")):
             menu.addAction(label, lambda s=suffix: self.ask_export(s))
+        menu.addSeparator()
+        menu.addAction("Word alignment (Pharaoh)…", self.ask_export_alignment)
         self.export_button.setMenu(menu)
         # What the text is (sentence, hypothesis) above everything; which map (attention, layer, head)
         # above the head grid: one row for all would not fit the default window beside the model panel.
@@ -144,6 +164,12 @@ class InspectorPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
         layout.addWidget(self.splitter, 1)
+        # Where the map shown is easy to misread, one line says how (SteadyLabel: changing it moves nothing).
+        self.hint_label = SteadyLabel(KIND_HINTS[CROSS], lines=1)
+        palette = self.hint_label.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, QColor(100, 100, 100))
+        self.hint_label.setPalette(palette)
+        layout.addWidget(self.hint_label)
         self._set_enabled(False)
 
     def resizeEvent(self, event) -> None:
@@ -175,12 +201,15 @@ class InspectorPanel(QWidget):
         """A model was opened: forget what belonged to the previous one (its self-attention, a typed
         prefix); `self_attention` says whether this one has any (Transformers)."""
         self.model_name = name
+        self.transformer = self_attention
         self.self_attention.clear()
+        self.explanations.clear()
         self._asked.clear()
         self.prefix_edit.clear()
         self.picker.offer_self_attention(self_attention)
-        if not self_attention and self.kind != CROSS:
-            self.picker.select_kind(CROSS)  # back to the cross-attention
+        if self.kind not in self.picker.offered():
+            self.kind = CROSS  # back to the cross-attention
+            self.picker.select_kind(CROSS)
 
     def set_result(self, result: ParagraphTranslation | None, sentence: int | None = None) -> None:
         """Show a new translation; keeps the sentence (when it still exists), layer and head."""
@@ -225,6 +254,14 @@ class InspectorPanel(QWidget):
         if self.kind == CROSS:
             return np.asarray(cand.attention)
         key = self._key()
+        if self.kind in ATTRIBUTIONS:
+            explained = self.explanations.get((*key, self.kind))
+            if explained is None:
+                if (*key, self.kind) not in self._asked:
+                    self._asked.add((*key, self.kind))
+                    self.explain_requested.emit(key, self.kind, self.translation.source, tuple(cand.tokens))
+                return None
+            return np.asarray(explained.scores)[None, None]
         found = self.self_attention.get(key)
         if found is None:
             if key not in self._asked:
@@ -233,11 +270,25 @@ class InspectorPanel(QWidget):
             return None
         return np.asarray(found.encoder if self.kind == ENCODER else found.decoder)
 
+    def _extra(self):
+        """What `attention_view` needs beside the candidate for the shown kind."""
+        key = self._key()
+        if self.kind in ATTRIBUTIONS:
+            return self.explanations.get((*key, self.kind))
+        return self.self_attention.get(key)
+
     def set_self_attention(self, key: tuple, result: SelfAttention) -> None:
         """The engine's answer to `self_attention_requested`."""
         self._asked.discard(key)
         self.self_attention[key] = result
-        if key == self._key() and self.kind != CROSS:
+        if key == self._key() and self.kind in (ENCODER, DECODER):
+            self._fill_layers()
+
+    def set_explanation(self, key: tuple, method: str, result: Explanation) -> None:
+        """The engine's answer to `explain_requested`."""
+        self._asked.discard((*key, method))
+        self.explanations[(*key, method)] = result
+        if key == self._key() and self.kind == method:
             self._fill_layers()
 
     def _fill_layers(self) -> None:
@@ -262,11 +313,13 @@ class InspectorPanel(QWidget):
             self.row = self.col = None
             self._show_selection()
             if att is None and cand is not None:
-                self.selected_label.setText(PENDING)
+                self.selected_label.setText(PENDING.get(self.kind, PENDING[ENCODER]))
             return
         row, col = self.row, self.col
-        found = self.self_attention.get(self._key())
-        self.view = attention_view(t, cand, self.layer, self.head, self.words_box.isChecked(), self.kind, found)
+        self.view = attention_view(t, cand, self.layer, self.head, self.words_box.isChecked(), self.kind,
+                                   self._extra())
+        self.hint_label.setText(ONE_HEAD_HINT if self.kind == CROSS and self.head != MEAN_OF_HEADS and
+                                att.shape[1] > 1 else KIND_HINTS[self.kind])
         self.heatmap.set_matrix(self.view.matrix, self.view.target_labels, self.view.source_labels)
         self.picker.show_heads(att, self.layer, self.head)
         self.reset_button.setEnabled(cand.prefix_length > 0)
@@ -350,13 +403,13 @@ class InspectorPanel(QWidget):
         side, weights = link_shading(view, t, cand, self.row, self.col)
         if self.row is not None:
             label = html.escape(view.target_labels[self.row])
-            what = {CROSS: "Target", ENCODER: "Source", DECODER: "Target"}[view.kind]
+            what = {ENCODER: "Source"}.get(view.kind, "Target")
             also = " (the output before it)" if view.kind == DECODER else ""
             self.details.show_weights(f"{what} <b>{label}</b> attends to{also}:", view.matrix[self.row],
                                       view.source_labels)
         else:
             label = html.escape(view.source_labels[self.col])
-            what = {CROSS: "Source", ENCODER: "Source", DECODER: "Output"}[view.kind]
+            what = {DECODER: "Output"}.get(view.kind, "Source")
             self.details.show_weights(f"{what} <b>{label}</b> is attended by:", view.matrix[:, self.col],
                                       view.target_labels)
         marked = -1
@@ -364,9 +417,9 @@ class InspectorPanel(QWidget):
             first_piece = view.target_groups[self.row][0]
             self.details.show_alternatives(cand, first_piece)
             self.prefix_edit.setText(_pieces_text(cand.tokens[:first_piece]))
-            if view.kind == CROSS and self.hypothesis == 0:
+            if view.kind in TARGET_BY_SOURCE and self.hypothesis == 0:
                 marked = int(piece_to_word(word_groups(cand.tokens), len(cand.tokens))[first_piece])
-        elif self.col is not None and view.kind == CROSS:
+        elif self.col is not None and view.kind in TARGET_BY_SOURCE:
             first_piece = view.source_groups[self.col][0]
             marked = int(piece_to_word(word_groups(t.source_tokens), len(t.source_tokens))[first_piece])
         if side == "source":
@@ -422,6 +475,23 @@ class InspectorPanel(QWidget):
                 self.export(path)
             except (OSError, ValueError) as exc:
                 self.export_failed.emit(f"Could not export the attention map to {path}: {exc}")
+
+    def ask_export_alignment(self) -> None:
+        if self.result is None or not self.result.sentences:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export the word alignment", "alignment.txt",
+                                              "Pharaoh links (*.txt);;All files (*)")
+        if path:
+            try:
+                self.export_alignment(path)
+            except OSError as exc:
+                self.export_failed.emit(f"Could not export the word alignment to {path}: {exc.strerror or exc}")
+
+    def export_alignment(self, path: str) -> None:
+        """One line of Pharaoh links ("i-j": source word i, target word j) per sentence of the text, for
+        its best translation, read from the cross-attention as `s2s align` does; raises OSError."""
+        lines = [to_pharaoh(alignment_links(t, t.best, self.transformer)) for t in self.result.sentences]
+        atomic_write(path, "".join(line + "\n" for line in lines).encode("utf-8"), error=None)
 
     def export(self, path: str) -> None:
         """Write the map (.png, .svg: every label, and a caption) or the matrix with its tokens (.csv,

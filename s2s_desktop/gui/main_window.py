@@ -153,6 +153,13 @@ class MainWindow(QMainWindow):
         c.info_changed.connect(self._on_info_changed)
         c.self_attended.connect(self.panel.inspector.set_self_attention)
         self.panel.inspector.self_attention_requested.connect(self.client.self_attention)
+        c.explained.connect(self.panel.inspector.set_explanation)
+        c.explained.connect(lambda *_: self._set_idle(keep_text=True))
+        self.panel.inspector.explain_requested.connect(self._on_explain_requested)
+        c.tree_ready.connect(self.panel.tree_view.set_tree)
+        c.tree_ready.connect(lambda *_: self._set_idle(keep_text=True))
+        self.panel.tree_view.tree_requested.connect(self._on_tree_requested)
+        self.panel.tree_view.prefix_chosen.connect(self._on_redecode_requested)
         self.panel.target_language_chosen.connect(self._on_target_language_chosen)
         self.panel.translate_requested.connect(self._on_translate_requested)
         self.panel.options_changed.connect(self._store_options)
@@ -252,6 +259,7 @@ class MainWindow(QMainWindow):
         self.panel.set_languages(info.src_lang, info.tgt_lang)
         self.panel.set_target_languages(info.target_languages, info.target_language)
         self.panel.inspector.set_model(os.path.basename(info.path), info.model.get("arch") == "transformer")
+        self.panel.tree_view.forget()
         self.pages.setCurrentWidget(self.panel)
         self.empty.set_idle()
         self.translate_file_action.setEnabled(True)
@@ -338,6 +346,14 @@ class MainWindow(QMainWindow):
                               "split it into shorter sentences for a complete translation.", "warning")
         self._set_idle(keep_text=True)
 
+    def _on_explain_requested(self, key: object, method: str, source: str, tokens: object) -> None:
+        self.client.explain(key, method, source, tokens)
+        self._set_busy("Computing the attribution…", keep_text=True)  # the busy bar: it may take seconds
+
+    def _on_tree_requested(self, key: object, source: str) -> None:
+        self.client.beam_tree(key, source, key[1])
+        self._set_busy("Searching the beam tree…", keep_text=True)
+
     def _on_redecode_requested(self, sentence: int, prefix: object) -> None:
         result = self.panel.result
         if result is None or sentence >= len(result.sentences):
@@ -373,9 +389,12 @@ class MainWindow(QMainWindow):
             self.files.fail(message)
         elif failure.kind in (FailureKind.IMPORT_MODEL, FailureKind.EXPORT_MODEL):
             self.transfer.fail(message)
-        elif failure.kind is FailureKind.SELF_ATTENTION:
+        elif failure.kind is FailureKind.BEAM_TREE:
+            self.panel.tree_view.failed(message)
+        elif failure.kind in (FailureKind.SELF_ATTENTION, FailureKind.EXPLAIN):
             # (two lines high: a longer text is cut, and whole in its tooltip)
-            self.panel.inspector.selected_label.setText(f"The self-attention could not be computed: {message}")
+            what = "self-attention" if failure.kind is FailureKind.SELF_ATTENTION else "attribution"
+            self.panel.inspector.selected_label.setText(f"The {what} could not be computed: {message}")
         elif failure.kind is FailureKind.LOAD_ENGINE:
             self.show_message(f"The translation engine could not start: {message}")
             self.empty.set_idle()

@@ -12,12 +12,23 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from s2s_desktop.gui.attention_math import KIND_LABELS, KIND_TIPS, MEAN_OF_HEADS, head_label
+from s2s_desktop.gui.attention_math import (
+    CROSS,
+    DECODER,
+    ENCODER,
+    INPUT_X_GRADIENT,
+    INTEGRATED_GRADIENTS,
+    KIND_LABELS,
+    KIND_TIPS,
+    MEAN_OF_HEADS,
+    ROLLOUT,
+    head_label,
+)
 from s2s_desktop.gui.head_grid import HeadGrid
 
 
 class MapPicker(QWidget):
-    kind_chosen = Signal(str)  # CROSS, ENCODER or DECODER
+    kind_chosen = Signal(str)  # one of attention_math's kinds (CROSS, ENCODER, ..., ROLLOUT)
     layer_head_chosen = Signal(int, int)  # layer, head (MEAN_OF_HEADS: the mean of the heads)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -25,10 +36,7 @@ class MapPicker(QWidget):
         self._grid_of: object = None  # the attention array the grid draws
         self.kind_box = QComboBox(toolTip="Which attention the map shows: the decoder's over the source, or the "
                                           "encoder's or decoder's self-attention")
-        for kind, label in KIND_LABELS.items():
-            self.kind_box.addItem(label, kind)
-            self.kind_box.setItemData(self.kind_box.count() - 1, KIND_TIPS[kind], Qt.ItemDataRole.ToolTipRole)
-        self.kind_box.setVisible(False)
+        self.offer_self_attention(False)
         self.layer_box = QComboBox(toolTip="Layer")
         self.head_box = QComboBox(toolTip="Attention head, or the mean of all heads")
         for box in (self.kind_box, self.layer_box, self.head_box):
@@ -56,8 +64,23 @@ class MapPicker(QWidget):
         layout.addWidget(self.grid, 1)
 
     def offer_self_attention(self, offered: bool) -> None:
-        """Show the kind choice only for models that have self-attention (Transformers)."""
-        self.kind_box.setVisible(offered)
+        """The maps a model has: cross-attention and the gradient attributions for every model; the
+        self-attentions and rollout only for those with self-attention (Transformers)."""
+        kinds = [CROSS, *((ENCODER, DECODER) if offered else ()), INPUT_X_GRADIENT, INTEGRATED_GRADIENTS,
+                 *((ROLLOUT,) if offered else ())]
+        if [self.kind_box.itemData(i) for i in range(self.kind_box.count())] == kinds:
+            return
+        current = self.kind_box.currentData()
+        self.kind_box.blockSignals(True)
+        self.kind_box.clear()
+        for kind in kinds:
+            self.kind_box.addItem(KIND_LABELS[kind], kind)
+            self.kind_box.setItemData(self.kind_box.count() - 1, KIND_TIPS[kind], Qt.ItemDataRole.ToolTipRole)
+        self.kind_box.setCurrentIndex(max(self.kind_box.findData(current), 0))
+        self.kind_box.blockSignals(False)
+
+    def offered(self) -> list[str]:
+        return [self.kind_box.itemData(i) for i in range(self.kind_box.count())]
 
     def select_kind(self, kind: str) -> None:
         """As if the user chose `kind` (reported by `kind_chosen` when it changes)."""

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from s2s_desktop.engine.api import DecodeOptions, ParagraphTranslation, Translation
+from s2s_desktop.gui.beam_tree_view import BeamTreeView
 from s2s_desktop.gui.inspector_panel import InspectorPanel
 from s2s_desktop.gui.output_spans import (
     FlaggedSpan,
@@ -184,9 +185,12 @@ class TranslatePanel(QWidget):
         bv.setContentsMargins(0, 0, 0, 0)
         bv.addWidget(self.nbest_label)
         bv.addWidget(self.nbest_list)
+        self.tree_view = BeamTreeView()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.inspector, "Attention")
         self.tabs.addTab(bottom, "N-best")
+        self.tabs.addTab(self.tree_view, "Beam tree")
+        self.tabs.currentChanged.connect(lambda _: self._show_tree_for_cursor())
         self.vsplitter = QSplitter(Qt.Orientation.Vertical)
         self.vsplitter.addWidget(self.splitter)
         self.vsplitter.addWidget(self.tabs)
@@ -353,6 +357,16 @@ class TranslatePanel(QWidget):
         for rank, cand in enumerate(t.nbest, 1):
             QTreeWidgetItem(self.nbest_list, [str(rank), f"{cand.score:.3f}", f"{cand.log_prob:.2f}", cand.text])
         self.nbest_list.blockSignals(False)
+        self._show_tree_for_cursor()
+
+    def _show_tree_for_cursor(self) -> None:
+        """The beam tree of the sentence under the cursor, when its tab is shown (asked for only then)."""
+        if self.tabs.currentWidget() is not self.tree_view or self.result is None or not self.result.sentences:
+            return
+        index = min(sentence_at(self.result, self.source.textCursor().position(), source=True),
+                    len(self.result.sentences) - 1)
+        source = self.result.sentences[index].source
+        self.tree_view.show_for(index, len(self.result.sentences), source, (source, self.options()))
 
     def _on_nbest_chosen(self, item: QTreeWidgetItem | None, _previous: object = None) -> None:
         """Selecting an n-best row shows that hypothesis in the attention map."""

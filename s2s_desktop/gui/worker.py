@@ -35,6 +35,8 @@ class FailureKind(enum.Enum):
     REDECODE = "re-decoding"
     TRANSLATE_FILE = "translating a file"
     SELF_ATTENTION = "computing the self-attention"
+    EXPLAIN = "computing the attribution"
+    BEAM_TREE = "searching the beam tree"
     TARGET_LANGUAGE = "choosing the target language"
     IMPORT_MODEL = "importing"
     EXPORT_MODEL = "exporting"

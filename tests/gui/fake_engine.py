@@ -21,9 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from s2s_desktop.engine.api import (
+    BeamTree,
     Candidate,
     DecodeOptions,
     EngineInfo,
+    Explanation,
     FileSummary,
     ModelConfig,
     ModelConversion,
@@ -31,6 +33,7 @@ from s2s_desktop.engine.api import (
     ParagraphTranslation,
     SelfAttention,
     Translation,
+    TreeNode,
 )
 from s2s_desktop.engine.data.corpus import read_lines
 from s2s_desktop.engine.data.segment import split_sentences
@@ -157,6 +160,36 @@ class FakeTranslator:
                 lower = np.tril(np.ones((n, n))) + np.tril(np.eye(n, k=-1) * (3 + head))
                 dec[layer, head] = lower / lower.sum(axis=1, keepdims=True) if n else lower
         return SelfAttention(enc, dec, ("<s>", *tokens[: n - 1]) if n else ())
+
+    def beam_tree(self, source: str, opts: DecodeOptions = DecodeOptions()) -> BeamTree:
+        """The best hypothesis as a chain (its end "chosen"), each step with one pruned sibling."""
+        best = self._sentence(source, opts, None).best
+        nodes, parent, score = [], -1, 0.0
+        for step, piece in enumerate(best.tokens):
+            lp = float(np.log(best.token_probs[step]))
+            if piece != EOS:
+                nodes.append(TreeNode(parent, step, WORD_START + "other", lp - 1.0, score + lp - 1.0, "pruned"))
+            score += lp
+            nodes.append(TreeNode(parent, step, piece, lp, score, "chosen" if piece == EOS else "live"))
+            parent = len(nodes) - 1
+        return BeamTree(source, max(opts.beam, 2), tuple(nodes))
+
+    explained: list = []  # (method, source) of every explain call, for tests
+
+    def explain(self, source: str, tokens: Sequence[str], method: str, steps: int = 32,
+                cancelled: Callable[[], bool] | None = None) -> Explanation | None:
+        """Output token t credits source piece S - 2 - t (the reversal the fake translates), less so
+        for integrated gradients; rollout needs a Transformer."""
+        if method == "rollout" and self.arch != "transformer":
+            raise InputError(f"{self.path}: attention rollout needs self-attention")
+        if cancelled is not None and cancelled():
+            return None
+        type(self).explained.append((method, source))
+        s, n = len(_pieces(source)) + 1, len(tokens)
+        scores = np.full((n, s), 0.1 if method == "integrated_gradients" else 0.02)
+        for t in range(n):
+            scores[t, max(s - 2 - t, 0)] += 1.0
+        return Explanation(method, scores / scores.sum(axis=1, keepdims=True), steps)
 
     # -- translation -------------------------------------------------------------------------------
     def translate(self, texts: Sequence[str], opts: DecodeOptions = DecodeOptions(), batch_tokens: int = 4000,

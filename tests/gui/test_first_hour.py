@@ -12,7 +12,7 @@ from PySide6.QtGui import QHelpEvent, QImage
 from PySide6.QtWidgets import QApplication, QToolTip
 
 from s2s_desktop.engine.api import ModelInfo
-from s2s_desktop.gui.attention_math import CROSS, DECODER, ENCODER
+from s2s_desktop.gui.attention_math import CROSS, DECODER, ENCODER, INPUT_X_GRADIENT, INTEGRATED_GRADIENTS
 from s2s_desktop.gui.file_translation import TEXT_FILTER, suggest_output_name
 from s2s_desktop.gui.menus import distinct_labels
 from s2s_desktop.gui.model_info import describe
@@ -276,8 +276,8 @@ def test_encoder_and_decoder_self_attention_for_transformers(qtbot, window):
     np.testing.assert_allclose(insp.view.matrix, np.asarray(t.best.attention)[0].mean(axis=0), atol=1e-6)
 
 
-def test_an_rnn_offers_cross_attention_only(qtbot, make_window, tmp_path):
+def test_an_rnn_offers_cross_attention_and_gradients_but_no_self_attention(qtbot, make_window, tmp_path):
     window = make_window()
     open_model(qtbot, window, write_fake_model(tmp_path / "rnn.s2s", arch="rnn"))
-    assert not window.panel.inspector.kind_box.isVisibleTo(window)
+    assert window.panel.inspector.picker.offered() == [CROSS, INPUT_X_GRADIENT, INTEGRATED_GRADIENTS]
 

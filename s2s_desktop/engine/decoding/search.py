@@ -230,6 +230,7 @@ def beam_search(
     rules: SearchRules = OURS,
     guard: RepeatGuard | None = None,
     attention: bool = True,
+    recorder=None,
 ) -> list[list[Hypothesis]]:
     """Batched beam search. Returns, per sentence, up to `nbest` hypotheses sorted by score.
 
@@ -239,7 +240,9 @@ def beam_search(
     A sentence is done when its pool holds `beam` hypotheses (or what `rules.early_stopping` asks) or
     it reached its length limit; done sentences leave the batch, so the rest of the batch decodes faster.
     `guard` bans, in every beam, the tokens that would repeat an n-gram too often (repetition.py).
-    `attention` False records no attention (as in greedy_search).
+    `attention` False records no attention (as in greedy_search). A `beam_tree.TreeRecorder` as
+    `recorder` also records sentence 0's finished candidates, and gets the history (`recorder.history`,
+    `recorder.chosen`) for `beam_tree.build_tree`.
     """
     nbest = min(nbest, beam)
     batch = enc.memory.shape[0]
@@ -303,6 +306,8 @@ def beam_search(
         competitive[:, k:] = False
         fin_raw = top2_scores.masked_fill(~competitive, NEG_INF)
         fin_norm = fin_raw / rules.penalty(float(t + 1), alpha)
+        if recorder is not None:
+            recorder.add_finished(t, active, top2_idx // vocab, fin_raw, fin_norm)
         merged = torch.cat([pool_score[active], fin_norm], 1)  # (A, K + 2K)
         new_score, pick = merged.topk(k, dim=1)
         from_new = pick >= k
@@ -346,6 +351,12 @@ def beam_search(
         state = model.reorder_state(state, rows)
         prev = tok_flat
 
+    if recorder is not None:
+        tok_h, back_h, logp_h = (np.stack([x.cpu().numpy() for x in xs]) for xs in (hist.tok, hist.back, hist.logp))
+        recorder.history = (tok_h, back_h, logp_h)
+        found = torch.isfinite(pool_score[0]).cpu().numpy()
+        recorder.chosen = [(int(st), int(sl)) for st, sl, ok in
+                           zip(pool_step[0].cpu().numpy(), pool_slot[0].cpu().numpy(), found) if ok][:nbest]
     return _collect(hist, pool_score, pool_logp, pool_step, pool_slot, enc.src_mask, nbest)
 
 
@@ -433,12 +444,13 @@ def decode_batch(
     cap: int = 1024,
     rules: SearchRules = OURS,
     attention: bool = True,
+    recorder=None,
 ) -> list[list[Hypothesis]]:
     """The n-best hypotheses of already-encoded sources decoded as one batch: greedy search when
     `opts.beam` is 1, beam search otherwise; outputs of at most `cap` pieces (EOS included), scored
     and stopped by the model's `rules`, with the repetition guard `opts.repeat_ngram` asks for;
-    `attention` False records none. The translation service and the trainer's validation both decode
-    through here."""
+    `attention` False records none; `recorder`: see beam_search (beam search only). The translation
+    service and the trainer's validation both decode through here."""
     batch = make_batch(src_ids, None, np.arange(len(src_ids)), device)
     with torch.inference_mode():
         enc = model.encode(batch.src, batch.src_lengths)
@@ -449,7 +461,7 @@ def decode_batch(
                                  rules, guard, attention)
             return [[h] for h in hyps]
         found = beam_search(model, enc, opts.beam, limits, opts.nbest, opts.length_penalty, opts.min_len, prefixes,
-                            opts.alternatives, rules, guard, attention)
+                            opts.alternatives, rules, guard, attention, recorder)
     if not all(found):  # every score of a sentence was NaN or -inf: there is no translation to rank
         raise ModelError("The model gave no finite score to any translation (NaN or infinite log-probabilities): "
                          "its weights are probably corrupt or overflow in this precision")

@@ -16,8 +16,11 @@ import torch
 
 from s2s_desktop.engine.api import (
     EOS_ID,
+    EXPLAIN_METHODS,
+    BeamTree,
     Candidate,
     DecodeOptions,
+    Explanation,
     FileSummary,
     ModelInfo,
     ParagraphTranslation,
@@ -164,16 +167,13 @@ class Translator:
             target_language=self.target_language,
         )
 
-    def self_attention(self, source: str, tokens: Sequence[str], protect: bool = True) -> SelfAttention:
-        """Encoder and decoder self-attention of a Transformer for `source` translated as `tokens` (target
-        pieces, "</s>" included), teacher-forced: what the inspector shows next to the search's
-        cross-attention. Raises InputError for a model without self-attention (the RNN)."""
-        model, src_tok = self.model, self.loaded.src_tok
-        if self.loaded.config.arch != "transformer":
-            raise InputError(f"{self.loaded.path}: a {self.loaded.config.arch} model has no self-attention")
+    def _forced_batch(self, source: str, tokens: Sequence[str], protect: bool):
+        """(batch, target ids) for `source` translated as `tokens` (target pieces, "</s>" optional),
+        read as the search read it: a protected translation's tokens hold the items' text, so both
+        sides go through the surrogates."""
+        src_tok = self.loaded.src_tok
         cleaned = clean_text(source)
         (ids,) = src_tok.encode_batch([cleaned])
-        # A protected translation's tokens hold the items' text: read them as the search did, through the surrogates.
         masked = self._protector().mask(cleaned) if protect else None
         if masked is not None:
             ids = masked.ids
@@ -184,6 +184,16 @@ class Translator:
         target = self._prefix_ids(pieces) + ([EOS_ID] if EOS_PIECE in tokens else [])
         batch = make_batch([ids], [target[:-1] if target and target[-1] == EOS_ID else target], np.arange(1),
                            self.device)
+        return batch, target
+
+    def self_attention(self, source: str, tokens: Sequence[str], protect: bool = True) -> SelfAttention:
+        """Encoder and decoder self-attention of a Transformer for `source` translated as `tokens` (target
+        pieces, "</s>" included), teacher-forced: what the inspector shows next to the search's
+        cross-attention. Raises InputError for a model without self-attention (the RNN)."""
+        model = self.model
+        if self.loaded.config.arch != "transformer":
+            raise InputError(f"{self.loaded.path}: a {self.loaded.config.arch} model has no self-attention")
+        batch, target = self._forced_batch(source, tokens, protect)
         self.model.eval()
         with torch.inference_mode():
             encoder = model.encoder_attention(batch.src)[0].float().cpu().numpy()  # (L, H, S, S)
@@ -197,6 +207,67 @@ class Translator:
         shown = [t for t in tokens if t != EOS_PIECE]  # the decoder's inputs as the translation shows them
         inputs = tuple(["<s>"] + shown)[: len(target)]
         return SelfAttention(encoder, decoder, inputs)
+
+    def explain(self, source: str, tokens: Sequence[str], method: str, steps: int = 32, protect: bool = True,
+                cancelled: Callable[[], bool] | None = None) -> Explanation | None:
+        """Attribution of each output position of `source` translated as `tokens` (pieces, "</s>"
+        included) to the source pieces: input x gradient, integrated gradients (`steps`), or attention
+        rollout (Transformers). None when `cancelled()` said so. Raises InputError for an unknown
+        method or rollout of an RNN."""
+        from s2s_desktop.engine.attribution import attention_rollout, input_x_gradient, integrated_gradients
+
+        if method not in EXPLAIN_METHODS:
+            raise InputError(f"unknown attribution method {method!r}: choose one of {', '.join(EXPLAIN_METHODS)}")
+        if method == "rollout" and self.loaded.config.arch != "transformer":
+            raise InputError(f"{self.loaded.path}: attention rollout needs self-attention, which a "
+                             f"{self.loaded.config.arch} model does not have")
+        if not 1 <= steps <= 1024:
+            raise InputError(f"integrated gradients: {steps} steps; choose 1 to 1024")
+        start = time.perf_counter()
+        batch, target = self._forced_batch(source, tokens, protect)
+        if not target:
+            raise InputError("there is no output to explain")
+        if method == "rollout":
+            self.model.eval()
+            with torch.inference_mode():
+                encoder = self.model.encoder_attention(batch.src)[0].float().cpu().numpy()
+                enc = self.model.encode(batch.src, batch.src_lengths)
+                _, (cross, _) = self.model.decode(enc, batch.tgt_in[:, : len(target)], need_weights=True)
+            scores = attention_rollout(encoder, cross[0].float().cpu().numpy())
+        else:
+            src_ids = batch.src[0, : int(batch.src_lengths[0]) - 1].tolist()
+            tgt_ids = [i for i in target if i != EOS_ID]
+            raw = (input_x_gradient(self, src_ids, tgt_ids) if method == "input_x_gradient" else
+                   integrated_gradients(self, src_ids, tgt_ids, steps, cancelled))
+            if raw is None:
+                return None
+            scores = raw[: len(target)]
+            scores = scores / np.maximum(scores.sum(axis=-1, keepdims=True), 1e-12)
+        return Explanation(method, np.asarray(scores, dtype=np.float32), steps if method == "integrated_gradients"
+                           else 0, time.perf_counter() - start)
+
+    def beam_tree(self, source: str, opts: DecodeOptions = DecodeOptions()) -> BeamTree:
+        """Every hypothesis the beam search of `source` (one sentence) kept at each step, with its score and
+        fate (see `beam_tree`); searched as `translate` searches it (a beam of at least 2), so the
+        chosen leaves are its n-best. Protected items appear as the surrogates the search saw."""
+        from s2s_desktop.engine.decoding.beam_tree import TreeRecorder, build_tree
+
+        opts = dataclasses.replace(opts, beam=max(opts.beam, 2), nbest=max(min(opts.nbest, max(opts.beam, 2)), 1))
+        validate_options(opts)
+        cleaned = clean_text(source)
+        if not cleaned:
+            raise InputError("there is no sentence to search")
+        ids = self.loaded.src_tok.encode_batch([cleaned])
+        masks, ids = mask_batch(self._protector() if opts.protect else None, [cleaned], ids)
+        max_source, _ = self.loaded.length_limits(opts.max_source_tokens, CAP)
+        recorder = TreeRecorder()
+        self.model.eval()
+        _, cap = self.loaded.length_limits(opts.max_source_tokens, CAP)
+        decode_batch(self.model, [ids[0][:max_source]], self.device, opts, None, cap, self.rules, False, recorder)
+        tok = self.loaded.tgt_tok
+        nodes = build_tree(*recorder.history, recorder, recorder.chosen,
+                           lambda i: EOS_PIECE if i == EOS_ID else tok.id_to_piece(i))
+        return BeamTree(source, opts.beam, tuple(nodes))
 
     # -- sentences ---------------------------------------------------------------------------------
     def translate(
