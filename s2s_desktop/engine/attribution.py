@@ -63,17 +63,29 @@ def _log_probs(model, batch) -> torch.Tensor:
     return logp.gather(-1, batch.tgt_out.unsqueeze(-1)).squeeze(-1)
 
 
-def _per_position_grads(outputs: torch.Tensor, leaf: torch.Tensor) -> torch.Tensor:
-    """d outputs[..., t].sum() / d leaf for every t: (T, *leaf.shape), one batched backward when torch
-    can vectorise it, else one backward per position."""
+CHUNK = 8  # output positions per batched backward pass: bounds the memory (each holds a copy of the graph's grads)
+
+
+def _per_position_scores(outputs: torch.Tensor, leaf: torch.Tensor,
+                         reduce: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """For every position t: reduce(d outputs[..., t].sum() / d leaf) -> (T, ...). The gradients of
+    `CHUNK` positions at a time, in one vectorised backward when torch can (else one per position),
+    reduced before the next chunk: the full (T, *leaf.shape) tensor of an integrated-gradients batch
+    held hundreds of MB, which the process kept."""
     n = outputs.shape[-1]
     total = outputs.reshape(-1, n).sum(0)  # (T,)
-    try:
-        (grads,) = torch.autograd.grad(total, leaf, grad_outputs=torch.eye(n, device=total.device),
-                                       is_grads_batched=True, retain_graph=True)
-        return grads
-    except RuntimeError:
-        return torch.stack([torch.autograd.grad(total[t], leaf, retain_graph=True)[0] for t in range(n)])
+    eye = torch.eye(n, device=total.device)
+    out = []
+    for start in range(0, n, CHUNK):
+        rows = eye[start:start + CHUNK]
+        try:
+            (grads,) = torch.autograd.grad(total, leaf, grad_outputs=rows, is_grads_batched=True, retain_graph=True)
+        except RuntimeError:
+            grads = torch.stack([torch.autograd.grad(total[t], leaf, retain_graph=True)[0]
+                                 for t in range(start, min(start + CHUNK, n))])
+        out.append(reduce(grads))
+        del grads
+    return torch.cat(out)
 
 
 def _batch(translator, source_ids: Sequence[int], target_ids: Sequence[int], copies: int = 1):
@@ -86,8 +98,9 @@ def input_x_gradient(translator, source_ids: Sequence[int], target_ids: Sequence
         model.eval()
         with torch.enable_grad(), _source_embedding(model, lambda e: e) as held:
             logp = _log_probs(model, _batch(translator, source_ids, target_ids))  # (1, T + 1)
-            grads = _per_position_grads(logp, held["leaf"])  # (T + 1, 1, S + 1, E)
-            scores = (grads * held["leaf"].detach()).norm(dim=-1)[:, 0]
+            embedding = held["leaf"].detach()  # (1, S + 1, E)
+            # each chunk's grads: (chunk, 1, S + 1, E) -> (chunk, S + 1)
+            scores = _per_position_scores(logp, held["leaf"], lambda g: (g * embedding).norm(dim=-1)[:, 0])
     return scores.cpu().numpy()
 
 
@@ -103,11 +116,11 @@ def integrated_gradients(translator, source_ids: Sequence[int], target_ids: Sequ
             logp = _log_probs(model, _batch(translator, source_ids, target_ids, steps))  # (steps, T + 1)
             if cancelled is not None and cancelled():
                 return None
-            grads = _per_position_grads(logp, held["leaf"])  # (T + 1, steps, S + 1, E): d/d(leaf)
-            # The path point is alpha * e: d f / d(alpha e) = (d f / d leaf) / alpha; IG = e * mean_k of it.
-            path_grads = grads / scale
-            embedding = held["leaf"].detach()[0]
-            scores = (path_grads.mean(1) * embedding).norm(dim=-1)
+            embedding = held["leaf"].detach()[0]  # (S + 1, E)
+            # Each chunk's grads (chunk, steps, S + 1, E) are d/d(leaf); the path point is alpha * e, so
+            # d f / d(alpha e) = (d f / d leaf) / alpha, and IG = e * the mean over the steps of that.
+            scores = _per_position_scores(logp, held["leaf"],
+                                          lambda g: ((g / scale).mean(1) * embedding).norm(dim=-1))
     return scores.cpu().numpy()
 
 

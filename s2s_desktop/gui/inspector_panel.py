@@ -204,7 +204,7 @@ class InspectorPanel(QWidget):
         self.transformer = self_attention
         self.self_attention.clear()
         self.explanations.clear()
-        self._asked.clear()
+        self._asked.clear()  # (and a request for the previous model's map is never sent: see the window)
         self.prefix_edit.clear()
         self.picker.offer_self_attention(self_attention)
         if self.kind not in self.picker.offered():
@@ -283,6 +283,12 @@ class InspectorPanel(QWidget):
         self.self_attention[key] = result
         if key == self._key() and self.kind in (ENCODER, DECODER):
             self._fill_layers()
+
+    def request_failed(self, message: str) -> None:
+        """The engine could not answer: say so where the map would be, and ask again when next shown
+        (a request left marked as asked waited forever)."""
+        self._asked.clear()
+        self.selected_label.setText(message)
 
     def set_explanation(self, key: tuple, method: str, result: Explanation) -> None:
         """The engine's answer to `explain_requested`."""

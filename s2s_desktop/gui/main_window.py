@@ -152,7 +152,7 @@ class MainWindow(QMainWindow):
         self.transfer.imported.connect(self.open_model)
         c.info_changed.connect(self._on_info_changed)
         c.self_attended.connect(self.panel.inspector.set_self_attention)
-        self.panel.inspector.self_attention_requested.connect(self.client.self_attention)
+        self.panel.inspector.self_attention_requested.connect(self._on_self_attention_requested)
         c.explained.connect(self.panel.inspector.set_explanation)
         c.explained.connect(lambda *_: self._set_idle(keep_text=True))
         self.panel.inspector.explain_requested.connect(self._on_explain_requested)
@@ -346,11 +346,21 @@ class MainWindow(QMainWindow):
                               "split it into shorter sentences for a complete translation.", "warning")
         self._set_idle(keep_text=True)
 
+    def _on_self_attention_requested(self, key: object, source: str, tokens: object) -> None:
+        if self.opening is None:  # (see _on_explain_requested)
+            self.client.self_attention(key, source, tokens)
+
     def _on_explain_requested(self, key: object, method: str, source: str, tokens: object) -> None:
+        if self.opening is not None:
+            # The map shown is the previous model's: the engine would read its tokens with the model being
+            # opened (and fail on a piece of the old vocabulary); the new model's translation follows.
+            return
         self.client.explain(key, method, source, tokens)
         self._set_busy("Computing the attribution…", keep_text=True)  # the busy bar: it may take seconds
 
     def _on_tree_requested(self, key: object, source: str) -> None:
+        if self.opening is not None:
+            return
         self.client.beam_tree(key, source, key[1])
         self._set_busy("Searching the beam tree…", keep_text=True)
 
@@ -394,7 +404,7 @@ class MainWindow(QMainWindow):
         elif failure.kind in (FailureKind.SELF_ATTENTION, FailureKind.EXPLAIN):
             # (two lines high: a longer text is cut, and whole in its tooltip)
             what = "self-attention" if failure.kind is FailureKind.SELF_ATTENTION else "attribution"
-            self.panel.inspector.selected_label.setText(f"The {what} could not be computed: {message}")
+            self.panel.inspector.request_failed(f"The {what} could not be computed: {message}")
         elif failure.kind is FailureKind.LOAD_ENGINE:
             self.show_message(f"The translation engine could not start: {message}")
             self.empty.set_idle()

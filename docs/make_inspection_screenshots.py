@@ -1,0 +1,69 @@
+"""Regenerate the screenshots of the inspector's views beyond attention (issue 21) with the built-in model:
+the attributions (input x gradient, integrated gradients, rollout) and the beam tree.
+
+    python docs/make_inspection_screenshots.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+OUT = Path(__file__).resolve().parent / "screenshots"
+TEXT = "I would like to learn German because my grandmother lives in Berlin."
+
+
+def main() -> None:
+    os.environ["S2S_DESKTOP_HOME"] = tempfile.mkdtemp(prefix="s2s-shots-")
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from s2s_desktop.gui.attention_math import INPUT_X_GRADIENT, INTEGRATED_GRADIENTS, ROLLOUT
+    from s2s_desktop.gui.main_window import MainWindow
+
+    app = QApplication(sys.argv)
+    OUT.mkdir(exist_ok=True)
+    window = MainWindow()
+    window.resize(1280, 860)
+    window.show()
+
+    def wait_for(signal, ms: int = 120_000) -> None:
+        loop = QEventLoop()
+        signal.connect(loop.quit)
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def pump(ms: int = 300) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def shot(name: str) -> None:
+        pump()
+        window.grab().save(str(OUT / name))
+        print(OUT / name)
+
+    window.start_engine()
+    wait_for(window.client.model_opened)
+    panel, insp = window.panel, window.panel.inspector
+    panel.source.setPlainText(TEXT)
+    wait_for(window.client.translated)
+    pump(500)
+    for kind, name in ((INPUT_X_GRADIENT, "inspector-input-x-gradient.png"),
+                       (INTEGRATED_GRADIENTS, "inspector-integrated-gradients.png"), (ROLLOUT, "inspector-rollout.png")):
+        insp.set_kind(kind)
+        wait_for(window.client.explained)
+        pump(300)
+        insp.select_row(min(3, insp.view.matrix.shape[0] - 1))
+        shot(name)
+    panel.tabs.setCurrentWidget(panel.tree_view)
+    wait_for(window.client.tree_ready)
+    shot("beam-tree.png")
+    window.close()
+
+
+if __name__ == "__main__":
+    main()
