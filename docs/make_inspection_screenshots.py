@@ -24,7 +24,7 @@ def main() -> None:
     from s2s_desktop.gui.attention_math import INPUT_X_GRADIENT, INTEGRATED_GRADIENTS, ROLLOUT
     from s2s_desktop.gui.main_window import MainWindow
 
-    app = QApplication(sys.argv)
+    app = QApplication(sys.argv)  # noqa: F841 - kept alive while the window is shown
     OUT.mkdir(exist_ok=True)
     window = MainWindow()
     window.resize(1280, 860)
