@@ -24,8 +24,8 @@ def add_align_parser(sub) -> None:
     al.add_argument("--tgt", required=True, metavar="FILE", help="their translations, aligned with --src")
     al.add_argument("--gold", metavar="FILE", help="gold links, one line per pair: print AER, precision, recall")
     al.add_argument("--method", default=None, choices=[*METHODS, "all"],
-                    help="shifted: attention one step later (the default for a Transformer); argmax: attention "
-                         "at the step (the default for an RNN); attribution: input x gradient; all: score "
+                    help="argmax (default): attention at the step that predicts the word; shifted: one step "
+                         "later, when it is the decoder's input; attribution: input x gradient; all: score "
                          "every method (needs --gold)")
     al.add_argument("--layer", default=None, metavar="N",
                     help="decoder layer whose mean over heads is read, from 1, or 'mean' for all layers "

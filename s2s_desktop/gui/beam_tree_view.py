@@ -34,7 +34,8 @@ class BeamTreeView(QWidget):
         self.help.setStyleSheet("color: #666;")
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Piece", "p", "Score", ""])
-        self.tree.setColumnWidth(0, 220)
+        self.tree.setIndentation(10)  # a 40-step tree nests 40 deep: the pieces must stay readable
+        self.tree.setColumnWidth(0, 460)
         self.tree.setColumnWidth(1, 60)
         self.tree.setColumnWidth(2, 70)
         self.tree.itemClicked.connect(self._on_clicked)

@@ -411,7 +411,8 @@ class InspectorPanel(QWidget):
             label = html.escape(view.target_labels[self.row])
             what = {ENCODER: "Source"}.get(view.kind, "Target")
             also = " (the output before it)" if view.kind == DECODER else ""
-            self.details.show_weights(f"{what} <b>{label}</b> attends to{also}:", view.matrix[self.row],
+            verb = "draws on" if view.kind in ATTRIBUTIONS else "attends to"  # a gradient is not attention
+            self.details.show_weights(f"{what} <b>{label}</b> {verb}{also}:", view.matrix[self.row],
                                       view.source_labels)
         else:
             label = html.escape(view.source_labels[self.col])
