@@ -186,24 +186,29 @@ class Translator:
                            self.device)
         return batch, target
 
+    def _transformer_attention(self, batch, n_target: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A Transformer's encoder self-attention (L, H, S, S), cross-attention (L, H, T, S) and decoder
+        self-attention (L, H, T, T) of sentence 0 of `batch`, teacher-forced on its first `n_target` inputs."""
+        model = self.model
+        model.eval()
+        with torch.inference_mode():
+            encoder = model.encoder_attention(batch.src)[0].float().cpu().numpy()
+            if n_target:
+                enc = model.encode(batch.src, batch.src_lengths)
+                _, (cross, weights) = model.decode(enc, batch.tgt_in[:, :n_target], need_weights=True)
+                return encoder, cross[0].float().cpu().numpy(), weights[0].float().cpu().numpy()
+        t = self.loaded.config.transformer
+        return (encoder, np.zeros((t.decoder_layers, t.heads, 0, encoder.shape[-1]), dtype=np.float32),
+                np.zeros((t.decoder_layers, t.heads, 0, 0), dtype=np.float32))
+
     def self_attention(self, source: str, tokens: Sequence[str], protect: bool = True) -> SelfAttention:
         """Encoder and decoder self-attention of a Transformer for `source` translated as `tokens` (target
         pieces, "</s>" included), teacher-forced: what the inspector shows next to the search's
         cross-attention. Raises InputError for a model without self-attention (the RNN)."""
-        model = self.model
         if self.loaded.config.arch != "transformer":
             raise InputError(f"{self.loaded.path}: a {self.loaded.config.arch} model has no self-attention")
         batch, target = self._forced_batch(source, tokens, protect)
-        self.model.eval()
-        with torch.inference_mode():
-            encoder = model.encoder_attention(batch.src)[0].float().cpu().numpy()  # (L, H, S, S)
-            if target:
-                enc = model.encode(batch.src, batch.src_lengths)
-                _, (_, weights) = model.decode(enc, batch.tgt_in[:, : len(target)], need_weights=True)
-                decoder = weights[0].float().cpu().numpy()  # (L, H, T, T)
-            else:
-                t = self.loaded.config.transformer
-                decoder = np.zeros((t.decoder_layers, t.heads, 0, 0), dtype=np.float32)
+        encoder, _, decoder = self._transformer_attention(batch, len(target))
         shown = [t for t in tokens if t != EOS_PIECE]  # the decoder's inputs as the translation shows them
         inputs = tuple(["<s>"] + shown)[: len(target)]
         return SelfAttention(encoder, decoder, inputs)
@@ -228,12 +233,8 @@ class Translator:
         if not target:
             raise InputError("there is no output to explain")
         if method == "rollout":
-            self.model.eval()
-            with torch.inference_mode():
-                encoder = self.model.encoder_attention(batch.src)[0].float().cpu().numpy()
-                enc = self.model.encode(batch.src, batch.src_lengths)
-                _, (cross, _) = self.model.decode(enc, batch.tgt_in[:, : len(target)], need_weights=True)
-            scores = attention_rollout(encoder, cross[0].float().cpu().numpy())
+            encoder, cross, _ = self._transformer_attention(batch, len(target))
+            scores = attention_rollout(encoder, cross)
         else:
             src_ids = batch.src[0, : int(batch.src_lengths[0]) - 1].tolist()
             tgt_ids = [i for i in target if i != EOS_ID]
