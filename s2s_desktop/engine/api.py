@@ -298,6 +298,7 @@ class Candidate:
     alt_tokens: tuple[tuple[str, ...], ...] = ()  # (T, k) the model's top-k pieces at each position
     alt_probs: Any = None  # numpy (T, k) their probabilities
     prefix_length: int = 0  # the first `prefix_length` pieces were forced; free decoding starts there
+    token_entropy: Any = None  # numpy (T,) entropy (nats) of the model's distribution at each position, with the alternatives
 
     @property
     def word_groups(self) -> list[list[int]]:
@@ -306,6 +307,13 @@ class Candidate:
     @property
     def words(self) -> list[str]:
         return group_text(self.tokens, self.word_groups)
+
+    def entropy(self, position: int) -> float | None:
+        """Entropy in nats of the model's distribution at a target position (0: it was sure; ln V: it
+        had no idea); None when the decoding asked for no alternatives."""
+        if self.token_entropy is None or not self.alt_tokens or position >= len(self.token_entropy):
+            return None
+        return float(self.token_entropy[position])
 
     def alternatives(self, position: int) -> list[tuple[str, float]]:
         """The model's most probable pieces at a target position, with their probabilities."""
@@ -358,6 +366,8 @@ class Translation:
                 [[tok, round(float(p), 6)] for tok, p in zip(toks, probs)]
                 for toks, probs in zip(best.alt_tokens, best.alt_probs if best.alt_probs is not None else [])
             ],
+            "token_entropy": ([round(float(x), 6) for x in best.token_entropy]
+                              if best.token_entropy is not None and best.alt_tokens else []),
         }
         if attention:
             out["attention"] = _round_nested(best.attention)

@@ -412,7 +412,8 @@ class InspectorPanel(QWidget):
             what = {ENCODER: "Source"}.get(view.kind, "Target")
             also = " (the output before it)" if view.kind == DECODER else ""
             verb = "draws on" if view.kind in ATTRIBUTIONS else "attends to"  # a gradient is not attention
-            self.details.show_weights(f"{what} <b>{label}</b> {verb}{also}:", view.matrix[self.row],
+            sure = _certainty(cand, view.target_groups[self.row][0]) if view.kind != ENCODER else ""
+            self.details.show_weights(f"{what} <b>{label}</b>{sure} {verb}{also}:", view.matrix[self.row],
                                       view.source_labels)
         else:
             label = html.escape(view.source_labels[self.col])
@@ -511,6 +512,15 @@ class InspectorPanel(QWidget):
         for w in (self.sentence_box, self.hyp_box, self.kind_box, self.layer_box, self.head_box, self.words_box,
                   self.export_button, self.prefix_edit, self.redecode_button):
             w.setEnabled(enabled)
+
+
+def _certainty(cand: Candidate, position: int) -> str:
+    """' (p 0.83, entropy 0.61 nats)' of the piece at `position`: how sure the model was there."""
+    if position >= len(cand.token_probs):
+        return ""
+    entropy = cand.entropy(position)
+    tail = f", entropy {entropy:.2f} nats" if entropy is not None else ""
+    return f" (p {float(cand.token_probs[position]):.2f}{tail})"
 
 
 def _pieces_text(pieces) -> str:

@@ -35,6 +35,7 @@ class WordSpan:
     alternatives: tuple[tuple[str, float], ...]  # at the word's first piece
     forced: bool = False  # part of a what-if's forced prefix: the user chose it, the model did not
     degenerate: str | None = None  # its sentence's output looks broken: why (Translation.degenerate)
+    entropy: float | None = None  # nats, of the model's distribution at the word's first piece
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def sentence_spans(t: Translation, sentence: int, base: int) -> list[WordSpan]:
         spans.append(WordSpan(
             span[0], span[1], sentence, w, word, float(np.prod(probs[group])),
             tuple(cand.tokens[i] for i in group), tuple(float(probs[i]) for i in group), alts,
-            group[0] < cand.prefix_length, t.degenerate,
+            group[0] < cand.prefix_length, t.degenerate, cand.entropy(group[0]),
         ))
     return spans
 
@@ -136,7 +137,8 @@ def flag_tooltip(reason: str) -> str:
 
 
 def tooltip(span: WordSpan) -> str:
-    lines = [f"<b>{html.escape(span.text)}</b>: probability {span.prob:.2f}"]
+    lines = [f"<b>{html.escape(span.text)}</b>: probability {span.prob:.2f}"
+             + (f", entropy {span.entropy:.2f} nats" if span.entropy is not None else "")]
     if span.degenerate:
         lines.insert(0, flag_tooltip(span.degenerate))
     if span.forced:

@@ -127,3 +127,31 @@ def test_info_is_a_model_info_in_the_order_of_s2s_info_json(tiny_model_file):
     assert (info.path, info.file_size) == (str(tiny_model_file), tiny_model_file.stat().st_size)
     assert (info.src_lang, info.tgt_lang, info.device) == ("en", "de", "cpu")
     assert info.parameters == load_model(tiny_model_file).model.num_parameters()
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_token_entropy_is_that_of_the_models_full_distribution(reverse_model_file, beam):
+    """Each position's entropy equals the entropy of the teacher-forced distribution over the whole
+    vocabulary for the chosen prefix (computed here apart from the search), and is bounded by ln V."""
+    import torch
+
+    from s2s_desktop.engine.data.batching import make_batch
+
+    translator = Translator.open(str(reverse_model_file), "cpu", precision="fp32")  # int8 steps differ a little
+    (t,) = translator.translate(["one two three four"], DecodeOptions(beam=beam))
+    best, tok = t.best, translator.loaded.src_tok
+    src = tok.encode("one two three four")
+    tgt = [translator.loaded.tgt_tok.piece_to_id(p) for p in best.tokens[:-1]]
+    batch = make_batch([src], [tgt], np.arange(1), translator.device)
+    model = translator.model
+    with torch.inference_mode():
+        hidden, _ = model.decode(model.encode(batch.src, batch.src_lengths), batch.tgt_in)
+        logp = torch.log_softmax(model.logits(hidden).float(), -1)[0]  # (T, V)
+        expected = -(logp.exp() * logp).sum(-1).numpy()
+    assert best.token_entropy.shape == (len(best.tokens),)
+    np.testing.assert_allclose(best.token_entropy, expected, rtol=1e-3, atol=1e-4)
+    assert np.all(best.token_entropy <= np.log(logp.shape[-1]) + 1e-5)
+    assert t.to_json()["token_entropy"] == pytest.approx(list(best.token_entropy), abs=1e-5)
+    # no alternatives asked (the server): no entropy either
+    (bare,) = translator.translate(["one two three four"], DecodeOptions(beam=beam, alternatives=0))
+    assert bare.best.entropy(0) is None and bare.to_json()["token_entropy"] == []

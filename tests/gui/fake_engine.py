@@ -223,8 +223,9 @@ class FakeTranslator:
                            for tok in tokens)
         alt_probs = np.array([(CHOSEN_PROB, *OTHER_PROBS)[:k]] * n).reshape(n, k)
         log_prob = float(np.log(probs).sum()) - rank
+        entropy = np.full(n, -sum(p * np.log(p) for p in (CHOSEN_PROB, *OTHER_PROBS)))
         return Candidate(_text(tokens), tokens, probs, log_prob, log_prob / n, self._attention(n, s),
-                         alt_tokens if k else (), alt_probs if k else None, len(forced))
+                         alt_tokens if k else (), alt_probs if k else None, len(forced), entropy if k else None)
 
     def _attention(self, n: int, s: int) -> np.ndarray:
         """(layers, heads, n, s): target i peaks on source s-2-i (the word it reverses), the end on the end."""

@@ -64,6 +64,11 @@ def test_clicking_a_cell_selects_its_row_and_shades_the_source(qtbot, inspecting
     assert max(shaded, key=shaded.get) == strongest_word
     assert list(link.shaded_output()) == [insp.candidate.words[row]]  # the chosen word, marked
     assert insp.alternatives.count() > 0 and insp.bar_item.opts["height"].shape == weights.shape
+    # how sure the model was there: the chosen piece's probability and the distribution's entropy
+    first = insp.view.target_groups[row][0]
+    entropy = insp.candidate.entropy(first)
+    assert entropy is not None and entropy > 0
+    assert f"(p {insp.candidate.token_probs[first]:.2f}, entropy {entropy:.2f} nats)" in insp.selected_label.text()
 
 
 def test_clicking_row_and_column_labels(qtbot, inspecting):
@@ -174,3 +179,15 @@ def test_layer_and_head_switches_change_the_matrix(qtbot, make_window, fake_tran
     qtbot.mouseClick(insp.grid.canvas, Qt.MouseButton.LeftButton, pos=insp.grid.cell_center(0, 0))
     assert (insp.layer, insp.head) == (0, 0)
     np.testing.assert_allclose(insp.view.matrix, att[0, 0], atol=1e-6)
+
+
+def test_a_words_tooltip_gives_its_entropy_next_to_its_probability(qtbot, inspecting):
+    from s2s_desktop.gui.output_spans import sentence_spans, tooltip
+
+    t = inspecting.panel.inspector.translation
+    spans = sentence_spans(t, 0, 0)
+    assert spans
+    for span in spans:
+        first = t.best.word_groups[span.word][0]
+        assert span.entropy == pytest.approx(t.best.entropy(first))
+        assert f"probability {span.prob:.2f}, entropy {span.entropy:.2f} nats" in tooltip(span)

@@ -377,7 +377,8 @@ class Protector:
         tokens, items = cand.tokens, masked.items
         shown = {WORD_START + s: WORD_START + it.output for it, s in zip(items, masked.surrogates)}
         new_tokens, parts = [], []  # parts: ids to decode, or (text, spaced) of an item
-        att_rows, probs, alt_t, alt_p = [], [], [], []
+        att_rows, probs, alt_t, alt_p, ent = [], [], [], [], []
+        has_ent = cand.token_entropy is not None
         k = len(cand.alt_tokens[0]) if cand.alt_tokens else 0
         src = cand.attention.shape[-1] if cand.attention.ndim == 4 else 0
         for r in rows:
@@ -386,6 +387,7 @@ class Protector:
                 tok = WORD_START + items[j].output
                 parts.append((items[j].output, True))
                 probs.append(1.0)
+                ent.append(0.0)  # copied, not chosen
                 row = np.zeros(cand.attention.shape[:2] + (src,), dtype=cand.attention.dtype)
                 if masked.positions[j] < src:
                     row[..., masked.positions[j]] = 1.0  # copied from there
@@ -405,6 +407,7 @@ class Protector:
                     i = self.tgt_tok.piece_to_id(tok)
                     parts.append(EOS_ID if i is None else i)
                 probs.append(float(cand.token_probs[r]))
+                ent.append(float(cand.token_entropy[r]) if has_ent else 0.0)
                 att_rows.append(cand.attention[:, :, r, :] if src else cand.attention[:, :, :0, :].sum(axis=2))
                 if k:
                     alt_t.append(tuple(shown.get(a, a) for a in cand.alt_tokens[r]))
@@ -417,7 +420,7 @@ class Protector:
             cand, text=self._text(parts), tokens=tuple(new_tokens), token_probs=np.asarray(probs, dtype=np.float64),
             attention=attention, alt_tokens=tuple(alt_t) if k else cand.alt_tokens,
             alt_probs=np.asarray(alt_p, dtype=np.float64).reshape(len(alt_p), k) if k else cand.alt_probs,
-            prefix_length=prefix,
+            prefix_length=prefix, token_entropy=np.asarray(ent, dtype=np.float64) if has_ent else None,
         )
 
     def _text(self, parts) -> str:

@@ -38,6 +38,7 @@ class Hypothesis:
     score: float  # log_prob / length penalty (what hypotheses are ranked by)
     alt_ids: np.ndarray  # (T, k) the k most probable tokens at each position (as the model saw it)
     alt_probs: np.ndarray  # (T, k) their probabilities
+    entropy: np.ndarray | None = None  # (T,) entropy in nats of the model's distribution at each position (k > 0)
 
 
 def length_penalty(length: torch.Tensor | float, alpha: float):
@@ -148,6 +149,7 @@ def greedy_search(
         log_probs, attn, state = model.step(prev, state, enc)
         log_probs = rules.model_distribution(log_probs)
         top = _top_alternatives(log_probs, topk)
+        ent = _entropy(log_probs, topk)
         _ban_eos_before(log_probs, t, min_len, limit)
         if guard:
             ban_repeats(log_probs, seq, allow, guard.n, forced[:, t] != PAD_ID if t < forced.shape[1] else None)
@@ -158,7 +160,7 @@ def greedy_search(
         tok = torch.where(t >= limit - 1, torch.full_like(tok, EOS_ID), tok)
         lp = log_probs.gather(1, tok[:, None])
         hist.add(active, tok[:, None], torch.zeros_like(tok)[:, None], lp, lp,
-                 attn[:, None] if attention else None, top.indices[:, None], top.values[:, None])
+                 attn[:, None] if attention else None, top.indices[:, None], top.values[:, None], ent[:, None])
         done = tok == EOS_ID
         if bool(done.all()):
             break
@@ -172,14 +174,15 @@ def greedy_search(
         if guard:
             seq = torch.cat([seq, tok[:, None]], 1)
         prev = tok
-    ids, _, logp, _, att, a_ids, a_probs = hist.numpy()  # (T, B, 1, ...)
+    ids, _, logp, _, att, a_ids, a_probs, a_ent = hist.numpy()  # (T, B, 1, ...)
     out = []
     for i in range(batch):
         n = _length(ids[:, i, 0])
         lp = float(logp[:n, i, 0].sum())
         weights = np.moveaxis(att[:n, i, 0], 0, 2)[:, :, :, : src_lens[i]] if attention else no_attention(n)
         out.append(Hypothesis(ids[:n, i, 0], np.exp(logp[:n, i, 0]), weights, lp,
-                              lp / rules.penalty(float(n), alpha), a_ids[:n, i, 0], a_probs[:n, i, 0]))
+                              lp / rules.penalty(float(n), alpha), a_ids[:n, i, 0], a_probs[:n, i, 0],
+                              a_ent[:n, i, 0]))
     return out
 
 
@@ -195,6 +198,14 @@ def _top_alternatives(log_probs: torch.Tensor, k: int):
         empty = log_probs.new_zeros((log_probs.shape[0], 0))
         return torch.return_types.topk((empty, empty.long()))
     return log_probs.topk(min(k, log_probs.shape[1]), dim=1)
+
+
+def _entropy(log_probs: torch.Tensor, k: int) -> torch.Tensor:
+    """(N,) entropy in nats of each row's distribution (banned pieces count 0); zeros when k = 0,
+    as for the alternatives: the server asks for neither."""
+    if k <= 0:
+        return log_probs.new_zeros(log_probs.shape[0])
+    return torch.special.entr(log_probs.float().exp()).sum(-1)
 
 
 def _length(ids: np.ndarray) -> int:
@@ -275,6 +286,7 @@ def beam_search(
         log_probs = rules.model_distribution(log_probs)
         vocab = log_probs.shape[1]
         top = _top_alternatives(log_probs, topk)
+        ent = _entropy(log_probs, topk)
         _ban_eos_before(log_probs, t, min_len, limit.repeat_interleave(k))
         if guard:
             skip = (forced[:, t] != PAD_ID).repeat_interleave(k) if t < forced.shape[1] else None
@@ -323,7 +335,7 @@ def beam_search(
         hist.add(active, tok, back, log_probs.view(n_act, k * vocab).gather(1, top_idx),
                  log_probs.view(n_act, k, vocab)[:, :, EOS_ID],
                  attn.view(n_act, k, *attn.shape[1:]) if attention else None,
-                 top.indices.view(n_act, k, -1), top.values.view(n_act, k, -1))
+                 top.indices.view(n_act, k, -1), top.values.view(n_act, k, -1), ent.view(n_act, k))
 
         done = torch.isfinite(new_score).all(1)
         if rules.early_stopping is not True:  # transformers: while the best live beam might still beat the pool
@@ -366,7 +378,7 @@ class _History:
 
     def __init__(self, batch: int, k: int):
         self.batch, self.k = batch, k
-        self.tok, self.back, self.logp, self.eos, self.attn, self.alt_id, self.alt_lp = [], [], [], [], [], [], []
+        self.tok, self.back, self.logp, self.eos, self.attn, self.alt_id, self.alt_lp, self.ent = ([] for _ in range(8))
 
     def _full(self, active, values):
         if active.shape[0] == self.batch:
@@ -375,10 +387,10 @@ class _History:
         out[active] = values
         return out
 
-    def add(self, active, tok, back, logp, eos, attn, alt_id, alt_lp):
+    def add(self, active, tok, back, logp, eos, attn, alt_id, alt_lp, ent):
         """One step's values; `attn` None when the search does not record attention."""
         for store, values in ((self.tok, tok), (self.back, back), (self.logp, logp), (self.eos, eos),
-                              (self.attn, attn), (self.alt_id, alt_id), (self.alt_lp, alt_lp)):
+                              (self.attn, attn), (self.alt_id, alt_id), (self.alt_lp, alt_lp), (self.ent, ent)):
             store.append(None if values is None else self._full(active, values))
 
     def numpy(self):
@@ -388,13 +400,13 @@ class _History:
             return torch.stack(xs).float().cpu().numpy() if xs[0].is_floating_point() else torch.stack(xs).cpu().numpy()
 
         return (stack(self.tok), stack(self.back), stack(self.logp), stack(self.eos), stack(self.attn),
-                stack(self.alt_id), np.exp(stack(self.alt_lp)))
+                stack(self.alt_id), np.exp(stack(self.alt_lp)), stack(self.ent))
 
 
 def _collect(hist: _History, pool_score, pool_logp, pool_step, pool_slot, src_mask, nbest) -> list[list[Hypothesis]]:
     """Walk back-pointers from each pooled (step, slot) to rebuild ids, probabilities and attention."""
-    tok, back, logp, eos_lp, attn, alt_ids, alt_probs = hist.numpy()  # each (T, B, K, ...)
-    alts = (alt_ids, alt_probs)
+    tok, back, logp, eos_lp, attn, alt_ids, alt_probs, ent = hist.numpy()  # each (T, B, K, ...)
+    alts = (alt_ids, alt_probs, ent)
     p_score = pool_score.cpu().numpy()
     p_logp = pool_logp.cpu().numpy()
     p_step = pool_step.cpu().numpy()
@@ -430,7 +442,8 @@ def _collect(hist: _History, pool_score, pool_logp, pool_step, pool_slot, src_ma
                 att = np.stack(atts, axis=2)[:, :, :, : src_lens[b]]  # (L, H, T, S)
             steps = np.arange(len(slots))
             hyps.append(Hypothesis(np.array(ids), np.exp(np.array(lps)), att, float(p_logp[b, j]),
-                                   float(p_score[b, j]), alts[0][steps, b, slots], alts[1][steps, b, slots]))
+                                   float(p_score[b, j]), alts[0][steps, b, slots], alts[1][steps, b, slots],
+                                   alts[2][steps, b, slots]))
         results.append(hyps)
     return results
 

@@ -403,6 +403,7 @@ class Translator:
             alt_tokens=tuple(tuple(piece(i) for i in row) for row in h.alt_ids),
             alt_probs=h.alt_probs,
             prefix_length=prefix_length,
+            token_entropy=h.entropy if h.alt_ids.ndim == 2 and h.alt_ids.shape[1] else None,  # only with alternatives
         )
 
     # -- paragraphs and files ----------------------------------------------------------------------
