@@ -1,7 +1,8 @@
 """Regenerate the screenshots of the inspector's views beyond attention (issue 21) with the built-in model:
-the attributions (input x gradient, integrated gradients, rollout) and the beam tree.
+the attributions (input x gradient, integrated gradients, rollout), the contrast ("why not it?"), the
+beam tree (the tab and its exported drawing) and, given a second English -> German model, the Compare tab.
 
-    python docs/make_inspection_screenshots.py
+    python docs/make_inspection_screenshots.py [--compare OTHER.s2s]
 """
 
 from __future__ import annotations
@@ -17,14 +18,20 @@ TEXT = "I would like to learn German because my grandmother lives in Berlin."
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--compare", help="a second en->de model for the Compare tab (e.g. a fine-tuned checkpoint)")
+    args = ap.parse_args()
     os.environ["S2S_DESKTOP_HOME"] = tempfile.mkdtemp(prefix="s2s-shots-")
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from s2s_desktop.gui.attention_math import INPUT_X_GRADIENT, INTEGRATED_GRADIENTS, ROLLOUT
+    from s2s_desktop.gui.beam_tree_export import export_tree
     from s2s_desktop.gui.main_window import MainWindow
 
-    app = QApplication(sys.argv)  # noqa: F841 - kept alive while the window is shown
+    app = QApplication(sys.argv[:1])  # noqa: F841 - kept alive while the window is shown
     OUT.mkdir(exist_ok=True)
     window = MainWindow()
     window.resize(1280, 860)
@@ -57,11 +64,32 @@ def main() -> None:
         insp.set_kind(kind)
         wait_for(window.client.explained)
         pump(300)
+        while insp.view is None or not insp.explanations[(*insp._key(), kind)].complete:
+            wait_for(window.client.explained)
+        pump(300)
         insp.select_row(min(3, insp.view.matrix.shape[0] - 1))
         shot(name)
+    # why this and not that: the runner-up at the selected position
+    chosen = insp.details.chosen
+    for i in range(insp.alternatives.count()):
+        if insp.alternatives.item(i).data(0x0100)[1] != chosen:
+            insp.alternatives.setCurrentRow(i)
+            break
+    insp.why_button.click()
+    wait_for(window.client.contrasted)
+    shot("inspector-contrast.png")
     panel.tabs.setCurrentWidget(panel.tree_view)
     wait_for(window.client.tree_ready)
     shot("beam-tree.png")
+    export_tree(str(OUT / "beam-tree-export.png"), panel.tree_view.shown_tree(), panel.tree_view.model_name)
+    print(OUT / "beam-tree-export.png")
+    if args.compare:
+        panel.source.setPlainText(f"{TEXT} The museum is closed on Mondays. Do you know where the station is?")
+        wait_for(window.client.translated)
+        panel.compare_view.add_file(args.compare)
+        panel.tabs.setCurrentWidget(panel.compare_view)
+        wait_for(window.client.compared)
+        shot("compare.png")
     window.close()
 
 

@@ -232,6 +232,31 @@ class Explanation:
     scores: Any  # numpy (T, S) >= 0, rows summing to 1: output positions x source pieces ("</s>" included)
     steps: int = 0  # integrated gradients: the path's steps
     seconds: float = 0.0
+    rows_done: int | None = None  # a map still being computed: the rows filled so far (the others are 0)
+
+    @property
+    def complete(self) -> bool:
+        return self.rows_done is None
+
+
+CONTRAST_METHODS = ("input_x_gradient", "integrated_gradients")
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """Why the model chose `chosen` and not `alternative` at one output position: the attribution of
+    log p(chosen) - log p(alternative) (teacher-forced, the same prefix) to each source piece. Signed:
+    a positive score pushed toward `chosen`. For integrated gradients the scores sum to about
+    `difference` minus that of an all-zero source (completeness)."""
+
+    position: int  # in the hypothesis's pieces
+    chosen: str
+    alternative: str
+    scores: Any  # numpy (S,) signed, source pieces with "</s>"
+    difference: float  # log p(chosen) - log p(alternative) there
+    method: str  # one of CONTRAST_METHODS
+    steps: int = 0
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ Scores = np.ndarray
 
 
 @contextmanager
-def _float32(translator):
+def float32_model(translator):
+    """The translator's model in float32 for the block (an int8 or bf16 one switched back, then restored)."""
     model = translator.model
     precision = getattr(translator, "precision", "fp32")
     if precision not in (None, "fp32"):
@@ -55,36 +56,61 @@ def _source_embedding(model, transform: Callable[[torch.Tensor], torch.Tensor]):
         handle.remove()
 
 
-def _log_probs(model, batch) -> torch.Tensor:
-    """(B, T + 1) log-probability of each target piece (then "</s>") under teacher forcing."""
+def _decoded(model, batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T + 1, D) decoder output and (B, T + 1, V) float32 log-probabilities, teacher-forced."""
     enc = model.encode(batch.src, batch.src_lengths)
     hidden, _ = model.decode(enc, batch.tgt_in)
-    logp = torch.log_softmax(model.logits(hidden).float(), dim=-1)
+    return hidden, torch.log_softmax(model.logits(hidden).float(), dim=-1)
+
+
+def _log_probs(model, batch) -> torch.Tensor:
+    """(B, T + 1) log-probability of each target piece (then "</s>") under teacher forcing."""
+    _, logp = _decoded(model, batch)
     return logp.gather(-1, batch.tgt_out.unsqueeze(-1)).squeeze(-1)
 
 
 CHUNK = 8  # output positions per batched backward pass: bounds the memory (each holds a copy of the graph's grads)
 
 
-def _per_position_scores(outputs: torch.Tensor, leaf: torch.Tensor,
-                         reduce: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """For every position t: reduce(d outputs[..., t].sum() / d leaf) -> (T, ...). The gradients of
-    `CHUNK` positions at a time, in one vectorised backward when torch can (else one per position),
-    reduced before the next chunk: the full (T, *leaf.shape) tensor of an integrated-gradients batch
-    held hundreds of MB, which the process kept."""
-    n = outputs.shape[-1]
-    total = outputs.reshape(-1, n).sum(0)  # (T,)
-    eye = torch.eye(n, device=total.device)
+class Cancelled(Exception):
+    """`cancelled()` said so between two backward passes."""
+
+
+def _position_gradients(hidden: torch.Tensor, objective: torch.Tensor, leaf: torch.Tensor,
+                        positions: Sequence[int], reduce: Callable[[torch.Tensor], torch.Tensor],
+                        cancelled: Callable[[], bool] | None = None,
+                        progress: Callable[[np.ndarray], None] | None = None,
+                        prefix: Callable[[int], torch.Tensor] | None = None) -> torch.Tensor:
+    """reduce(d objective[:, t].sum() / d leaf) for each t of `positions` -> (len(positions), ...).
+
+    objective (B, T + 1) must depend on hidden (B, T + 1, D) position by position (a log-probability
+    read from that position's logits), so one backward through the output layer gives every
+    d objective_t / d hidden_t at once; then `CHUNK` positions at a time go back from `hidden` to the
+    leaf in one vectorised backward (one per position where torch cannot vectorise), each seeded with
+    its own position's row only. Reduced chunk by chunk: the full (T, *leaf.shape) gradients of an
+    integrated-gradients batch held hundreds of MB. Raises Cancelled."""
+    (seed,) = torch.autograd.grad(objective.sum(), hidden, retain_graph=True)  # (B, T + 1, D)
+    positions = list(positions)
     out = []
-    for start in range(0, n, CHUNK):
-        rows = eye[start:start + CHUNK]
+    for start in range(0, len(positions), CHUNK):
+        if cancelled is not None and cancelled():
+            raise Cancelled
+        chunk = positions[start:start + CHUNK]
+        top = hidden if prefix is None else prefix(max(chunk) + 1)
+        rows = torch.zeros((len(chunk), *top.shape), dtype=seed.dtype, device=seed.device)
+        for i, t in enumerate(chunk):
+            rows[i, :, t] = seed[:, t]
         try:
-            (grads,) = torch.autograd.grad(total, leaf, grad_outputs=rows, is_grads_batched=True, retain_graph=True)
+            (grads,) = torch.autograd.grad(top, leaf, grad_outputs=rows, is_grads_batched=True,
+                                           retain_graph=True)
         except RuntimeError:
-            grads = torch.stack([torch.autograd.grad(total[t], leaf, retain_graph=True)[0]
-                                 for t in range(start, min(start + CHUNK, n))])
+            grads = torch.stack([torch.autograd.grad(top, leaf, grad_outputs=r, retain_graph=True)[0]
+                                 for r in rows])
+        del top
         out.append(reduce(grads))
-        del grads
+        del grads, rows
+        if progress is not None:
+            progress(torch.cat(out).cpu().numpy())
     return torch.cat(out)
 
 
@@ -93,34 +119,67 @@ def _batch(translator, source_ids: Sequence[int], target_ids: Sequence[int], cop
     return make_batch([list(source_ids)] * copies, [list(target_ids)] * copies, np.arange(copies), translator.device)
 
 
-def input_x_gradient(translator, source_ids: Sequence[int], target_ids: Sequence[int]) -> Scores:
-    with _float32(translator) as model:
+def _objective(logp: torch.Tensor, batch, contrast: tuple[int, int] | None) -> torch.Tensor:
+    """(B, T + 1): log p of each target piece; with contrast (position, alternative id) the row of that
+    position is log p(chosen) - log p(alternative) there."""
+    chosen = logp.gather(-1, batch.tgt_out.unsqueeze(-1)).squeeze(-1)
+    if contrast is None:
+        return chosen
+    position, alternative = contrast
+    return torch.where(torch.arange(chosen.shape[1], device=chosen.device) == position,
+                       chosen - logp[:, :, alternative], chosen)
+
+
+def _norm(signed: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+    """How the embedding dimensions E of an attribution (..., S + 1, E) become one score per piece:
+    the L2 norm (a map: how much), or the sum (a contrast: which way; the sum keeps completeness)."""
+    return (lambda a: a.sum(dim=-1)) if signed else (lambda a: a.norm(dim=-1))
+
+
+def input_x_gradient(translator, source_ids: Sequence[int], target_ids: Sequence[int],
+                     positions: Sequence[int] | None = None, contrast: tuple[int, int] | None = None,
+                     signed: bool = False) -> Scores:
+    """(len(positions), S + 1): e * d objective_t / d e per source piece (all positions by default)."""
+    with float32_model(translator) as model:
         model.eval()
         with torch.enable_grad(), _source_embedding(model, lambda e: e) as held:
-            logp = _log_probs(model, _batch(translator, source_ids, target_ids))  # (1, T + 1)
+            batch = _batch(translator, source_ids, target_ids)
+            hidden, logp = _decoded(model, batch)  # (1, T + 1, D), (1, T + 1, V)
             embedding = held["leaf"].detach()  # (1, S + 1, E)
+            every = range(logp.shape[1]) if positions is None else positions
+            norm = _norm(signed)
             # each chunk's grads: (chunk, 1, S + 1, E) -> (chunk, S + 1)
-            scores = _per_position_scores(logp, held["leaf"], lambda g: (g * embedding).norm(dim=-1)[:, 0])
+            scores = _position_gradients(hidden, _objective(logp, batch, contrast), held["leaf"], every,
+                                         lambda g: norm(g * embedding)[:, 0])
     return scores.cpu().numpy()
 
 
 def integrated_gradients(translator, source_ids: Sequence[int], target_ids: Sequence[int], steps: int = 32,
-                         cancelled: Callable[[], bool] | None = None) -> Scores | None:
-    """Riemann midpoints along 0 -> e, all `steps` in one batch; None when `cancelled()` says so
-    before the backward passes."""
+                         cancelled: Callable[[], bool] | None = None, positions: Sequence[int] | None = None,
+                         progress: Callable[[np.ndarray], None] | None = None,
+                         contrast: tuple[int, int] | None = None, signed: bool = False) -> Scores | None:
+    """Riemann midpoints along 0 -> e, all `steps` in one batch: (len(positions), S + 1), or None when
+    `cancelled()` says so (it is asked between the backward passes; `progress(rows so far)` after each)."""
     alphas = (torch.arange(steps, dtype=torch.float32) + 0.5) / steps
-    with _float32(translator) as model:
+    with float32_model(translator) as model:
         model.eval()
         scale = alphas.to(translator.device)[:, None, None]
         with torch.enable_grad(), _source_embedding(model, lambda e: e * scale) as held:
-            logp = _log_probs(model, _batch(translator, source_ids, target_ids, steps))  # (steps, T + 1)
-            if cancelled is not None and cancelled():
-                return None
+            batch = _batch(translator, source_ids, target_ids, steps)
+            enc = model.encode(batch.src, batch.src_lengths)
+            hidden, _ = model.decode(enc, batch.tgt_in)  # (steps, T + 1, D)
+            logp = torch.log_softmax(model.logits(hidden).float(), dim=-1)  # (steps, T + 1, V)
             embedding = held["leaf"].detach()[0]  # (S + 1, E)
+            every = range(logp.shape[1]) if positions is None else positions
+            norm = _norm(signed)
             # Each chunk's grads (chunk, steps, S + 1, E) are d/d(leaf); the path point is alpha * e, so
             # d f / d(alpha e) = (d f / d leaf) / alpha, and IG = e * the mean over the steps of that.
-            scores = _per_position_scores(logp, held["leaf"],
-                                          lambda g: ((g / scale).mean(1) * embedding).norm(dim=-1))
+            try:
+                scores = _position_gradients(hidden, _objective(logp, batch, contrast), held["leaf"], every,
+                                             lambda g: norm((g / scale).mean(1) * embedding), cancelled, progress,
+                                             lambda n: model.decode(enc, batch.tgt_in[:, :n])[0])
+            except Cancelled:
+                return None
     return scores.cpu().numpy()
 
 

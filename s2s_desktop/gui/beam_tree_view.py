@@ -13,9 +13,20 @@ import math
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from s2s_desktop.engine.api import BeamTree
+from s2s_desktop.gui.beam_tree_export import EXPORT_FILTER, export_tree
 
 HELP = ("Every hypothesis the beam search kept at each step, under the prefix it extends. Grey: pruned; "
         "</s>: finished; ★: returned in the n-best. Click a node to decode again from it.")
@@ -26,10 +37,19 @@ EXPAND_ALL = 400  # nodes: a larger tree opens only the n-best paths
 class BeamTreeView(QWidget):
     tree_requested = Signal(object, str)  # key, source sentence
     prefix_chosen = Signal(int, object)  # sentence, prefix pieces
+    export_failed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.label = QLabel("Beam tree", wordWrap=True)
+        self.export_button = QToolButton(text="Export", popupMode=QToolButton.ToolButtonPopupMode.InstantPopup,
+                                         enabled=False)
+        menu = QMenu(self.export_button)
+        for text, suffix in (("Tree as PNG…", ".png"), ("Tree as SVG…", ".svg"), ("Nodes as CSV…", ".csv"),
+                             ("Nodes as JSON…", ".json")):
+            menu.addAction(text, lambda s=suffix: self.ask_export(s))
+        self.export_button.setMenu(menu)
+        self.model_name = ""
         self.help = QLabel(HELP, wordWrap=True)
         self.help.setStyleSheet("color: #666;")
         self.tree = QTreeWidget()
@@ -41,7 +61,10 @@ class BeamTreeView(QWidget):
         self.tree.itemClicked.connect(self._on_clicked)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.label)
+        top = QHBoxLayout()
+        top.addWidget(self.label, 1)
+        top.addWidget(self.export_button)
+        layout.addLayout(top)
         layout.addWidget(self.help)
         layout.addWidget(self.tree, 1)
         self.trees: dict[object, BeamTree] = {}
@@ -62,6 +85,7 @@ class BeamTreeView(QWidget):
                 self._shown = key
             return
         self._shown = None
+        self.export_button.setEnabled(False)
         self.tree.clear()
         QTreeWidgetItem(self.tree, ["Searching…"])
         if key not in self._asked:
@@ -79,17 +103,35 @@ class BeamTreeView(QWidget):
     def failed(self, message: str) -> None:
         self._asked.discard(self.key)
         self._shown = None
+        self.export_button.setEnabled(False)
         self.tree.clear()
         QTreeWidgetItem(self.tree, [f"The beam tree could not be computed: {message}"])
 
-    def forget(self) -> None:
+    def forget(self, model_name: str = "") -> None:
         """A new model: its trees are not the old one's."""
+        self.model_name = model_name
+        self.export_button.setEnabled(False)
         self.trees.clear()
         self._asked.clear()
         self.key = self._shown = None
         self.tree.clear()
 
+    def shown_tree(self) -> BeamTree | None:
+        return self.trees.get(self._shown) if self._shown is not None else None
+
+    def ask_export(self, suffix: str) -> None:
+        tree = self.shown_tree()
+        if tree is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export the beam tree", f"beam-tree{suffix}", EXPORT_FILTER)
+        if path:
+            try:
+                export_tree(path, tree, self.model_name)
+            except (OSError, ValueError) as exc:
+                self.export_failed.emit(f"Could not export the beam tree to {path}: {exc}")
+
     def _fill(self, tree: BeamTree) -> None:
+        self.export_button.setEnabled(True)
         self.tree.clear()
         items: list[QTreeWidgetItem] = []
         bold = QFont(self.tree.font())

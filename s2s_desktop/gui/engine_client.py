@@ -19,8 +19,10 @@ class EngineClient(WorkerClient):
     file_progressed = Signal(int, int)  # lines done, lines total
     file_finished = Signal(object)  # FileSummary
     self_attended = Signal(object, object)  # key, SelfAttention
-    explained = Signal(object, str, object)  # key, method, Explanation
+    explained = Signal(object, str, object)  # key, method, Explanation (a partial one while it grows; None: cancelled)
+    contrasted = Signal(object, object)  # key, Contrast
     tree_ready = Signal(object, object)  # key, BeamTree
+    compared = Signal(object, object, object)  # key, ModelInfo of the second model, ParagraphTranslation
     info_changed = Signal(object)  # ModelInfo (the target language changed)
     converted = Signal(object)  # ModelConversion: an import or export finished
     conversion_progressed = Signal(int, int, str)  # steps done, steps, what is being done
@@ -33,8 +35,11 @@ class EngineClient(WorkerClient):
     _translate_file = Signal(int, str, str, object)
     _redecode = Signal(int, int, str, object, object)
     _self_attention = Signal(int, object, str, object)
-    _explain = Signal(int, object, str, str, object)
+    _explain = Signal(int, object, str, str, object, object)
+    _contrast = Signal(int, object, str, object, int, str)
     _beam_tree = Signal(int, object, str, object)
+    _compare = Signal(int, object, str, str, object)
+    _close_second = Signal()
     _target_language = Signal(int, str)
     _import = Signal(int, str, str)
     _export = Signal(int, str, str, str, object)
@@ -50,13 +55,18 @@ class EngineClient(WorkerClient):
         self._redecode.connect(w.redecode)
         self._self_attention.connect(w.self_attention)
         self._explain.connect(w.explain)
+        self._contrast.connect(w.contrast)
         self._beam_tree.connect(w.beam_tree)
+        self._compare.connect(w.compare)
+        self._close_second.connect(w.close_second)
         self._target_language.connect(w.set_target_language)
         self._import.connect(w.import_model)
         self._export.connect(w.export_model)
         w.self_attended.connect(lambda req, key, result: self.self_attended.emit(key, result))
         w.explained.connect(lambda req, key, method, result: self.explained.emit(key, method, result))
+        w.contrasted.connect(lambda req, key, result: self.contrasted.emit(key, result))
         w.tree_ready.connect(lambda req, key, tree: self.tree_ready.emit(key, tree))
+        w.compared.connect(lambda req, key, info, result: self.compared.emit(key, info, result))
         w.info_changed.connect(lambda req, info: self.info_changed.emit(info))
         w.converted.connect(lambda req, result: self.converted.emit(result))
         w.conversion_progressed.connect(lambda req, done, total, what: self.conversion_progressed.emit(done, total, what))
@@ -100,12 +110,18 @@ class EngineClient(WorkerClient):
         self._self_attention.emit(req, key, source, tokens)
         return req
 
-    def explain(self, key: object, method: str, source: str, tokens: tuple[str, ...]) -> int:
-        """Ask for an attribution of `source` translated as `tokens`; answered with `key` and `method`.
-        A newer request cancels this one if it is still running."""
+    def explain(self, key: object, method: str, source: str, tokens: tuple[str, ...], first: int | None = None) -> int:
+        """Ask for an attribution of `source` translated as `tokens` (output position `first` first);
+        answered with `key` and `method`. A newer request cancels this one if it is still running."""
         req = self.new_request()
         self.worker.latest_explain = req
-        self._explain.emit(req, key, method, source, tokens)
+        self._explain.emit(req, key, method, source, tokens, first)
+        return req
+
+    def contrast(self, key: object, source: str, tokens: tuple[str, ...], position: int, alternative: str) -> int:
+        """Ask why `tokens[position]` and not `alternative`; answered by contrasted with `key`."""
+        req = self.new_request()
+        self._contrast.emit(req, key, source, tokens, position, alternative)
         return req
 
     def beam_tree(self, key: object, source: str, options: DecodeOptions) -> int:
@@ -113,6 +129,16 @@ class EngineClient(WorkerClient):
         req = self.new_request()
         self._beam_tree.emit(req, key, source, options)
         return req
+
+    def compare(self, key: object, path: str, text: str, options: DecodeOptions) -> int:
+        """Ask for `text` translated by the model at `path` (the Compare tab's); answered by compared."""
+        req = self.new_request()
+        self._compare.emit(req, key, path, text, options)
+        return req
+
+    def close_second(self) -> None:
+        """Free the Compare tab's model."""
+        self._close_second.emit()
 
     def set_target_language(self, code: str) -> int:
         """A multilingual model: translate into `code` from now on (answered by info_changed)."""

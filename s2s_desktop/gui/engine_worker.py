@@ -19,6 +19,7 @@ from PySide6.QtCore import Signal, Slot
 
 from s2s_desktop.engine.api import (
     BeamTree,
+    Contrast,
     DecodeOptions,
     EngineInfo,
     Explanation,
@@ -54,7 +55,11 @@ class Translator(Protocol):
     def self_attention(self, source: str, tokens: Sequence[str]) -> SelfAttention: ...
 
     def explain(self, source: str, tokens: Sequence[str], method: str, steps: int = 32,
-                cancelled: Callable[[], bool] | None = None) -> Explanation | None: ...
+                cancelled: Callable[[], bool] | None = None, first: int | None = None,
+                progress: Callable[[Explanation], None] | None = None) -> Explanation | None: ...
+
+    def contrast(self, source: str, tokens: Sequence[str], position: int, alternative: str,
+                 method: str = "integrated_gradients", steps: int = 32) -> Contrast: ...
 
     def beam_tree(self, source: str, opts: DecodeOptions) -> BeamTree: ...
 
@@ -151,8 +156,10 @@ class EngineWorker(Worker):
     file_progressed = Signal(int, int, int)  # request id, lines done, lines total
     file_finished = Signal(int, object)  # request id, FileSummary
     self_attended = Signal(int, object, object)  # request id, key, SelfAttention
-    explained = Signal(int, object, str, object)  # request id, key, method, Explanation
+    explained = Signal(int, object, str, object)  # request id, key, method, Explanation (partial ones first; None: cancelled)
+    contrasted = Signal(int, object, object)  # request id, key, Contrast
     tree_ready = Signal(int, object, object)  # request id, key, BeamTree
+    compared = Signal(int, object, object, object)  # request id, key, ModelInfo of the second model, ParagraphTranslation
     info_changed = Signal(int, object)  # request id, ModelInfo (the target language changed)
     converted = Signal(int, object)  # request id, ModelConversion (import or export done)
     conversion_progressed = Signal(int, int, int, str)  # request id, steps done, steps, what is being done
@@ -163,6 +170,7 @@ class EngineWorker(Worker):
         self.engine: Engine = engine or TorchEngine()
         self.cancel_file = threading.Event()  # set by the GUI thread: a queued slot would wait
         self._translator: Translator | None = None
+        self._second: Translator | None = None  # the model the Compare tab sets beside the open one
 
     def cancel(self) -> None:
         super().cancel()
@@ -237,20 +245,29 @@ class EngineWorker(Worker):
         self.guard(req, FailureKind.SELF_ATTENTION,
                    lambda: self.self_attended.emit(req, key, self._translator.self_attention(source, tokens)))
 
-    @Slot(int, object, str, str, object)
-    def explain(self, req: int, key: object, method: str, source: str, tokens: object) -> None:
-        """An attribution of one hypothesis; a later request (`latest_explain`) cancels it between its
-        forward and backward passes, so only what is still shown gets computed."""
+    @Slot(int, object, str, str, object, object)
+    def explain(self, req: int, key: object, method: str, source: str, tokens: object, first: object) -> None:
+        """An attribution of one hypothesis, output position `first` (or None) before the others, each
+        partial map of a slow one sent as it grows; a later request (`latest_explain`) cancels it between
+        two passes, answered by None, so only what is still shown gets computed."""
         if self._no_model(req, FailureKind.EXPLAIN):
             return
 
         def work() -> None:
             found = self._translator.explain(source, tokens, method, steps=IG_STEPS,
-                                             cancelled=lambda: self.latest_explain != req)
-            if found is not None:
-                self.explained.emit(req, key, method, found)
+                                             cancelled=lambda: self.latest_explain != req, first=first,
+                                             progress=lambda part: self.explained.emit(req, key, method, part))
+            self.explained.emit(req, key, method, found)
 
         self.guard(req, FailureKind.EXPLAIN, work)
+
+    @Slot(int, object, str, object, int, str)
+    def contrast(self, req: int, key: object, source: str, tokens: object, position: int, alternative: str) -> None:
+        """Why the piece at `position` and not `alternative` (integrated gradients)."""
+        if self._no_model(req, FailureKind.EXPLAIN):
+            return
+        self.guard(req, FailureKind.EXPLAIN, lambda: self.contrasted.emit(
+            req, key, self._translator.contrast(source, tokens, position, alternative, steps=IG_STEPS)))
 
     latest_explain = 0  # the id of the newest explain request (set by the client, read here)
 
@@ -261,6 +278,24 @@ class EngineWorker(Worker):
             return
         self.guard(req, FailureKind.BEAM_TREE,
                    lambda: self.tree_ready.emit(req, key, self._translator.beam_tree(source, options)))
+
+    @Slot(int, object, str, str, object)
+    def compare(self, req: int, key: object, path: str, text: str, options: object) -> None:
+        """`text` translated by the model at `path` (opened here once, then kept beside the open model)."""
+        def work() -> None:
+            second = self._second
+            if second is None or os.path.realpath(second.info().path) != os.path.realpath(path):
+                self._second = None  # (freed before the next one loads)
+                second = self.engine.open(path, "auto")
+                self._second = second
+            result = second.translate_paragraph(text, options, progress=lambda done, total: None)
+            self.compared.emit(req, key, second.info(), result)
+
+        self.guard(req, FailureKind.COMPARE, work, subject=path)
+
+    @Slot()
+    def close_second(self) -> None:
+        self._second = None
 
     @Slot(int, str)
     def set_target_language(self, req: int, code: str) -> None:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from s2s_desktop.engine.api import Candidate, Explanation, ParagraphTranslation, SelfAttention, Translation
+from s2s_desktop.engine.api import Candidate, Contrast, Explanation, ParagraphTranslation, SelfAttention, Translation
 from s2s_desktop.engine.data.words import WORD_START, piece_to_word, word_groups
 from s2s_desktop.engine.formats.atomic import atomic_write
 from s2s_desktop.gui.attention_export import EXPORT_FILTER, export_attention
@@ -52,6 +52,15 @@ from s2s_desktop.gui.attention_math import (
     link_shading,
     to_pharaoh,
 )
+from s2s_desktop.gui.contrast_view import (
+    CONTRAST_FILTER,
+    CONTRAST_HINT,
+    ContrastView,
+    contrast_view,
+    export_contrast,
+    piece_text,
+    reading,
+)
 from s2s_desktop.gui.map_picker import MapPicker
 from s2s_desktop.gui.steady_widgets import SteadyLabel, fix_combo_size
 from s2s_desktop.gui.token_details import TokenDetails
@@ -73,7 +82,8 @@ class InspectorPanel(QWidget):
     redecode_requested = Signal(int, object)  # sentence, prefix (target pieces or text)
     reset_requested = Signal(int)  # sentence: back to the free decode
     self_attention_requested = Signal(object, str, object)  # key, source, target pieces
-    explain_requested = Signal(object, str, str, object)  # key, method (an attribution kind), source, target pieces
+    explain_requested = Signal(object, str, str, object, object)  # key, method, source, target pieces, first row (or None)
+    contrast_requested = Signal(object, str, object, int, str)  # key, source, target pieces, position, alternative
     export_failed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -92,6 +102,9 @@ class InspectorPanel(QWidget):
         self.self_attention: dict[tuple, SelfAttention] = {}  # (source, target pieces) -> its self-attention
         self.explanations: dict[tuple, Explanation] = {}  # (source, target pieces, method) -> its attribution
         self._asked: set[tuple] = set()
+        self.contrast: ContrastView | None = None  # what the bars show instead of the row's weights
+        self._asked_contrast: tuple | None = None  # (key, position, alternative) being computed
+        self._keep_piece: int | None = None  # the target piece selected before another map was chosen
 
         self.sentence_box = QComboBox(toolTip="Which sentence of the text the map shows")
         self.hyp_box = QComboBox(toolTip="Which n-best hypothesis the map shows")
@@ -107,6 +120,12 @@ class InspectorPanel(QWidget):
             menu.addAction(label, lambda s=suffix: self.ask_export(s))
         menu.addSeparator()
         menu.addAction("Word alignment (Pharaoh)…", self.ask_export_alignment)
+        menu.addSeparator()
+        self.contrast_actions = [menu.addAction(label, lambda s=suffix: self.ask_export_contrast(s))
+                                 for label, suffix in (("Contrast as PNG…", ".png"), ("Contrast as SVG…", ".svg"),
+                                                       ("Contrast as CSV…", ".csv"), ("Contrast as JSON…", ".json"))]
+        for action in self.contrast_actions:
+            action.setEnabled(False)
         self.export_button.setMenu(menu)
         # What the text is (sentence, hypothesis) above everything; which map (attention, layer, head)
         # above the head grid: one row for all would not fit the default window beside the model panel.
@@ -138,11 +157,13 @@ class InspectorPanel(QWidget):
         self.details = TokenDetails(HINT)
         d = self.details
         d.alternative_chosen.connect(self._use_alternative)
+        d.contrast_requested.connect(self._ask_contrast)
         d.redecode_requested.connect(self._redecode_from_text)
         d.reset_requested.connect(lambda: self.reset_requested.emit(self.sentence))
         # Its parts, by the names the window and the tests use.
         self.selected_label, self.bar_axis, self.bar_item = d.selected_label, d.bar_axis, d.bar_item
         self.alternatives, self.use_button, self.prefix_edit = d.alternatives, d.use_button, d.prefix_edit
+        self.why_button = d.why_button
         self.redecode_button, self.reset_button = d.redecode_button, d.reset_button
 
         side = QSplitter(Qt.Orientation.Vertical)  # the user can trade grid height for the details
@@ -233,6 +254,7 @@ class InspectorPanel(QWidget):
 
     def _fill_hypotheses(self, hypothesis: int = 0) -> None:
         t = self.translation
+        self._keep_piece = None
         self.hypothesis = hypothesis
         self.hyp_box.blockSignals(True)
         self.hyp_box.clear()
@@ -259,7 +281,8 @@ class InspectorPanel(QWidget):
             if explained is None:
                 if (*key, self.kind) not in self._asked:
                     self._asked.add((*key, self.kind))
-                    self.explain_requested.emit(key, self.kind, self.translation.source, tuple(cand.tokens))
+                    self.explain_requested.emit(key, self.kind, self.translation.source, tuple(cand.tokens),
+                                                self._keep_piece)
                 return None
             return np.asarray(explained.scores)[None, None]
         found = self.self_attention.get(key)
@@ -288,14 +311,29 @@ class InspectorPanel(QWidget):
         """The engine could not answer: say so where the map would be, and ask again when next shown
         (a request left marked as asked waited forever)."""
         self._asked.clear()
+        self._asked_contrast = None
         self.selected_label.setText(message)
 
-    def set_explanation(self, key: tuple, method: str, result: Explanation) -> None:
-        """The engine's answer to `explain_requested`."""
-        self._asked.discard((*key, method))
+    def set_explanation(self, key: tuple, method: str, result: Explanation | None) -> None:
+        """The engine's answer to `explain_requested`: a partial map while a slow one grows (shown as it
+        comes, the selected row first), the whole, or None when a newer request cancelled it (asked
+        again when next shown)."""
+        shown = key == self._key() and self.kind == method
+        if result is None or result.complete:
+            self._asked.discard((*key, method))
+        if result is None:
+            found = self.explanations.get((*key, method))
+            if found is not None and not found.complete:
+                del self.explanations[(*key, method)]  # (a partial map would stay partial)
+            return
+        had = self.explanations.get((*key, method)) is not None
         self.explanations[(*key, method)] = result
-        if key == self._key() and self.kind == method:
-            self._fill_layers()
+        if shown:
+            if had:
+                self._refresh(keep_selection=True)
+            else:
+                self._fill_layers()
+
 
     def _fill_layers(self) -> None:
         cand = self.candidate
@@ -324,15 +362,24 @@ class InspectorPanel(QWidget):
         row, col = self.row, self.col
         self.view = attention_view(t, cand, self.layer, self.head, self.words_box.isChecked(), self.kind,
                                    self._extra())
-        self.hint_label.setText(ONE_HEAD_HINT if self.kind == CROSS and self.head != MEAN_OF_HEADS and
-                                att.shape[1] > 1 else KIND_HINTS[self.kind])
+        hint = (ONE_HEAD_HINT if self.kind == CROSS and self.head != MEAN_OF_HEADS and att.shape[1] > 1 else
+                KIND_HINTS[self.kind])
+        growing = self.explanations.get((*self._key(), self.kind)) if self.kind in ATTRIBUTIONS else None
+        if growing is not None and not growing.complete:
+            hint = (f"Computing: {growing.rows_done} of {len(cand.tokens)} output pieces so far (the selected "
+                    f"one first); the other rows are still empty.")
+        self.hint_label.setText(hint)
         self.heatmap.set_matrix(self.view.matrix, self.view.target_labels, self.view.source_labels)
         self.picker.show_heads(att, self.layer, self.head)
         self.reset_button.setEnabled(cand.prefix_length > 0)
         if keep_selection:
             self.row, self.col = row, col
         else:
+            self._drop_contrast()
             self.row = self.col = None
+            if self._keep_piece is not None and self.view.kind != ENCODER:
+                self.row = next((r for r, g in enumerate(self.view.target_groups) if self._keep_piece in g), None)
+                self._keep_piece = None
         self._show_selection()
 
     # -- selectors ---------------------------------------------------------------------------------
@@ -344,9 +391,15 @@ class InspectorPanel(QWidget):
     def _on_hypothesis_chosen(self, index: int) -> None:
         if index >= 0:
             self.hypothesis = index
+            self._keep_piece = None
             self._fill_layers()
 
     def _on_kind_chosen(self, kind: str) -> None:
+        """Another map: the target token selected stays selected where the new map has target rows (and
+        a slow attribution computes its row first)."""
+        view = self.view
+        self._keep_piece = (view.target_groups[self.row][0] if view is not None and self.row is not None and
+                            view.kind != ENCODER else None)
         self.kind = kind
         self._fill_layers()
 
@@ -364,18 +417,22 @@ class InspectorPanel(QWidget):
 
     # -- selection ---------------------------------------------------------------------------------
     def select_cell(self, row: int, col: int) -> None:
+        self._drop_contrast()
         self.row, self.col = row, None  # a cell click selects its row's token
         self._show_selection(clicked_col=col)
 
     def select_row(self, row: int | None) -> None:
+        self._drop_contrast()
         self.row, self.col = row, None
         self._show_selection()
 
     def select_column(self, col: int | None) -> None:
+        self._drop_contrast()
         self.row, self.col = None, col
         self._show_selection()
 
     def clear_selection(self) -> None:
+        self._drop_contrast()
         self.row = self.col = None
         self._show_selection()
 
@@ -434,6 +491,37 @@ class InspectorPanel(QWidget):
             self.target_selected.emit(self.sentence, weights, marked)
         else:
             self.source_selected.emit(self.sentence, weights if self.hypothesis == 0 else None, marked)
+        if self.contrast is not None:  # (a map refreshed under it: it still holds)
+            self.details.show_contrast(reading(self.contrast), self.contrast.scores, self.contrast.labels)
+
+    # -- why this and not that ---------------------------------------------------------------------
+    def _ask_contrast(self, position: int, alternative: str) -> None:
+        key, cand = self._key(), self.candidate
+        if key is None:
+            return
+        self._drop_contrast()
+        self._asked_contrast = (key, position, alternative)
+        self.selected_label.setText(
+            f"Asking why <b>{html.escape(piece_text(cand.tokens[position]))}</b> and not "
+            f"<b>{html.escape(piece_text(alternative))}</b> (integrated gradients, {IG_STEPS} steps)…")
+        self.contrast_requested.emit(key, self.translation.source, tuple(cand.tokens), position, alternative)
+
+    def set_contrast(self, key: tuple, result: Contrast) -> None:
+        """The engine's answer to `contrast_requested`, shown in the bars if the user is still there."""
+        if self._asked_contrast != (key, result.position, result.alternative):
+            return
+        self._asked_contrast = None
+        self.contrast = contrast_view(result, self.translation.source_tokens, self.words_box.isChecked())
+        self.details.show_contrast(reading(self.contrast), self.contrast.scores, self.contrast.labels)
+        self.hint_label.setText(CONTRAST_HINT)
+        for action in self.contrast_actions:
+            action.setEnabled(True)
+
+    def _drop_contrast(self) -> None:
+        self.contrast = None
+        self._asked_contrast = None
+        for action in self.contrast_actions:
+            action.setEnabled(False)
 
     # -- what-if -----------------------------------------------------------------------------------
     def _use_alternative(self, position: int, token: str) -> None:
@@ -500,6 +588,20 @@ class InspectorPanel(QWidget):
         its best translation, read from the cross-attention as `s2s align` does; raises OSError."""
         lines = [to_pharaoh(alignment_links(t, t.best, self.transformer)) for t in self.result.sentences]
         atomic_write(path, "".join(line + "\n" for line in lines).encode("utf-8"), error=None)
+
+    def ask_export_contrast(self, suffix: str) -> None:
+        if self.contrast is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export the contrast", f"contrast{suffix}", CONTRAST_FILTER)
+        if path:
+            try:
+                self.export_contrast(path)
+            except (OSError, ValueError) as exc:
+                self.export_failed.emit(f"Could not export the contrast to {path}: {exc}")
+
+    def export_contrast(self, path: str) -> None:
+        """The contrast shown: its bar chart (.png, .svg) or its scores (.csv, .json); raises OSError."""
+        export_contrast(path, self.contrast, self.translation.source, self.candidate.text, self.model_name)
 
     def export(self, path: str) -> None:
         """Write the map (.png, .svg: every label, and a caption) or the matrix with its tokens (.csv,

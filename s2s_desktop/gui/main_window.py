@@ -154,9 +154,17 @@ class MainWindow(QMainWindow):
         c.self_attended.connect(self.panel.inspector.set_self_attention)
         self.panel.inspector.self_attention_requested.connect(self._on_self_attention_requested)
         c.explained.connect(self.panel.inspector.set_explanation)
-        c.explained.connect(lambda *_: self._set_idle(keep_text=True))
+        c.explained.connect(self._on_explained)
         self.panel.inspector.explain_requested.connect(self._on_explain_requested)
+        c.contrasted.connect(self.panel.inspector.set_contrast)
+        c.contrasted.connect(lambda *_: self._set_idle(keep_text=True))
+        self.panel.inspector.contrast_requested.connect(self._on_contrast_requested)
         c.tree_ready.connect(self.panel.tree_view.set_tree)
+        self.panel.compare_view.compare_requested.connect(self._on_compare_requested)
+        c.compared.connect(self.panel.compare_view.set_comparison)
+        c.compared.connect(lambda *_: self._set_idle(keep_text=True))
+        self.panel.compare_view.export_failed.connect(self.show_message)
+        self.panel.tree_view.export_failed.connect(self.show_message)
         c.tree_ready.connect(lambda *_: self._set_idle(keep_text=True))
         self.panel.tree_view.tree_requested.connect(self._on_tree_requested)
         self.panel.tree_view.prefix_chosen.connect(self._on_redecode_requested)
@@ -259,7 +267,8 @@ class MainWindow(QMainWindow):
         self.panel.set_languages(info.src_lang, info.tgt_lang)
         self.panel.set_target_languages(info.target_languages, info.target_language)
         self.panel.inspector.set_model(os.path.basename(info.path), info.model.get("arch") == "transformer")
-        self.panel.tree_view.forget()
+        self.panel.tree_view.forget(os.path.basename(info.path))
+        self.panel.compare_view.set_model(info, self.library.comparable(info))
         self.pages.setCurrentWidget(self.panel)
         self.empty.set_idle()
         self.translate_file_action.setEnabled(True)
@@ -350,19 +359,41 @@ class MainWindow(QMainWindow):
         if self.opening is None:  # (see _on_explain_requested)
             self.client.self_attention(key, source, tokens)
 
-    def _on_explain_requested(self, key: object, method: str, source: str, tokens: object) -> None:
+    def _on_explain_requested(self, key: object, method: str, source: str, tokens: object, first: object) -> None:
         if self.opening is not None:
             # The map shown is the previous model's: the engine would read its tokens with the model being
             # opened (and fail on a piece of the old vocabulary); the new model's translation follows.
             return
-        self.client.explain(key, method, source, tokens)
+        self.client.explain(key, method, source, tokens, first)
         self._set_busy("Computing the attribution…", keep_text=True)  # the busy bar: it may take seconds
+
+    def _on_explained(self, key: object, method: str, result: object) -> None:
+        """A partial map fills the busy bar by its rows; the whole ends it (a cancelled one, None, leaves
+        it to the request that cancelled it)."""
+        if result is None:
+            return
+        if result.complete:
+            self._set_idle(keep_text=True)
+        else:
+            self.busy.setRange(0, len(key[1]))
+            self.busy.setValue(result.rows_done)
+            self.busy.show()
+
+    def _on_contrast_requested(self, key: object, source: str, tokens: object, position: int, alternative: str) -> None:
+        if self.opening is None:
+            self.client.contrast(key, source, tokens, position, alternative)
+            self._set_busy("Computing the contrast…", keep_text=True)
 
     def _on_tree_requested(self, key: object, source: str) -> None:
         if self.opening is not None:
             return
         self.client.beam_tree(key, source, key[1])
         self._set_busy("Searching the beam tree…", keep_text=True)
+
+    def _on_compare_requested(self, key: object, path: str, text: str, options: object) -> None:
+        if self.opening is None:
+            self.client.compare(key, path, text, options)
+            self._set_busy(f"Translating with {os.path.basename(path)}…", keep_text=True)
 
     def _on_redecode_requested(self, sentence: int, prefix: object) -> None:
         result = self.panel.result
@@ -401,6 +432,8 @@ class MainWindow(QMainWindow):
             self.transfer.fail(message)
         elif failure.kind is FailureKind.BEAM_TREE:
             self.panel.tree_view.failed(message)
+        elif failure.kind is FailureKind.COMPARE:
+            self.panel.compare_view.failed(message)
         elif failure.kind in (FailureKind.SELF_ATTENTION, FailureKind.EXPLAIN):
             # (two lines high: a longer text is cut, and whole in its tooltip)
             what = "self-attention" if failure.kind is FailureKind.SELF_ATTENTION else "attribution"
@@ -427,6 +460,7 @@ class MainWindow(QMainWindow):
             self.state_label.setText("Ready")
         if self.opening is None:
             self.busy.hide()
+            self.busy.setRange(0, 0)  # (back to "busy" from a determinate attribution's rows)
 
     def show_about(self) -> None:
         AboutDialog(self.model_info, self).exec()

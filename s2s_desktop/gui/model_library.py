@@ -303,6 +303,15 @@ class ModelLibrary(QObject):
         pair = (info.target_language or info.tgt_lang, info.src_lang)
         return pair, library.choose(library.scan(self.window.settings), *pair, exclude=info.path)
 
+    def comparable(self, info: ModelInfo) -> list[tuple[str, str]]:
+        """(name, path) of the library's models that translate as the open one does, but itself: what the
+        Compare tab offers."""
+        pair = (info.src_lang, info.target_language or info.tgt_lang)
+        entries = library.scan(self.window.settings)
+        return [(e.name, e.path) for e in entries
+                if e.header is not None and os.path.realpath(e.path) != os.path.realpath(info.path)
+                and any(library.same_language(pair[0], s) and library.same_language(pair[1], t) for s, t in e.pairs)]
+
     def update_swap(self, info: ModelInfo | None = None) -> None:
         button = self.window.panel.swap_button
         pair, entry = self.reverse_model(info if isinstance(info, ModelInfo) else None)

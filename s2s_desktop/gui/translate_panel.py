@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from s2s_desktop.engine.api import DecodeOptions, ParagraphTranslation, Translation
 from s2s_desktop.gui.beam_tree_view import BeamTreeView
+from s2s_desktop.gui.compare_view import CompareView
 from s2s_desktop.gui.inspector_panel import InspectorPanel
 from s2s_desktop.gui.output_spans import (
     FlaggedSpan,
@@ -190,7 +191,10 @@ class TranslatePanel(QWidget):
         self.tabs.addTab(self.inspector, "Attention")
         self.tabs.addTab(bottom, "N-best")
         self.tabs.addTab(self.tree_view, "Beam tree")
+        self.compare_view = CompareView()
+        self.tabs.addTab(self.compare_view, "Compare")
         self.tabs.currentChanged.connect(lambda _: self._show_tree_for_cursor())
+        self.tabs.currentChanged.connect(lambda _: self._show_comparison())
         self.vsplitter = QSplitter(Qt.Orientation.Vertical)
         self.vsplitter.addWidget(self.splitter)
         self.vsplitter.addWidget(self.tabs)
@@ -273,6 +277,7 @@ class TranslatePanel(QWidget):
         """
         if free:
             self.free_result = result
+            self._show_comparison()
         self.result = result
         self.spans = output_spans(result)
         self.link.muted = True  # replacing the text moves the output cursor: not a user's selection
@@ -358,6 +363,10 @@ class TranslatePanel(QWidget):
             QTreeWidgetItem(self.nbest_list, [str(rank), f"{cand.score:.3f}", f"{cand.log_prob:.2f}", cand.text])
         self.nbest_list.blockSignals(False)
         self._show_tree_for_cursor()
+
+    def _show_comparison(self) -> None:
+        """The free decode beside the second model's (asked for only while the Compare tab is shown)."""
+        self.compare_view.show_for(self.free_result, self.options(), self.tabs.currentWidget() is self.compare_view)
 
     def _show_tree_for_cursor(self) -> None:
         """The beam tree of the sentence under the cursor, when its tab is shown (asked for only then)."""

@@ -37,6 +37,7 @@ class FailureKind(enum.Enum):
     SELF_ATTENTION = "computing the self-attention"
     EXPLAIN = "computing the attribution"
     BEAM_TREE = "searching the beam tree"
+    COMPARE = "translating with the second model"
     TARGET_LANGUAGE = "choosing the target language"
     IMPORT_MODEL = "importing"
     EXPORT_MODEL = "exporting"

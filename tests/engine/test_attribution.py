@@ -27,8 +27,9 @@ def case(request, reverse_model_file, tiny_transformer_file):
     return tr, source, best, src_ids, tgt_ids
 
 
-def _captum_forward(tr, src_ids, tgt_ids, t):
-    """f(source embeddings (B, S + 1, E)) -> log p(target piece t) (B,), written here from the model's parts."""
+def _captum_forward(tr, src_ids, tgt_ids, t, against: int | None = None):
+    """f(source embeddings (B, S + 1, E)) -> log p(target piece t) (B,), minus log p(`against`) there
+    when given, written here from the model's parts."""
     model = tr.model
 
     def forward(embedded: torch.Tensor) -> torch.Tensor:
@@ -47,7 +48,8 @@ def _captum_forward(tr, src_ids, tgt_ids, t):
         finally:
             handle.remove()
         logp = torch.log_softmax(model.logits(hidden).float(), dim=-1)
-        return logp[:, t].gather(-1, batch.tgt_out[:, t:t + 1]).squeeze(-1)
+        chosen = logp[:, t].gather(-1, batch.tgt_out[:, t:t + 1]).squeeze(-1)
+        return chosen if against is None else chosen - logp[:, t, against]
 
     return forward
 
@@ -101,3 +103,62 @@ def test_rollout_multiplies_the_encoder_layers_and_reads_them_with_the_cross_att
     expected = cross.mean(axis=(0, 1)) @ (mixed[1] @ mixed[0])
     np.testing.assert_allclose(out, expected / expected.sum(1, keepdims=True), rtol=1e-5)
     np.testing.assert_allclose(attention_rollout(np.zeros((0, 1, 4, 4)), cross), cross.mean(axis=(0, 1)), rtol=1e-5)
+
+
+def test_integrated_gradients_map_comes_selected_row_first_and_partial_maps_fill_to_the_whole(case, monkeypatch):
+    from s2s_desktop.engine import attribution
+
+    monkeypatch.setattr(attribution, "CHUNK", 2)  # several partial maps of this short output
+    tr, source, best, _, _ = case
+    whole = tr.explain(source, best.tokens, "integrated_gradients", steps=8)
+    partials = []
+    first = len(best.tokens) - 2
+    again = tr.explain(source, best.tokens, "integrated_gradients", steps=8, first=first, progress=partials.append)
+    np.testing.assert_allclose(again.scores, whole.scores, rtol=1e-4, atol=1e-6)
+    assert again.complete and len(partials) == (len(best.tokens) + 1) // 2 and not partials[0].complete
+    assert [p.rows_done for p in partials] == sorted(p.rows_done for p in partials)
+    assert partials[-1].rows_done == len(best.tokens)
+    # the first partial holds the chosen row, already final; rows not yet computed are 0
+    np.testing.assert_allclose(partials[0].scores[first], whole.scores[first], rtol=1e-4, atol=1e-6)
+    computed = {first, *range(partials[0].rows_done - 1)}  # the order: `first`, then 0, 1, ...
+    assert all((row == 0).all() == (r not in computed) for r, row in enumerate(partials[0].scores))
+
+
+def test_contrast_matches_captum_and_the_searchs_own_probabilities(case):
+    """Why piece t and not the runner-up: the signed attribution of the log-probability difference,
+    against Captum on a forward written here; the difference is the one the beam search saw."""
+    tr, source, best, src_ids, tgt_ids = case
+    t = 1
+    alternatives = [tok for tok, _ in best.alternatives(t) if tok != best.tokens[t]]
+    alt = alternatives[0]
+    alt_id = tr.loaded.tgt_tok.piece_to_id(alt)
+    x = _embedding(tr, src_ids)
+    forward = _captum_forward(tr, src_ids, tgt_ids, t, against=alt_id)
+    for method in ("input_x_gradient", "integrated_gradients"):
+        c = tr.contrast(source, best.tokens, t, alt, method, steps=16)
+        assert (c.chosen, c.alternative, c.position) == (best.tokens[t], alt, t)
+        if method == "input_x_gradient":
+            ref = captum_attr.InputXGradient(forward).attribute(x.clone().requires_grad_(True))
+        else:
+            ref = captum_attr.IntegratedGradients(forward).attribute(x, baselines=torch.zeros_like(x), n_steps=16,
+                                                                      method="riemann_middle")
+        np.testing.assert_allclose(c.scores, ref[0].sum(dim=-1).detach().numpy(), rtol=1e-3, atol=1e-5)
+    probs = dict(best.alternatives(t))
+    assert c.difference == pytest.approx(np.log(probs[best.tokens[t]]) - np.log(probs[alt]), abs=1e-3)
+    # completeness: the scores add up to f(e) - f(0)
+    fine = tr.contrast(source, best.tokens, t, alt, "integrated_gradients", steps=256)
+    with torch.no_grad():
+        at_zero = float(forward(torch.zeros_like(x))[0])
+    assert fine.scores.sum() == pytest.approx(fine.difference - at_zero, abs=0.02 * max(1.0, abs(fine.difference)))
+
+
+def test_contrast_refuses_what_it_cannot_answer(case):
+    tr, source, best, _, _ = case
+    with pytest.raises(InputError, match="outside the output"):
+        tr.contrast(source, best.tokens, len(best.tokens), best.tokens[0])
+    with pytest.raises(InputError, match="is the chosen piece"):
+        tr.contrast(source, best.tokens, 0, best.tokens[0])
+    with pytest.raises(InputError, match="not in the target vocabulary"):
+        tr.contrast(source, best.tokens, 0, "no-such-piece-here")
+    with pytest.raises(InputError, match="unknown contrast method 'rollout'"):
+        tr.contrast(source, best.tokens, 0, "</s>", "rollout")

@@ -23,6 +23,7 @@ import numpy as np
 from s2s_desktop.engine.api import (
     BeamTree,
     Candidate,
+    Contrast,
     DecodeOptions,
     EngineInfo,
     Explanation,
@@ -50,8 +51,10 @@ LOOP = WORD_START + "loop"  # a source word the fake "translates" as a loop
 
 def write_fake_model(path: Path, src_lang: str = "en", tgt_lang: str = "rev", layers: int = 1, heads: int = 1,
                      provenance: dict | None = None, target_languages: Sequence[str] = (),
-                     arch: str = "transformer", training: dict | None = None) -> Path:
-    path.write_text(json.dumps({"fake_model": 1, "src_lang": src_lang, "tgt_lang": tgt_lang,
+                     arch: str = "transformer", training: dict | None = None, variant: int = 0) -> Path:
+    """`variant` k: the best translation of a sentence of more than 2 words is rotated by k (another
+    model, for the Compare tab)."""
+    path.write_text(json.dumps({"fake_model": 1, "src_lang": src_lang, "tgt_lang": tgt_lang, "variant": variant,
                                 "layers": layers, "heads": heads, "provenance": provenance or {},
                                 "target_languages": list(target_languages), "arch": arch,
                                 "training": training or {}}), encoding="utf-8")
@@ -114,6 +117,7 @@ class FakeTranslator:
         self._target_language = self.target_languages[0] if self.target_languages else None
         self.arch = spec.get("arch", "transformer")
         self.training = dict(spec.get("training") or {})
+        self.variant = int(spec.get("variant", 0))
 
     @property
     def target_language(self) -> str | None:
@@ -177,9 +181,11 @@ class FakeTranslator:
     explained: list = []  # (method, source) of every explain call, for tests
 
     def explain(self, source: str, tokens: Sequence[str], method: str, steps: int = 32,
-                cancelled: Callable[[], bool] | None = None) -> Explanation | None:
+                cancelled: Callable[[], bool] | None = None, first: int | None = None,
+                progress: Callable[[Explanation], None] | None = None) -> Explanation | None:
         """Output token t credits source piece S - 2 - t (the reversal the fake translates), less so
-        for integrated gradients; rollout needs a Transformer."""
+        for integrated gradients; rollout needs a Transformer. Integrated gradients hands on a partial
+        map of the row `first` alone before the whole."""
         if method == "rollout" and self.arch != "transformer":
             raise InputError(f"{self.path}: attention rollout needs self-attention")
         if cancelled is not None and cancelled():
@@ -189,7 +195,26 @@ class FakeTranslator:
         scores = np.full((n, s), 0.1 if method == "integrated_gradients" else 0.02)
         for t in range(n):
             scores[t, max(s - 2 - t, 0)] += 1.0
-        return Explanation(method, scores / scores.sum(axis=1, keepdims=True), steps)
+        scores = scores / scores.sum(axis=1, keepdims=True)
+        if method == "integrated_gradients" and progress is not None and first is not None and n > 1:
+            part = np.zeros_like(scores)
+            part[first] = scores[first]
+            progress(Explanation(method, part, steps, rows_done=1))
+        return Explanation(method, scores, steps)
+
+    contrasted: list = []  # (position, alternative) of every contrast call, for tests
+
+    def contrast(self, source: str, tokens: Sequence[str], position: int, alternative: str,
+                 method: str = "integrated_gradients", steps: int = 32) -> Contrast:
+        """Source piece S - 2 - position pushed toward the chosen piece, the last one toward the alternative."""
+        if not 0 <= position < len(tokens) or alternative == tokens[position]:
+            raise InputError(f"cannot contrast {alternative!r} at position {position}")
+        type(self).contrasted.append((position, alternative))
+        s = len(_pieces(source)) + 1
+        scores = np.zeros(s, dtype=np.float32)
+        scores[max(s - 2 - position, 0)] = 1.5
+        scores[-1] = -0.5
+        return Contrast(position, tokens[position], alternative, scores, 1.0, method, steps)
 
     # -- translation -------------------------------------------------------------------------------
     def translate(self, texts: Sequence[str], opts: DecodeOptions = DecodeOptions(), batch_tokens: int = 4000,
@@ -215,7 +240,8 @@ class FakeTranslator:
 
     def _candidate(self, source: list[str], forced: list[str], rank: int, k: int) -> Candidate:
         free = [w for piece in source[::-1] for w in ([piece] * 5 if piece == LOOP else [piece])]
-        free = free[rank % len(free):] + free[: rank % len(free)] if free else free  # the n-best: rotations
+        turn = rank + (getattr(self, "variant", 0) if len(source) > 2 else 0)
+        free = free[turn % len(free):] + free[: turn % len(free)] if free else free  # the n-best: rotations
         tokens = (*forced, *free[len(forced):], EOS)
         n, s = len(tokens), len(source) + 1
         probs = np.full(n, CHOSEN_PROB)

@@ -3,6 +3,8 @@ of the engine once per hypothesis, drawn like the cross-attention, and explained
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -23,6 +25,10 @@ from tests.gui.conftest import ENGINE_TIMEOUT, open_model, translate_and_wait
 from tests.gui.fake_engine import FakeTranslator, write_fake_model
 
 
+def _whole(key, method, result) -> bool:
+    return result is not None and result.complete
+
+
 def test_each_attribution_is_asked_once_and_shown_as_a_map(qtbot, make_window, fake_transformer_file):
     window = make_window()
     open_model(qtbot, window, fake_transformer_file)
@@ -31,7 +37,7 @@ def test_each_attribution_is_asked_once_and_shown_as_a_map(qtbot, make_window, f
     assert insp.picker.offered() == [CROSS, ENCODER, DECODER, *ATTRIBUTIONS]
     FakeTranslator.explained.clear()
     for method in ATTRIBUTIONS:
-        with qtbot.waitSignal(window.client.explained, timeout=ENGINE_TIMEOUT):
+        with qtbot.waitSignal(window.client.explained, timeout=ENGINE_TIMEOUT, check_params_cb=_whole):
             insp.set_kind(method)
         qtbot.waitUntil(lambda m=method: insp.view is not None and insp.view.kind == m)
         rows, cols = len(t.best.tokens), len(t.source_tokens)
@@ -118,6 +124,44 @@ def test_the_beam_tree_tab_shows_the_search_and_a_click_decodes_from_a_node(qtbo
     assert panel.tree_view.tree.topLevelItemCount() == 2
 
 
+
+def test_the_beam_tree_exports_as_a_drawing_and_as_its_nodes(qtbot, make_window, fake_model_file, tmp_path):
+    window = make_window()
+    open_model(qtbot, window, fake_model_file)
+    panel = window.panel
+    t = translate_and_wait(qtbot, window, "one two three").sentences[0]
+    assert not panel.tree_view.export_button.isEnabled()
+    with qtbot.waitSignal(window.client.tree_ready, timeout=ENGINE_TIMEOUT):
+        panel.tabs.setCurrentWidget(panel.tree_view)
+    view = panel.tree_view
+    qtbot.waitUntil(view.export_button.isEnabled)
+    tree = view.shown_tree()
+    from s2s_desktop.gui.beam_tree_export import export_tree, layout
+
+    export_tree(str(tmp_path / "t.json"), tree, view.model_name)
+    data = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))
+    assert data["model"] == fake_model_file.name and data["source"] == t.source
+    assert [(n["parent"], n["piece"], n["state"]) for n in data["nodes"]] == [
+        (n.parent, n.piece, n.state) for n in tree.nodes]
+    assert " ".join(p for p in t.best.tokens if p != "</s>") in data["n_best"]
+    export_tree(str(tmp_path / "t.csv"), tree)
+    lines = (tmp_path / "t.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("node,parent,step,piece") and len(lines) == len(tree.nodes) + 1
+    rows, steps = layout(tree)
+    leaves = [i for i in range(len(tree.nodes)) if not any(n.parent == i for n in tree.nodes)]
+    assert sorted(rows[i] for i in leaves) == list(range(len(leaves)))  # one row per leaf
+    for i in range(len(tree.nodes)):  # a parent sits among its children, one step left of them
+        kids = [j for j, m in enumerate(tree.nodes) if m.parent == i]
+        if kids:
+            assert min(rows[j] for j in kids) <= rows[i] <= max(rows[j] for j in kids)
+            assert all(steps[j] == steps[i] + 1 for j in kids)
+    for suffix in (".png", ".svg"):
+        export_tree(str(tmp_path / f"t{suffix}"), tree)
+        assert (tmp_path / f"t{suffix}").stat().st_size > 1000
+    with pytest.raises(ValueError, match="unknown export format"):
+        export_tree(str(tmp_path / "t.bmp"), tree)
+
+
 def test_a_map_of_the_previous_model_is_not_asked_of_the_one_being_opened(qtbot, make_window, fake_transformer_file):
     """Found by the soak: ⇄ queued the other model's opening, the inspector then asked for an attribution of
     the old translation, and the new model failed on a piece of the old vocabulary; the request stayed marked
@@ -136,3 +180,125 @@ def test_a_map_of_the_previous_model_is_not_asked_of_the_one_being_opened(qtbot,
         window.open_model(str(fake_transformer_file))
     qtbot.waitUntil(lambda: insp.view is not None and insp.view.kind == INPUT_X_GRADIENT, timeout=ENGINE_TIMEOUT)
     assert len(FakeTranslator.explained) == 1
+
+
+def test_integrated_gradients_fills_the_map_from_the_selected_token_and_keeps_it_selected(
+        qtbot, make_window, fake_transformer_file):
+    """The slow attribution: the row of the token selected before the switch comes first (partial map,
+    the busy bar counting rows, a hint saying so), the token stays selected, then the whole map."""
+    window = make_window()
+    open_model(qtbot, window, fake_transformer_file)
+    insp = window.panel.inspector
+    t = translate_and_wait(qtbot, window, "one two three four").sentences[0]
+    insp.select_row(2)
+    seen = []
+    window.client.explained.connect(lambda key, method, result: seen.append(
+        (result.rows_done, insp.view.matrix.copy() if insp.view is not None else None,
+         insp.hint_label.text(), window.busy.maximum(), window.busy.value())))
+    with qtbot.waitSignal(window.client.explained, timeout=ENGINE_TIMEOUT, check_params_cb=_whole):
+        insp.set_kind(INTEGRATED_GRADIENTS)
+    (done, partial, hint, maximum, value), whole = seen[0], seen[-1]
+    assert done == 1 and maximum == len(t.best.tokens) and value == 1
+    assert hint.startswith(f"Computing: 1 of {len(t.best.tokens)} output pieces")
+    assert partial[2].sum() == pytest.approx(1.0) and not np.delete(partial, 2, axis=0).any()
+    assert whole[0] is None and whole[2] == KIND_HINTS[INTEGRATED_GRADIENTS] and whole[3] == 0  # idle again
+    np.testing.assert_allclose(whole[1].sum(axis=1), 1.0, atol=1e-5)
+    assert insp.row == 2 and "draws on" in insp.selected_label.text()
+
+
+def test_why_this_and_not_that_shows_signed_bars_and_exports(qtbot, make_window, fake_transformer_file, tmp_path):
+    window = make_window()
+    open_model(qtbot, window, fake_transformer_file)
+    insp = window.panel.inspector
+    t = translate_and_wait(qtbot, window, "one two three four").sentences[0]
+    insp.select_row(1)
+    chosen = t.best.tokens[1]
+    rows = [insp.alternatives.item(i).data(0x0100) for i in range(insp.alternatives.count())]
+    insp.alternatives.setCurrentRow([tok for _, tok in rows].index(chosen))
+    assert not insp.why_button.isEnabled()  # not the chosen piece against itself
+    other = next(i for i, (_, tok) in enumerate(rows) if tok != chosen)
+    insp.alternatives.setCurrentRow(other)
+    alternative = rows[other][1]
+    assert insp.why_button.isEnabled()
+    with qtbot.waitSignal(window.client.contrasted, timeout=ENGINE_TIMEOUT):
+        insp.why_button.click()
+    assert FakeTranslator.contrasted[-1] == (1, alternative)
+    label = insp.selected_label.text()
+    assert label.startswith("Why <b>") and "and not <b>" in label and "log p difference +1.00" in label
+    heights = list(insp.bar_item.opts["height"])
+    s = len(t.source_tokens)
+    assert heights[s - 3] == pytest.approx(1.5) and heights[-1] == pytest.approx(-0.5)
+    brushes = insp.bar_item.opts["brushes"]
+    assert brushes[s - 3] != brushes[-1]  # toward the chosen piece and toward the alternative differ
+    assert all(a.isEnabled() for a in insp.contrast_actions)
+    insp.export_contrast(str(tmp_path / "c.json"))
+    data = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
+    assert (data["chosen"], data["alternative"], data["position"]) == (chosen, alternative, 1)
+    assert [row["source"] for row in data["scores"]] == list(t.source_tokens)
+    insp.export_contrast(str(tmp_path / "c.csv"))
+    assert (tmp_path / "c.csv").read_text(encoding="utf-8").splitlines()[0] == "source,score"
+    for suffix in (".png", ".svg"):
+        insp.export_contrast(str(tmp_path / f"c{suffix}"))
+        assert (tmp_path / f"c{suffix}").stat().st_size > 1000
+    insp.select_row(0)  # another token: its own weights again, unsigned
+    assert insp.bar_item.opts["brushes"] is None and not any(a.isEnabled() for a in insp.contrast_actions)
+
+
+def test_two_models_side_by_side_with_their_differences_highlighted(qtbot, make_window, fake_model_file, tmp_path):
+    """Item 5: the Compare tab translates the text with a second model when shown, marks the sentences
+    and the words where the two differ, draws both maps, and exports the comparison."""
+    window = make_window()
+    open_model(qtbot, window, fake_model_file)
+    other = write_fake_model(tmp_path / "other.s2s", variant=1)
+    result = translate_and_wait(qtbot, window, "one two three\nfour five")
+    view = window.panel.compare_view
+    view.add_file(str(other))
+    assert not view._asked and not view.second  # not asked while the tab is hidden
+    with qtbot.waitSignal(window.client.compared, timeout=ENGINE_TIMEOUT):
+        window.panel.tabs.setCurrentWidget(view)
+    qtbot.waitUntil(lambda: view.sentence_box.count() == 2)
+    # sentence 1 (3 words) is rotated by the other model, sentence 2 (2 words) is not
+    assert view.sentence_box.itemText(0).startswith("1 ≠") and view.sentence_box.itemText(1).startswith("2:")
+    assert "the same translation for 1 of 2 sentences" in view.summary.text()
+    a_html, b_html = view.a.text.toHtml(), view.b.text.toHtml()
+    assert "#f4d3d3" in a_html and "#d3ecd3" in b_html
+    assert view.a.heatmap.matrix.shape == view.b.heatmap.matrix.shape == (4, 4)  # 3 words + </s> each side
+    view.sentence_box.setCurrentIndex(1)
+    assert "#f4d3d3" not in view.a.text.toHtml() and "#d3ecd3" not in view.b.text.toHtml()
+    out = tmp_path / "cmp.json"
+    view.export(str(out))
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["same_sentences"] == 1 and data["sentences_compared"] == 2
+    first = data["sentences"][0]
+    assert first["a"]["translation"] == result.sentences[0].best.text and not first["same"]
+    assert first["b"]["translation"] != first["a"]["translation"]
+    assert len(first["a"]["attention"]["weights"]) == 4
+    view.export(str(tmp_path / "cmp.csv"))
+    assert (tmp_path / "cmp.csv").read_text(encoding="utf-8").splitlines()[2].endswith(",yes")
+    for suffix in (".png", ".svg"):
+        view.export(str(tmp_path / f"cmp{suffix}"))
+        assert (tmp_path / f"cmp{suffix}").stat().st_size > 1000
+    with qtbot.waitSignal(window.client.translated, timeout=ENGINE_TIMEOUT):  # a new text: asked again at once
+        window.panel.source.setPlainText("six seven eight")
+    qtbot.waitUntil(lambda: view.sentence_box.count() == 1 and "0 of 1" in view.summary.text(), timeout=ENGINE_TIMEOUT)
+
+
+def test_a_cancelled_attribution_is_asked_again_when_shown(qtbot, make_window, fake_transformer_file):
+    """A newer request cancels a running one, answered by None: a partial map of it must not stay on
+    screen for good, and the request must not stay marked as asked (the map would wait forever)."""
+    from s2s_desktop.engine.api import Explanation
+
+    window = make_window()
+    open_model(qtbot, window, fake_transformer_file)
+    insp = window.panel.inspector
+    t = translate_and_wait(qtbot, window, "one two three").sentences[0]
+    key = insp._key()
+    insp._asked.add((*key, INTEGRATED_GRADIENTS))
+    partial = np.zeros((len(t.best.tokens), len(t.source_tokens)))
+    insp.set_explanation(key, INTEGRATED_GRADIENTS, Explanation(INTEGRATED_GRADIENTS, partial, 32, rows_done=1))
+    insp.set_explanation(key, INTEGRATED_GRADIENTS, None)
+    assert (*key, INTEGRATED_GRADIENTS) not in insp.explanations and not insp._asked
+    FakeTranslator.explained.clear()
+    with qtbot.waitSignal(window.client.explained, timeout=ENGINE_TIMEOUT, check_params_cb=_whole):
+        insp.set_kind(INTEGRATED_GRADIENTS)
+    assert FakeTranslator.explained == [(INTEGRATED_GRADIENTS, t.source)]

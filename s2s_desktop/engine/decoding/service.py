@@ -15,10 +15,12 @@ import numpy as np
 import torch
 
 from s2s_desktop.engine.api import (
+    CONTRAST_METHODS,
     EOS_ID,
     EXPLAIN_METHODS,
     BeamTree,
     Candidate,
+    Contrast,
     DecodeOptions,
     Explanation,
     FileSummary,
@@ -39,6 +41,23 @@ from s2s_desktop.engine.formats.checkpoint import LoadedModel, load_model
 from s2s_desktop.errors import ConfigError, InputError
 
 EOS_PIECE = "</s>"
+
+
+def _place(rows: np.ndarray, order: Sequence[int], n: int) -> np.ndarray:
+    """(n, S): rows[i] at order[i], zeros where no row is yet."""
+    out = np.zeros((n, rows.shape[1]), dtype=np.float32)
+    out[list(order)[: len(rows)]] = rows
+    return out
+
+
+def _normalised(scores: np.ndarray) -> np.ndarray:
+    """Rows summing to 1 (an all-zero row stays 0)."""
+    return scores / np.maximum(scores.sum(axis=-1, keepdims=True), 1e-12)
+
+
+def _check_steps(steps: int) -> None:
+    if not 1 <= steps <= 1024:
+        raise InputError(f"integrated gradients: {steps} steps; choose 1 to 1024")
 CAP = 1024  # the longest output (pieces, EOS included) whatever the options; a model file may allow fewer
 Prefix = str | Sequence[str] | None  # target text, or target pieces, to force at the start
 PROGRESS_SECONDS = 0.25  # translate_file(chunk=0): how often progress is reported
@@ -214,11 +233,13 @@ class Translator:
         return SelfAttention(encoder, decoder, inputs)
 
     def explain(self, source: str, tokens: Sequence[str], method: str, steps: int = 32, protect: bool = True,
-                cancelled: Callable[[], bool] | None = None) -> Explanation | None:
+                cancelled: Callable[[], bool] | None = None, first: int | None = None,
+                progress: Callable[[Explanation], None] | None = None) -> Explanation | None:
         """Attribution of each output position of `source` translated as `tokens` (pieces, "</s>"
         included) to the source pieces: input x gradient, integrated gradients (`steps`), or attention
-        rollout (Transformers). None when `cancelled()` said so. Raises InputError for an unknown
-        method or rollout of an RNN."""
+        rollout (Transformers). None when `cancelled()` said so. Integrated gradients computes the
+        output position `first` before the others and hands each partial map to `progress`. Raises
+        InputError for an unknown method or rollout of an RNN."""
         from s2s_desktop.engine.attribution import attention_rollout, input_x_gradient, integrated_gradients
 
         if method not in EXPLAIN_METHODS:
@@ -226,8 +247,7 @@ class Translator:
         if method == "rollout" and self.loaded.config.arch != "transformer":
             raise InputError(f"{self.loaded.path}: attention rollout needs self-attention, which a "
                              f"{self.loaded.config.arch} model does not have")
-        if not 1 <= steps <= 1024:
-            raise InputError(f"integrated gradients: {steps} steps; choose 1 to 1024")
+        _check_steps(steps)
         start = time.perf_counter()
         batch, target = self._forced_batch(source, tokens, protect)
         if not target:
@@ -238,14 +258,67 @@ class Translator:
         else:
             src_ids = batch.src[0, : int(batch.src_lengths[0]) - 1].tolist()
             tgt_ids = [i for i in target if i != EOS_ID]
-            raw = (input_x_gradient(self, src_ids, tgt_ids) if method == "input_x_gradient" else
-                   integrated_gradients(self, src_ids, tgt_ids, steps, cancelled))
-            if raw is None:
-                return None
-            scores = raw[: len(target)]
-            scores = scores / np.maximum(scores.sum(axis=-1, keepdims=True), 1e-12)
+            if method == "input_x_gradient":
+                scores = input_x_gradient(self, src_ids, tgt_ids)[: len(target)]
+                scores = _normalised(scores)
+            else:
+                n = len(target)
+                order = list(range(n))
+                if first is not None and 0 <= first < n:
+                    order = [first, *order[:first], *order[first + 1:]]
+
+                def partial(rows: np.ndarray) -> None:  # (done, S) of the positions order[:done]
+                    progress(Explanation(method, _normalised(_place(rows, order, n)), steps,
+                                         time.perf_counter() - start, rows_done=len(rows)))
+
+                raw = integrated_gradients(self, src_ids, tgt_ids, steps, cancelled, order,
+                                           partial if progress is not None else None)
+                if raw is None:
+                    return None
+                scores = _place(raw, order, n)
+            scores = _normalised(scores)
         return Explanation(method, np.asarray(scores, dtype=np.float32), steps if method == "integrated_gradients"
                            else 0, time.perf_counter() - start)
+
+    def contrast(self, source: str, tokens: Sequence[str], position: int, alternative: str,
+                 method: str = "integrated_gradients", steps: int = 32, protect: bool = True) -> Contrast:
+        """Why `tokens[position]` and not `alternative` there (see `Contrast`), `source` translated as
+        `tokens` (pieces, "</s>" included) and the prefix before `position` kept. Raises InputError for
+        a position outside the output, an alternative outside the vocabulary or equal to the chosen
+        piece, or an unknown method."""
+        from s2s_desktop.engine.attribution import float32_model, input_x_gradient, integrated_gradients
+
+        if method not in CONTRAST_METHODS:
+            raise InputError(f"unknown contrast method {method!r}: choose one of {', '.join(CONTRAST_METHODS)}")
+        _check_steps(steps)
+        tokens = list(tokens)
+        if not 0 <= position < len(tokens):
+            raise InputError(f"position {position} is outside the output ({len(tokens)} pieces)")
+        chosen = tokens[position]
+        if alternative == chosen:
+            raise InputError(f"the alternative {alternative!r} is the chosen piece: pick another one")
+        alt_id = EOS_ID if alternative == EOS_PIECE else self.loaded.tgt_tok.piece_to_id(alternative)
+        if alt_id is None:
+            raise InputError(f"{alternative!r} is not in the target vocabulary")
+        start = time.perf_counter()
+        batch, target = self._forced_batch(source, tokens, protect)
+        # where `position` is in the ids the model reads (a protected item is one surrogate there)
+        at = len(self._forced_batch(source, tokens[:position], protect)[1])
+        if at >= len(target):
+            raise InputError(f"position {position} is outside the output the model reads")
+        src_ids = batch.src[0, : int(batch.src_lengths[0]) - 1].tolist()
+        tgt_ids = [i for i in target if i != EOS_ID]
+        kwargs = dict(positions=[at], contrast=(at, alt_id), signed=True)
+        scores = (input_x_gradient(self, src_ids, tgt_ids, **kwargs) if method == "input_x_gradient" else
+                  integrated_gradients(self, src_ids, tgt_ids, steps, **kwargs))[0]
+        with torch.inference_mode(), float32_model(self) as model:
+            model.eval()
+            enc = model.encode(batch.src, batch.src_lengths)
+            hidden, _ = model.decode(enc, batch.tgt_in[:, : at + 1])
+            logp = torch.log_softmax(model.logits(hidden[:, at]).float(), dim=-1)[0]
+            difference = float(logp[target[at]] - logp[alt_id])
+        return Contrast(position, chosen, alternative, np.asarray(scores, dtype=np.float32), difference, method,
+                        steps if method == "integrated_gradients" else 0, time.perf_counter() - start)
 
     def beam_tree(self, source: str, opts: DecodeOptions = DecodeOptions()) -> BeamTree:
         """Every hypothesis the beam search of `source` (one sentence) kept at each step, with its score and

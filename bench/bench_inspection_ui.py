@@ -1,0 +1,156 @@
+"""The inspector's views beyond attention in the real window (offscreen), on the built-in model and a
+40-piece sentence: how long each takes from the user's click to its answer on screen, and the UI
+heartbeat meanwhile (a 10 ms QTimer on the UI thread; goal: no gap over 50 ms).
+
+Views: input x gradient, integrated gradients (32 steps: the selected token's row first, then the
+whole map), attention rollout, the contrast of the selected token with its runner-up, the beam tree,
+the word-alignment export (computed on the UI thread from the attention), and, with --compare, the
+Compare tab's second model. Run it alone on an idle machine.
+
+    python bench/bench_inspection_ui.py [--compare OTHER.s2s] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_alignment import sentence_of  # noqa: E402 - found through sys.path above
+from bench_ui_heartbeat import Heartbeat  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--compare", help="a second en->de model for the Compare tab")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    os.environ["S2S_DESKTOP_HOME"] = tempfile.mkdtemp(prefix="s2s-bench-")
+
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from s2s_desktop.gui.attention_math import CROSS, INPUT_X_GRADIENT, INTEGRATED_GRADIENTS, ROLLOUT
+    from s2s_desktop.gui.main_window import MainWindow
+
+    _app = QApplication(sys.argv[:1])  # kept alive for the whole run
+    window = MainWindow()
+    window.show()
+
+    def wait_until(condition, timeout_s: float = 300) -> None:
+        end = time.perf_counter() + timeout_s
+        while not condition() and time.perf_counter() < end:
+            loop = QEventLoop()
+            QTimer.singleShot(5, loop.quit)
+            loop.exec()
+        if not condition():
+            raise SystemExit("timed out")
+
+    def pump(ms: int) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    window.start_engine()
+    wait_until(lambda: window.model_info is not None)
+    panel, insp = window.panel, window.panel.inspector
+    translated = []
+    window.client.translated.connect(lambda *a: translated.append(1))
+    from s2s_desktop.assets import bundled_model
+    from s2s_desktop.engine.decoding.service import Translator
+
+    tok = Translator.open(str(bundled_model()), "cpu").loaded.src_tok
+    source = sentence_of(40, tok)
+    panel.source.setPlainText(source)
+    wait_until(lambda: translated)
+    pump(500)
+    t = panel.result.sentences[0]
+    beat = Heartbeat(QTimer)
+    results: dict[str, dict] = {}
+
+    def measure(name: str, start, done, reset=None) -> None:
+        times, gaps = [], []
+        for _ in range(args.repeats):
+            if reset is not None:
+                reset()
+            pump(300)
+            beat.start()
+            t0 = time.perf_counter()
+            start()
+            wait_until(done)
+            times.append(time.perf_counter() - t0)
+            pump(100)
+            gaps.append(beat.stop())
+        results[name] = {"seconds": round(statistics.median(times), 3),
+                         "heartbeat_max_ms": max(g["max_ms"] for g in gaps),
+                         "gaps_over_50ms": sum(g["over_50ms"] for g in gaps)}
+        print(name, json.dumps(results[name]), flush=True)
+
+    def explained(kind, whole=True):
+        def done():
+            e = insp.explanations.get((*insp._key(), kind))
+            return e is not None and (e.complete or not whole)
+        return done
+
+    def fresh(kind):
+        def reset():
+            insp.set_kind(CROSS)
+            insp.explanations.clear()
+            insp.select_row(len(t.best.tokens) // 2)
+        return reset
+
+    for kind in (INPUT_X_GRADIENT, ROLLOUT):
+        measure(kind, lambda k=kind: insp.set_kind(k), explained(kind), fresh(kind))
+    measure("integrated_gradients_selected_row", lambda: insp.set_kind(INTEGRATED_GRADIENTS),
+            explained(INTEGRATED_GRADIENTS, whole=False), fresh(INTEGRATED_GRADIENTS))
+    wait_until(explained(INTEGRATED_GRADIENTS))
+    measure("integrated_gradients_whole_map", lambda: insp.set_kind(INTEGRATED_GRADIENTS),
+            explained(INTEGRATED_GRADIENTS), fresh(INTEGRATED_GRADIENTS))
+
+    got = []
+    window.client.contrasted.connect(lambda *a: got.append(1))
+
+    def ask_contrast():
+        got.clear()
+        chosen = insp.details.chosen
+        row = next(i for i in range(insp.alternatives.count())
+                   if insp.alternatives.item(i).data(0x0100)[1] != chosen)
+        insp.alternatives.setCurrentRow(row)
+        insp.why_button.click()
+
+    measure("contrast_with_runner_up", ask_contrast, lambda: bool(got) and insp.contrast is not None,
+            lambda: (insp.set_kind(CROSS), insp.select_row(len(t.best.tokens) // 2)))
+
+    def tree_reset():
+        panel.tabs.setCurrentIndex(0)
+        panel.tree_view.forget(panel.tree_view.model_name)
+
+    measure("beam_tree", lambda: panel.tabs.setCurrentWidget(panel.tree_view),
+            lambda: panel.tree_view.shown_tree() is not None, tree_reset)
+    panel.tabs.setCurrentIndex(0)
+    out = Path(tempfile.mkdtemp()) / "align.txt"
+    measure("alignment_export", lambda: insp.export_alignment(str(out)), out.exists, lambda: out.unlink(missing_ok=True))
+    if args.compare:
+        view = panel.compare_view
+
+        def compare_reset():
+            panel.tabs.setCurrentIndex(0)
+            view.second.clear()
+            view.add_file(args.compare)
+
+        measure("compare_second_model", lambda: panel.tabs.setCurrentWidget(view),
+                lambda: view._pair() is not None, compare_reset)
+    print(json.dumps({"source_pieces": len(t.source_tokens) - 1, "target_pieces": len(t.best.tokens) - 1,
+                      "views": results}, indent=1))
+    window.close()
+
+
+if __name__ == "__main__":
+    main()
