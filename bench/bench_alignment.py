@@ -98,15 +98,31 @@ def sentence_of(tokens: int, tok) -> str:
     return " ".join(words)
 
 
+class _FirstRow(Exception):
+    pass
+
+
+def _first_row(tr, source, pieces, first) -> None:
+    """Until the selected row's partial map arrives (then the rest is abandoned)."""
+    def stop(_partial):
+        raise _FirstRow
+
+    try:
+        tr.explain(source, pieces, "integrated_gradients", steps=32, first=first, progress=stop)
+    except _FirstRow:
+        pass
+
+
 def speed(args) -> dict:
     from s2s_desktop.assets import bundled_model
     from s2s_desktop.engine import alignment
+    from s2s_desktop.engine.api import DecodeOptions
     from s2s_desktop.engine.decoding.service import Translator
     from s2s_desktop.engine.forced import read_pair
 
     tr = Translator.open(str(bundled_model()), "cpu")
     source = sentence_of(40, tr.loaded.src_tok)
-    best = tr.translate([source])[0].best
+    best = tr.translate([source], DecodeOptions(alternatives=5))[0].best
     target = best.text
     n_src, n_tgt = len(tr.loaded.src_tok.encode(source)), len(tr.loaded.tgt_tok.encode(target))
 
@@ -127,6 +143,12 @@ def speed(args) -> dict:
     pieces = best.tokens  # what the inspector explains: the shown hypothesis, "</s>" included
     for method in ("input_x_gradient", "integrated_gradients", "rollout"):
         out[f"explain_{method}_s"] = timed(lambda m=method: tr.explain(source, pieces, m, steps=32))
+    first = len(pieces) // 2  # integrated gradients as the inspector asks: the selected row first, alone
+    out["explain_integrated_gradients_first_row_s"] = timed(lambda: _first_row(tr, source, pieces, first))
+    out["contrast_integrated_gradients_s"] = timed(
+        lambda: tr.contrast(source, pieces, first, next(tok for tok, _ in best.alternatives(first)
+                                                        if tok != pieces[first])))
+    out["beam_tree_s"] = timed(lambda: tr.beam_tree(source, DecodeOptions(beam=5, nbest=3)))
     print(json.dumps(out), flush=True)
     return out
 

@@ -22,7 +22,10 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--compare", help="a second en->de model for the Compare tab (e.g. a fine-tuned checkpoint)")
+    ap.add_argument("--size", default="1280x860", help="window size, WxH (the default window is 1100x680)")
+    ap.add_argument("--out", type=Path, default=OUT, help="where the PNGs go")
     args = ap.parse_args()
+    out = args.out
     os.environ["S2S_DESKTOP_HOME"] = tempfile.mkdtemp(prefix="s2s-shots-")
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
@@ -32,9 +35,9 @@ def main() -> None:
     from s2s_desktop.gui.main_window import MainWindow
 
     app = QApplication(sys.argv[:1])  # noqa: F841 - kept alive while the window is shown
-    OUT.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     window = MainWindow()
-    window.resize(1280, 860)
+    window.resize(*map(int, args.size.split("x")))
     window.show()
 
     def wait_for(signal, ms: int = 120_000) -> None:
@@ -50,8 +53,8 @@ def main() -> None:
 
     def shot(name: str) -> None:
         pump()
-        window.grab().save(str(OUT / name))
-        print(OUT / name)
+        window.grab().save(str(out / name))
+        print(out / name)
 
     window.start_engine()
     wait_for(window.client.model_opened)
@@ -81,8 +84,8 @@ def main() -> None:
     panel.tabs.setCurrentWidget(panel.tree_view)
     wait_for(window.client.tree_ready)
     shot("beam-tree.png")
-    export_tree(str(OUT / "beam-tree-export.png"), panel.tree_view.shown_tree(), panel.tree_view.model_name)
-    print(OUT / "beam-tree-export.png")
+    export_tree(str(out / "beam-tree-export.png"), panel.tree_view.shown_tree(), panel.tree_view.model_name)
+    print(out / "beam-tree-export.png")
     if args.compare:
         panel.source.setPlainText(f"{TEXT} The museum is closed on Mondays. Do you know where the station is?")
         wait_for(window.client.translated)

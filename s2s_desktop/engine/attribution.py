@@ -70,6 +70,7 @@ def _log_probs(model, batch) -> torch.Tensor:
 
 
 CHUNK = 8  # output positions per batched backward pass: bounds the memory (each holds a copy of the graph's grads)
+IXG_CHUNK = 32  # the same for input x gradient, whose batch is one copy, not one per step
 
 
 class Cancelled(Exception):
@@ -80,25 +81,31 @@ def _position_gradients(hidden: torch.Tensor, objective: torch.Tensor, leaf: tor
                         positions: Sequence[int], reduce: Callable[[torch.Tensor], torch.Tensor],
                         cancelled: Callable[[], bool] | None = None,
                         progress: Callable[[np.ndarray], None] | None = None,
-                        prefix: Callable[[int], torch.Tensor] | None = None) -> torch.Tensor:
+                        prefix: Callable[[int], torch.Tensor] | None = None, first_alone: bool = False,
+                        chunk: int | None = None) -> torch.Tensor:
     """reduce(d objective[:, t].sum() / d leaf) for each t of `positions` -> (len(positions), ...).
 
     objective (B, T + 1) must depend on hidden (B, T + 1, D) position by position (a log-probability
     read from that position's logits), so one backward through the output layer gives every
-    d objective_t / d hidden_t at once; then `CHUNK` positions at a time go back from `hidden` to the
+    d objective_t / d hidden_t at once; then `chunk` (CHUNK) positions at a time (the first alone with
+    `first_alone`: the row the user waits for) go back from `hidden` to the
     leaf in one vectorised backward (one per position where torch cannot vectorise), each seeded with
     its own position's row only. Reduced chunk by chunk: the full (T, *leaf.shape) gradients of an
     integrated-gradients batch held hundreds of MB. Raises Cancelled."""
     (seed,) = torch.autograd.grad(objective.sum(), hidden, retain_graph=True)  # (B, T + 1, D)
     positions = list(positions)
+    # the first position alone first (the row the user is looking at), then `chunk` at a time
+    chunk = chunk or CHUNK
+    lead = 1 if first_alone else 0
+    bounds = sorted({0, *range(lead, len(positions), chunk), len(positions)})
     out = []
-    for start in range(0, len(positions), CHUNK):
+    for start, stop in zip(bounds, bounds[1:]):
         if cancelled is not None and cancelled():
             raise Cancelled
-        chunk = positions[start:start + CHUNK]
-        top = hidden if prefix is None else prefix(max(chunk) + 1)
-        rows = torch.zeros((len(chunk), *top.shape), dtype=seed.dtype, device=seed.device)
-        for i, t in enumerate(chunk):
+        chunk_positions = positions[start:stop]
+        top = hidden if prefix is None else prefix(max(chunk_positions) + 1)
+        rows = torch.zeros((len(chunk_positions), *top.shape), dtype=seed.dtype, device=seed.device)
+        for i, t in enumerate(chunk_positions):
             rows[i, :, t] = seed[:, t]
         try:
             (grads,) = torch.autograd.grad(top, leaf, grad_outputs=rows, is_grads_batched=True,
@@ -150,16 +157,18 @@ def input_x_gradient(translator, source_ids: Sequence[int], target_ids: Sequence
             norm = _norm(signed)
             # each chunk's grads: (chunk, 1, S + 1, E) -> (chunk, S + 1)
             scores = _position_gradients(hidden, _objective(logp, batch, contrast), held["leaf"], every,
-                                         lambda g: norm(g * embedding)[:, 0])
+                                         lambda g: norm(g * embedding)[:, 0], chunk=IXG_CHUNK)
     return scores.cpu().numpy()
 
 
 def integrated_gradients(translator, source_ids: Sequence[int], target_ids: Sequence[int], steps: int = 32,
                          cancelled: Callable[[], bool] | None = None, positions: Sequence[int] | None = None,
                          progress: Callable[[np.ndarray], None] | None = None,
-                         contrast: tuple[int, int] | None = None, signed: bool = False) -> Scores | None:
+                         contrast: tuple[int, int] | None = None, signed: bool = False,
+                         first_alone: bool = False) -> Scores | None:
     """Riemann midpoints along 0 -> e, all `steps` in one batch: (len(positions), S + 1), or None when
-    `cancelled()` says so (it is asked between the backward passes; `progress(rows so far)` after each)."""
+    `cancelled()` says so (it is asked between the backward passes; `progress(rows so far)` after each;
+    with `first_alone` the first position is a pass of its own, so its row comes in a fraction)."""
     alphas = (torch.arange(steps, dtype=torch.float32) + 0.5) / steps
     with float32_model(translator) as model:
         model.eval()
@@ -177,7 +186,7 @@ def integrated_gradients(translator, source_ids: Sequence[int], target_ids: Sequ
             try:
                 scores = _position_gradients(hidden, _objective(logp, batch, contrast), held["leaf"], every,
                                              lambda g: norm((g / scale).mean(1) * embedding), cancelled, progress,
-                                             lambda n: model.decode(enc, batch.tgt_in[:, :n])[0])
+                                             lambda n: model.decode(enc, batch.tgt_in[:, :n])[0], first_alone)
             except Cancelled:
                 return None
     return scores.cpu().numpy()

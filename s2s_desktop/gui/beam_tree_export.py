@@ -71,7 +71,8 @@ def _geometry(tree: BeamTree, metrics: QFontMetricsF) -> tuple[list[float], list
     rows, steps = layout(tree)
     widths = [0.0] * (max(steps, default=-1) + 1)
     for n, s in zip(tree.nodes, steps):
-        widths[s] = max(widths[s], metrics.horizontalAdvance(n.piece) + 12)
+        score = metrics.horizontalAdvance(" -00.00") if n.state in ("chosen", "finished") else 0
+        widths[s] = max(widths[s], metrics.horizontalAdvance(n.piece) + 12 + score)
     lefts, x = [], MARGIN
     for w in widths:
         lefts.append(x)
@@ -79,6 +80,17 @@ def _geometry(tree: BeamTree, metrics: QFontMetricsF) -> tuple[list[float], list
     header = metrics.height() * 2 + 10
     height = header + (max(rows, default=0.0) + 1) * ROW + MARGIN
     return rows, lefts, header, QSize(int(max(x, 360)), int(height))
+
+
+def _n_best_paths(tree: BeamTree) -> list[bool]:
+    """For each node: is it on the path to one of the returned n-best?"""
+    marked = [False] * len(tree.nodes)
+    for i, n in enumerate(tree.nodes):
+        if n.state == "chosen":
+            while i >= 0 and not marked[i]:
+                marked[i] = True
+                i = tree.nodes[i].parent
+    return marked
 
 
 def _font() -> QFont:
@@ -96,27 +108,34 @@ def _paint(painter: QPainter, tree: BeamTree, model: str, size: QSize) -> None:
     painter.setPen(QColor("black"))
     painter.drawText(QRectF(MARGIN, 6, size.width() - 2 * MARGIN, header), Qt.TextFlag.TextWordWrap,
                      f"{model or 'model'}: beam search (beam {tree.beam}) of: {tree.source}\n"
-                     "filled blue: returned in the n-best; pale blue: finished; grey text: pruned")
+                     "filled blue: returned in the n-best (blue paths lead to them); pale blue: finished; grey text: pruned; "
+                     "a finished hypothesis ends with its length-normalised score")
     boxes = []
     for n, r in zip(tree.nodes, rows):
         w = metrics.horizontalAdvance(n.piece) + 8
         boxes.append(QRectF(lefts[n.step], header + r * ROW + 2, w, ROW - 6))
-    painter.setPen(QPen(QColor(170, 170, 170), 1))
-    for n, box in zip(tree.nodes, boxes):
+    on_path = _n_best_paths(tree)
+    for i, (n, box) in enumerate(zip(tree.nodes, boxes)):
         if n.parent >= 0:
             p = boxes[n.parent]
             start, end = QPointF(p.right(), p.center().y()), QPointF(box.left(), box.center().y())
             path = QPainterPath(start)
             mid = (start.x() + end.x()) / 2
             path.cubicTo(QPointF(mid, start.y()), QPointF(mid, end.y()), end)
+            painter.setPen(QPen(FILL["chosen"], 2) if on_path[n.parent] and on_path[i] else
+                           QPen(QColor(170, 170, 170), 1))
             painter.drawPath(path)
-    for n, box in zip(tree.nodes, boxes):
-        painter.setPen(QPen(QColor(120, 120, 120), 0.8))
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    for i, (n, box) in enumerate(zip(tree.nodes, boxes)):
+        painter.setPen(QPen(FILL["chosen"] if on_path[i] else QColor(120, 120, 120), 1.6 if on_path[i] else 0.8))
         painter.setBrush(FILL.get(n.state, FILL["live"]))
         painter.drawRoundedRect(box, 3, 3)
         painter.setPen(QColor("white") if n.state == "chosen" else
                        QColor(150, 150, 150) if n.state == "pruned" else QColor("black"))
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, n.piece)
+        if n.state in ("chosen", "finished"):  # a whole hypothesis: its score as the search ranked it
+            painter.setPen(QColor(80, 80, 80))
+            painter.drawText(QPointF(box.right() + 4, box.center().y() + metrics.ascent() / 2 - 1), f"{n.score:.2f}")
 
 
 def export_tree(path: str, tree: BeamTree, model: str = "") -> None:

@@ -47,7 +47,8 @@ class ModelColumn(QWidget):
         super().__init__(parent)
         self.title = QLabel(title)
         self.text = QTextBrowser(openLinks=False)
-        self.text.setMaximumHeight(90)
+        # three lines: a sentence; the map under it gets the height
+        self.text.setFixedHeight(self.text.fontMetrics().lineSpacing() * 3 + 12)
         self.heatmap = AttentionHeatmap()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -121,6 +122,7 @@ class CompareView(QWidget):
         self.result: ParagraphTranslation | None = None  # A's translation (the window's)
         self.options: object = None
         self.second: dict[object, tuple[ModelInfo, ParagraphTranslation]] = {}  # key -> B's answer
+        self._agreement: dict[object, tuple | None] = {}  # key -> agreement(A, B), computed once
         self._asked: set = set()
         self.key: object = None
         self.visible_now = False
@@ -133,6 +135,7 @@ class CompareView(QWidget):
         """Model A was opened; `choices` (name, path) the library's models of its languages but itself."""
         self.info = info
         self.second.clear()
+        self._agreement.clear()
         self._asked.clear()
         self._set_choices(choices)
 
@@ -190,6 +193,7 @@ class CompareView(QWidget):
         """The engine's answer to `compare_requested`."""
         self._asked.discard(key)
         self.second[key] = (info, result)
+        self._agreement[key] = agreement(self.result, result) if key == self.key else None
         if key == self.key:
             self._fill_sentences()
 
@@ -226,7 +230,9 @@ class CompareView(QWidget):
             self.b.clear(f"B · {os.path.basename(self.path()) or '—'}")
             return
         a, info_b, b = pair
-        same, count, bleu = agreement(a, b)
+        if self._agreement.get(self.key) is None:
+            self._agreement[self.key] = agreement(a, b)
+        same, count, bleu = self._agreement[self.key]
         name_b = os.path.basename(info_b.path)
         self.summary.setText(f"<b>A</b> {html.escape(name_a)} and <b>B</b> {html.escape(name_b)}: the same "
                              f"translation for {same} of {count} sentence{'s' if count != 1 else ''}"

@@ -289,6 +289,8 @@ class EngineWorker(Worker):
                 second = self.engine.open(path, "auto")
                 self._second = second
             result = second.translate_paragraph(text, options, progress=lambda done, total: None)
+            import sacrebleu  # noqa: F401 - imported here: the tab scores the two with it, and a first
+            # import on the UI thread stalled it ~0.1 s
             self.compared.emit(req, key, second.info(), result)
 
         self.guard(req, FailureKind.COMPARE, work, subject=path)

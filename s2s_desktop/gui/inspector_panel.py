@@ -179,6 +179,8 @@ class InspectorPanel(QWidget):
         self.splitter.setStretchFactor(0, 5)
         self.splitter.setStretchFactor(1, 4)
         self._auto_split = True
+        self._grid_shown = True  # the side column's split was made for a head grid
+        self._grid_sizes: list[int] | None = None
         self.splitter.splitterMoved.connect(self._stop_auto_split)
         self.side.splitterMoved.connect(self._stop_auto_split)
         layout = QVBoxLayout(self)
@@ -201,7 +203,12 @@ class InspectorPanel(QWidget):
         if self._auto_split:
             width, height = max(self.splitter.width(), 400), max(self.side.height(), 200)
             self.splitter.setSizes([width * 5 // 9, width * 4 // 9])
-            self.side.setSizes([height * 3 // 5, height * 2 // 5])
+            self._grid_sizes = [height * 3 // 5, height * 2 // 5]
+            if self._grid_shown:
+                self.side.setSizes(self._grid_sizes)
+            else:
+                top = self.picker.kind_box.sizeHint().height() + 4
+                self.side.setSizes([top, max(height - top, 0)])
 
     def _stop_auto_split(self) -> None:
         self._auto_split = False
@@ -328,11 +335,23 @@ class InspectorPanel(QWidget):
             return
         had = self.explanations.get((*key, method)) is not None
         self.explanations[(*key, method)] = result
-        if shown:
-            if had:
-                self._refresh(keep_selection=True)
-            else:
-                self._fill_layers()
+        if not shown:
+            return
+        if not had:
+            self._fill_layers()
+        elif not result.complete and self.view is not None:
+            self._grow_map()
+        else:
+            self._refresh(keep_selection=True)
+
+    def _grow_map(self) -> None:
+        """More rows of a growing map: only the map and the hint change (the selected row came first and
+        is final; refreshing the details, the links and the editors' shading too stalled the UI)."""
+        self.view = attention_view(self.translation, self.candidate, self.layer, self.head,
+                                   self.words_box.isChecked(), self.kind, self._extra())
+        self.heatmap.set_matrix(self.view.matrix, self.view.target_labels, self.view.source_labels)
+        self.heatmap.select(self.row, self.col)
+        self.hint_label.setText(self._hint(np.asarray(self.view.matrix)[None, None]))
 
 
     def _fill_layers(self) -> None:
@@ -346,7 +365,22 @@ class InspectorPanel(QWidget):
         if self.head != MEAN_OF_HEADS and self.head >= heads:
             self.head = MEAN_OF_HEADS
         self.picker.set_shape(layers, heads, self.layer, self.head)
+        self._fit_side(layers * heads > 1)
         self._refresh(keep_selection=False)
+
+    def _fit_side(self, grid: bool) -> None:
+        """A single map has no head grid: the token details take its height (it stood empty), and get
+        it back, as the user left it, when a map with heads returns."""
+        if grid == self._grid_shown:
+            return
+        self._grid_shown = grid
+        total = sum(self.side.sizes())
+        if not grid:
+            self._grid_sizes = self.side.sizes()
+            top = self.picker.kind_box.sizeHint().height() + 4
+            self.side.setSizes([top, max(total - top, 0)])
+        elif self._grid_sizes is not None:
+            self.side.setSizes(self._grid_sizes)
 
     def _refresh(self, keep_selection: bool = True) -> None:
         t, cand = self.translation, self.candidate
@@ -362,13 +396,7 @@ class InspectorPanel(QWidget):
         row, col = self.row, self.col
         self.view = attention_view(t, cand, self.layer, self.head, self.words_box.isChecked(), self.kind,
                                    self._extra())
-        hint = (ONE_HEAD_HINT if self.kind == CROSS and self.head != MEAN_OF_HEADS and att.shape[1] > 1 else
-                KIND_HINTS[self.kind])
-        growing = self.explanations.get((*self._key(), self.kind)) if self.kind in ATTRIBUTIONS else None
-        if growing is not None and not growing.complete:
-            hint = (f"Computing: {growing.rows_done} of {len(cand.tokens)} output pieces so far (the selected "
-                    f"one first); the other rows are still empty.")
-        self.hint_label.setText(hint)
+        self.hint_label.setText(self._hint(att))
         self.heatmap.set_matrix(self.view.matrix, self.view.target_labels, self.view.source_labels)
         self.picker.show_heads(att, self.layer, self.head)
         self.reset_button.setEnabled(cand.prefix_length > 0)
@@ -381,6 +409,15 @@ class InspectorPanel(QWidget):
                 self.row = next((r for r, g in enumerate(self.view.target_groups) if self._keep_piece in g), None)
                 self._keep_piece = None
         self._show_selection()
+
+    def _hint(self, att: np.ndarray) -> str:
+        """How the map shown is easy to misread, or how far a growing one has come."""
+        growing = self.explanations.get((*self._key(), self.kind)) if self.kind in ATTRIBUTIONS else None
+        if growing is not None and not growing.complete:
+            return (f"Computing: {growing.rows_done} of {len(self.candidate.tokens)} output pieces so far (the "
+                    f"selected one first); the other rows are still empty.")
+        return (ONE_HEAD_HINT if self.kind == CROSS and self.head != MEAN_OF_HEADS and att.shape[1] > 1 else
+                KIND_HINTS[self.kind])
 
     # -- selectors ---------------------------------------------------------------------------------
     def _on_sentence_chosen(self, index: int) -> None:

@@ -115,13 +115,16 @@ def test_integrated_gradients_map_comes_selected_row_first_and_partial_maps_fill
     first = len(best.tokens) - 2
     again = tr.explain(source, best.tokens, "integrated_gradients", steps=8, first=first, progress=partials.append)
     np.testing.assert_allclose(again.scores, whole.scores, rtol=1e-4, atol=1e-6)
-    assert again.complete and len(partials) == (len(best.tokens) + 1) // 2 and not partials[0].complete
+    # the selected row alone first, then the others two at a time
+    assert again.complete and len(partials) == 1 + len(best.tokens) // 2 and not partials[0].complete
+    assert partials[0].rows_done == 1
     assert [p.rows_done for p in partials] == sorted(p.rows_done for p in partials)
     assert partials[-1].rows_done == len(best.tokens)
     # the first partial holds the chosen row, already final; rows not yet computed are 0
     np.testing.assert_allclose(partials[0].scores[first], whole.scores[first], rtol=1e-4, atol=1e-6)
-    computed = {first, *range(partials[0].rows_done - 1)}  # the order: `first`, then 0, 1, ...
-    assert all((row == 0).all() == (r not in computed) for r, row in enumerate(partials[0].scores))
+    assert all((row == 0).all() == (r != first) for r, row in enumerate(partials[0].scores))
+    computed = {first, *range(partials[1].rows_done - 1)}  # the order: `first`, then 0, 1, ...
+    assert all((row == 0).all() == (r not in computed) for r, row in enumerate(partials[1].scores))
 
 
 def test_contrast_matches_captum_and_the_searchs_own_probabilities(case):

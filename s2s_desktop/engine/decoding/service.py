@@ -98,9 +98,10 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """"auto": bf16 on CUDA; on a CPU, int8 where fbgemm's quantized kernels exist (about 1/4 of the
-    weight bytes; -0.1 BLEU on Multi30k, see docs/benchmarks.md), else bf16 where the CPU has native
-    bf16 matmuls, else fp32."""
+    """"auto": bf16 on CUDA; on a CPU, int8 where fbgemm's quantized kernels exist and int8 measures
+    faster than fp32 here (about 1/4 of the weight bytes; -0.1 BLEU on Multi30k, see
+    docs/benchmarks.md), else bf16 where the CPU has native bf16 matmuls and they measure faster,
+    else fp32."""
     if precision not in PRECISIONS:
         raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
     int8_ok = device.type == "cpu" and bool({"fbgemm", "x86"} & set(torch.backends.quantized.supported_engines))
@@ -110,12 +111,14 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         return precision
     if device.type == "cuda":
         return "bf16"
-    if int8_ok:
+    from s2s_desktop.engine.models.lowp import faster_than_fp32
+
+    if int8_ok and faster_than_fp32("int8", torch.get_num_threads()):
         return "int8"
     native_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)() or getattr(
         torch.cpu, "_is_amx_tile_supported", lambda: False
     )()
-    return "bf16" if native_bf16 else "fp32"
+    return "bf16" if native_bf16 and faster_than_fp32("bf16", torch.get_num_threads()) else "fp32"
 
 
 class Translator:
@@ -272,7 +275,8 @@ class Translator:
                                          time.perf_counter() - start, rows_done=len(rows)))
 
                 raw = integrated_gradients(self, src_ids, tgt_ids, steps, cancelled, order,
-                                           partial if progress is not None else None)
+                                           partial if progress is not None else None,
+                                           first_alone=first is not None and 0 <= first < n)
                 if raw is None:
                     return None
                 scores = _place(raw, order, n)
