@@ -83,12 +83,12 @@ class CompareView(QWidget):
         super().__init__(parent)
         self.model_box = QComboBox(toolTip="The second model: another checkpoint, or another model of the same "
                                            "languages from the library")
-        self.model_box.setMinimumContentsLength(24)
+        self.model_box.setMinimumContentsLength(14)
         self.model_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.file_button = QPushButton("Other file…", toolTip="Compare with a model file that is not in the library")
         self.file_button.clicked.connect(self._choose_file)
         self.sentence_box = QComboBox(toolTip="Which sentence of the text the columns show")
-        self.sentence_box.setMinimumContentsLength(12)
+        self.sentence_box.setMinimumContentsLength(8)
         self.sentence_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.export_button = QToolButton(text="Export", popupMode=QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.export_button)
@@ -149,10 +149,7 @@ class CompareView(QWidget):
             self.model_box.addItem(os.path.basename(keep), keep)
         index = self.model_box.findData(keep) if keep else -1
         self.model_box.setCurrentIndex(index if index >= 0 else 0 if choices else -1)
-        if not self.model_box.count():
-            pair = f"{self.info.src_lang} → {self.info.tgt_lang} " if self.info else ""
-            self.model_box.setPlaceholderText(f"No other {pair}model in the library: train or import one, "
-                                              "or choose a file")
+        self.model_box.setPlaceholderText("no other model")  # (a long one widened the window)
         self.model_box.blockSignals(False)
 
     def path(self) -> str:
@@ -179,8 +176,12 @@ class CompareView(QWidget):
         path, result = self.path(), self.result
         if result is None or not result.sentences or not path:
             self.key = None
-            self.summary.setText("Translate a text, and choose a second model to compare with." if path or
-                                 self.model_box.count() else "Choose a second model to compare with.")
+            if path or self.model_box.count():
+                self.summary.setText("Translate a text, and choose a second model to compare with.")
+            else:
+                langs = f"{self.info.src_lang} → {self.info.tgt_lang} " if self.info else ""
+                self.summary.setText(f"No other {langs}model in the library: train one (Train tab) or import "
+                                     "one (File › Import model…), or choose a file (Other file…).")
             self._fill_sentences()
             return
         self.key = (os.path.abspath(path), result.source, self.options)

@@ -252,6 +252,7 @@ def test_two_models_side_by_side_with_their_differences_highlighted(qtbot, make_
     other = write_fake_model(tmp_path / "other.s2s", variant=1)
     result = translate_and_wait(qtbot, window, "one two three\nfour five")
     view = window.panel.compare_view
+    assert view.summary.text().startswith("No other en → rev model in the library")  # what to do, said
     view.add_file(str(other))
     assert not view._asked and not view.second  # not asked while the tab is hidden
     with qtbot.waitSignal(window.client.compared, timeout=ENGINE_TIMEOUT):
