@@ -52,7 +52,10 @@ class TokenAxis(pg.AxisItem):
         return self.orientation in ("top", "bottom")
 
     def set_labels(self, labels: tuple[str, ...]) -> None:
-        self.labels = tuple(elide(x) for x in labels)
+        elided = tuple(elide(x) for x in labels)
+        if elided == self.labels:
+            return  # (the same tokens, e.g. another map of one translation: the drawn axis still holds)
+        self.labels = elided
         self._apply(self.rotated, self.small)
 
     def _metrics(self, small: bool) -> QFontMetrics:

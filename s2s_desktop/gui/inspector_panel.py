@@ -387,7 +387,13 @@ class InspectorPanel(QWidget):
         att = self._attention()
         if t is None or cand is None or att is None:
             self.view = None
-            self.heatmap.set_matrix(np.zeros((0, 0)), (), ())
+            if att is None and cand is not None and self.kind in ATTRIBUTIONS:
+                # Being computed: an empty map under the same labels (rows and columns are this
+                # translation's pieces), so its arrival repaints the cells only, not both axes.
+                shape = attention_view(t, cand, 0, MEAN_OF_HEADS, self.words_box.isChecked())
+                self.heatmap.set_matrix(np.zeros_like(shape.matrix), shape.target_labels, shape.source_labels)
+            else:
+                self.heatmap.set_matrix(np.zeros((0, 0)), (), ())
             self.row = self.col = None
             self._show_selection()
             if att is None and cand is not None:
