@@ -88,13 +88,18 @@ class EngineClient(WorkerClient):
         return req
 
     def translate(self, text: str, options: DecodeOptions) -> int:
+        """A new translation: an attribution of the previous one still running is cancelled (its map is
+        no longer shown, and it held the engine and the CPU for seconds)."""
         req = self.new_request(TRANSLATE)
+        self.worker.latest_explain = req
         self._translate.emit(req, text, options)
         return req
 
     def redecode(self, sentence: int, source: str, prefix: object, options: DecodeOptions) -> int:
-        """Decode one sentence again from a forced prefix (target pieces or text)."""
+        """Decode one sentence again from a forced prefix (target pieces or text); cancels a running
+        attribution, as `translate` does."""
         req = self.new_request()
+        self.worker.latest_explain = req
         self._redecode.emit(req, sentence, source, prefix, options)
         return req
 

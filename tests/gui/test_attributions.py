@@ -4,6 +4,7 @@ of the engine once per hypothesis, drawn like the cross-attention, and explained
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -303,3 +304,29 @@ def test_a_cancelled_attribution_is_asked_again_when_shown(qtbot, make_window, f
     with qtbot.waitSignal(window.client.explained, timeout=ENGINE_TIMEOUT, check_params_cb=_whole):
         insp.set_kind(INTEGRATED_GRADIENTS)
     assert FakeTranslator.explained == [(INTEGRATED_GRADIENTS, t.source)]
+
+
+def test_a_new_translation_cancels_the_attribution_of_the_previous_one(qtbot, make_window, fake_transformer_file,
+                                                                       monkeypatch):
+    window = make_window()
+    open_model(qtbot, window, fake_transformer_file)
+    insp = window.panel.inspector
+    translate_and_wait(qtbot, window, "one two three")
+    asked = []
+    original = FakeTranslator.explain
+
+    def slow(self, source, tokens, method, steps=32, cancelled=None, first=None, progress=None):
+        asked.append(source)
+        deadline = time.monotonic() + 5
+        while not cancelled() and time.monotonic() < deadline:  # a long map, asked between passes
+            time.sleep(0.01)
+        return None if cancelled() else original(self, source, tokens, method, steps, cancelled, first, progress)
+
+    monkeypatch.setattr(FakeTranslator, "explain", slow)
+    insp.set_kind(INTEGRATED_GRADIENTS)
+    qtbot.waitUntil(lambda: asked == ["one two three"], timeout=ENGINE_TIMEOUT)
+    with qtbot.waitSignal(window.client.explained, timeout=3000, check_params_cb=lambda k, m, r: r is None):
+        window.panel.source.setPlainText("four five")  # cancelled well before its 5 s
+    monkeypatch.undo()
+    qtbot.waitUntil(lambda: insp.view is not None and insp.view.kind == INTEGRATED_GRADIENTS
+                    and insp.translation.source == "four five", timeout=ENGINE_TIMEOUT)
