@@ -632,7 +632,9 @@ class ScriptedUser(Driver):
         insp.words_box.click()
         self.pump(ACTION_GAP_MS)
         if insp.kind_box.isVisible():
-            for kind in (ENCODER, DECODER, INPUT_X_GRADIENT, INTEGRATED_GRADIENTS, CROSS):
+            # (an RNN offers no self-attention: only the kinds the model has)
+            for kind in [k for k in (ENCODER, DECODER, INPUT_X_GRADIENT, INTEGRATED_GRADIENTS, CROSS)
+                         if k in insp.picker.offered()]:
                 insp.kind_box.setCurrentIndex(insp.kind_box.findData(kind))
                 if self.wait_until(lambda k=kind: insp.view is not None and insp.view.kind == k, f"the {kind} map"):
                     self.rec.count("attention_kinds")

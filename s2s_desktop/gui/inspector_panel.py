@@ -105,6 +105,7 @@ class InspectorPanel(QWidget):
         self.contrast: ContrastView | None = None  # what the bars show instead of the row's weights
         self._asked_contrast: tuple | None = None  # (key, position, alternative) being computed
         self._keep_piece: int | None = None  # the target piece selected before another map was chosen
+        self._previous_model = False  # the translation shown was made by the model open before this one
 
         self.sentence_box = QComboBox(toolTip="Which sentence of the text the map shows")
         self.hyp_box = QComboBox(toolTip="Which n-best hypothesis the map shows")
@@ -233,6 +234,9 @@ class InspectorPanel(QWidget):
         self.self_attention.clear()
         self.explanations.clear()
         self._asked.clear()  # (and a request for the previous model's map is never sent: see the window)
+        # The translation shown is the previous model's until the new one's arrives: nothing is asked of
+        # the new model about it (its tokens may not even be in the new vocabulary).
+        self._previous_model = self.result is not None
         self.prefix_edit.clear()
         self.picker.offer_self_attention(self_attention)
         if self.kind not in self.picker.offered():
@@ -242,6 +246,7 @@ class InspectorPanel(QWidget):
     def set_result(self, result: ParagraphTranslation | None, sentence: int | None = None) -> None:
         """Show a new translation; keeps the sentence (when it still exists), layer and head."""
         self.result = result
+        self._previous_model = False
         n = len(result.sentences) if result else 0
         self.sentence = min(self.sentence if sentence is None else sentence, max(n - 1, 0))
         self.sentence_box.blockSignals(True)
@@ -286,7 +291,7 @@ class InspectorPanel(QWidget):
         if self.kind in ATTRIBUTIONS:
             explained = self.explanations.get((*key, self.kind))
             if explained is None:
-                if (*key, self.kind) not in self._asked:
+                if (*key, self.kind) not in self._asked and not self._previous_model:
                     self._asked.add((*key, self.kind))
                     self.explain_requested.emit(key, self.kind, self.translation.source, tuple(cand.tokens),
                                                 self._keep_piece)
@@ -294,7 +299,7 @@ class InspectorPanel(QWidget):
             return np.asarray(explained.scores)[None, None]
         found = self.self_attention.get(key)
         if found is None:
-            if key not in self._asked:
+            if key not in self._asked and not self._previous_model:
                 self._asked.add(key)
                 self.self_attention_requested.emit(key, self.translation.source, tuple(cand.tokens))
             return None
@@ -540,7 +545,7 @@ class InspectorPanel(QWidget):
     # -- why this and not that ---------------------------------------------------------------------
     def _ask_contrast(self, position: int, alternative: str) -> None:
         key, cand = self._key(), self.candidate
-        if key is None:
+        if key is None or self._previous_model:
             return
         self._drop_contrast()
         self._asked_contrast = (key, position, alternative)

@@ -330,3 +330,25 @@ def test_a_new_translation_cancels_the_attribution_of_the_previous_one(qtbot, ma
     monkeypatch.undo()
     qtbot.waitUntil(lambda: insp.view is not None and insp.view.kind == INTEGRATED_GRADIENTS
                     and insp.translation.source == "four five", timeout=ENGINE_TIMEOUT)
+
+
+def test_nothing_is_asked_of_a_new_model_about_the_previous_ones_translation(qtbot, make_window,
+                                                                             fake_transformer_file):
+    """Found by the soak: right after a switch the map still showed the previous model's translation, an
+    attribution chosen then was asked of the new model, which failed on a piece its vocabulary lacks."""
+    window = make_window()
+    open_model(qtbot, window, fake_transformer_file)
+    insp = window.panel.inspector
+    result = translate_and_wait(qtbot, window, "one two")
+    asked = []
+    insp.explain_requested.connect(lambda *args: asked.append(args))
+    insp.self_attention_requested.connect(lambda *args: asked.append(args))
+    insp.set_model("other.s2s", True)  # what the window does when another model has opened
+    for kind in (INPUT_X_GRADIENT, ENCODER):
+        insp.set_kind(kind)
+        assert asked == [] and insp.view is None
+    insp.select_row(0)
+    insp._ask_contrast(0, "▁x")
+    assert insp._asked_contrast is None
+    insp.set_result(result)  # the new model's translation (of the same text, here): now it is asked
+    assert len(asked) == 1 and asked[0][0] == (result.sentences[0].source, tuple(result.sentences[0].best.tokens))
