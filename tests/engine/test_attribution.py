@@ -165,3 +165,24 @@ def test_contrast_refuses_what_it_cannot_answer(case):
         tr.contrast(source, best.tokens, 0, "no-such-piece-here")
     with pytest.raises(InputError, match="unknown contrast method 'rollout'"):
         tr.contrast(source, best.tokens, 0, "</s>", "rollout")
+
+
+def test_a_protected_item_missing_from_the_target_vocabulary_is_read_as_unknown(reverse_model_file, monkeypatch):
+    """Found by the soak: a toy en->eo RNN (separate vocabularies) restored "I" into its own translation;
+    neither "▁I" nor its surrogate was a target piece, and explaining that translation raised. The forced
+    pass reads <unk> there instead; a piece the user made up is still refused."""
+    tr = Translator.open(str(reverse_model_file), "cpu", precision="fp32")
+    source = "one two 2024 three"
+    masked = tr._protector().mask(source)
+    assert masked is not None and [it.output for it in masked.items] == ["2024"]
+    best = tr.translate([source])[0].best
+    assert any("2024" in tok for tok in best.tokens)
+    tok = tr.loaded.tgt_tok
+    hidden = {f"▁{masked.surrogates[0]}", masked.surrogates[0], "▁2024", "2024"}
+    real = tok.piece_to_id
+    monkeypatch.setattr(tok, "piece_to_id", lambda piece: None if piece in hidden else real(piece))
+    for method in ("input_x_gradient", "integrated_gradients"):
+        e = tr.explain(source, best.tokens, method, steps=4)
+        assert e.scores.shape[0] == len(best.tokens) and np.isfinite(e.scores).all()
+    with pytest.raises(InputError, match="'▁zzqx', which is not in the target vocabulary"):
+        tr.explain(source, ["▁zzqx", *best.tokens], "input_x_gradient")

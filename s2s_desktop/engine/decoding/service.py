@@ -18,6 +18,7 @@ from s2s_desktop.engine.api import (
     CONTRAST_METHODS,
     EOS_ID,
     EXPLAIN_METHODS,
+    UNK_ID,
     BeamTree,
     Candidate,
     Contrast,
@@ -32,6 +33,7 @@ from s2s_desktop.engine.api import (
 from s2s_desktop.engine.data.batching import bucket_batches, make_batch
 from s2s_desktop.engine.data.corpus import read_lines
 from s2s_desktop.engine.data.segment import split_sentences
+from s2s_desktop.engine.data.words import WORD_START
 from s2s_desktop.engine.decoding.degenerate import degenerate_reason
 from s2s_desktop.engine.decoding.protect import Protector, mask_batch, masked_prefixes
 from s2s_desktop.engine.decoding.search import Hypothesis, decode_batch, max_lengths
@@ -41,6 +43,7 @@ from s2s_desktop.engine.formats.checkpoint import LoadedModel, load_model
 from s2s_desktop.errors import ConfigError, InputError
 
 EOS_PIECE = "</s>"
+UNK_PIECE = "<unk>"
 
 
 def _place(rows: np.ndarray, order: Sequence[int], n: int) -> np.ndarray:
@@ -201,8 +204,16 @@ class Translator:
             ids = masked.ids
         max_source, _ = self.loaded.length_limits(DecodeOptions().max_source_tokens, CAP)
         ids = ids[:max_source]
-        pieces = self._protector().mask_prefix([t for t in tokens if t != EOS_PIECE], masked) if masked else [
-            t for t in tokens if t != EOS_PIECE]
+        shown = [t for t in tokens if t != EOS_PIECE]
+        pieces = self._protector().mask_prefix(shown, masked) if masked else shown
+        if masked is not None:
+            # A protected item the search inserted (the model never wrote its surrogate) may have no
+            # piece in a separate target vocabulary, nor its surrogate: the model reads <unk> there.
+            # (Found by the soak: a toy en->eo RNN's own translations could not be explained.)
+            tok = self.loaded.tgt_tok
+            items = {WORD_START + it.output for it in masked.items} | {it.output for it in masked.items}
+            pieces = [p if tok.piece_to_id(p) is not None or (orig not in items and orig == p) else UNK_PIECE
+                      for p, orig in zip(pieces, shown)]
         target = self._prefix_ids(pieces) + ([EOS_ID] if EOS_PIECE in tokens else [])
         batch = make_batch([ids], [target[:-1] if target and target[-1] == EOS_ID else target], np.arange(1),
                            self.device)
@@ -458,6 +469,9 @@ class Translator:
             return tok.encode(clean_text(prefix))
         ids = []
         for piece in prefix:
+            if piece == UNK_PIECE:
+                ids.append(UNK_ID)
+                continue
             i = tok.piece_to_id(piece)
             if i is None:
                 raise InputError(f"the forced prefix contains {piece!r}, which is not in the target vocabulary")
