@@ -36,6 +36,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--compare", help="a second en->de model for the Compare tab")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-heartbeat", action="store_true",
+                        help="time the views without the heartbeat and the stall sampler (they take the CPU too)")
     parser.add_argument("--switch-ms", type=float, help="the interpreter's GIL switch interval (default: the app's)")
     args = parser.parse_args()
     if args.switch_ms:
@@ -85,7 +87,7 @@ def main() -> None:
     current = ["start"]
     from soak_app import StallSampler
 
-    stalls = StallSampler(beat, time.perf_counter, lambda: current[0])
+    stalls = StallSampler(beat, time.perf_counter, lambda: current[0]) if not args.no_heartbeat else None
     collections: list[tuple[str, str, int, float]] = []  # (view, thread, generation, ms) over 10 ms, any thread
     started: dict[int, float] = {}
 
@@ -107,21 +109,23 @@ def main() -> None:
             if reset is not None:
                 reset()
             pump(300)
-            beat.start()
+            if not args.no_heartbeat:
+                beat.start()
             t0 = time.perf_counter()
             start()
             wait_until(done)
             times.append(time.perf_counter() - t0)
             pump(100)
-            gaps = list(beat.gaps)
-            beat.stop()
+            gaps = list(beat.gaps) if not args.no_heartbeat else []
+            if not args.no_heartbeat:
+                beat.stop()
             # a gap ending in the first CLICK_S is the click's own work (the switch, its repaint); the
             # others came while the engine computed and the answer was drawn
             ends = itertools.accumulate(gaps)
             for gap, end in zip(gaps, ends):
                 (click if end / 1000 < CLICK_S else running).append(gap)
         results[name] = {"seconds": round(statistics.median(times), 3),
-                         "heartbeat_max_ms": round(max(click + running), 1),
+                         "heartbeat_max_ms": round(max(click + running, default=0.0), 1),
                          "at_the_click_max_ms": round(max(click, default=0.0), 1),
                          "while_running_max_ms": round(max(running, default=0.0), 1),
                          "gaps_over_50ms": sum(g > 50 for g in click + running)}
@@ -181,8 +185,10 @@ def main() -> None:
 
         measure("compare_second_model", lambda: panel.tabs.setCurrentWidget(view),
                 lambda: view._pair() is not None, compare_reset)
-    stalls.stop()
-    summary = stalls.summary()
+    summary = {"samples": []}
+    if stalls is not None:
+        stalls.stop()
+        summary = stalls.summary()
     print(json.dumps({"source_pieces": len(t.source_tokens) - 1, "target_pieces": len(t.best.tokens) - 1,
                       "views": results, "collections_over_10ms": collections,
                       "stalls": {k: v for k, v in summary.items() if k != "samples"},

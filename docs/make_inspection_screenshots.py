@@ -2,7 +2,14 @@
 the attributions (input x gradient, integrated gradients, rollout), the contrast ("why not it?"), the
 beam tree (the tab and its exported drawing) and, given a second English -> German model, the Compare tab.
 
-    python docs/make_inspection_screenshots.py [--compare OTHER.s2s]
+    python docs/make_inspection_screenshots.py [--compare OTHER.s2s] [--size 1100x680 --out DIR]
+
+The committed compare.png sets the built-in model beside a 120-step fine-tune of itself at a high
+learning rate (a checkpoint that differs in a few words), made with
+    s2s train --train FT.tsv --src-lang en --tgt-lang de --init-from resources/models/en-de-tatoeba.s2s \
+        --max-steps 120 --lr 0.002 --valid-every 60 --out /tmp/ft/run
+FT.tsv: 20,000 Tatoeba pairs (every 7th line of ../shared/data/tatoeba-deu-eng/deu.txt.gz); the
+last.s2s of that run.
 """
 
 from __future__ import annotations

@@ -66,12 +66,12 @@ class AttentionFigure(QWidget):
 
 
 def export_attention(path: str, view: AttentionView, source: str, target: str, model: str = "",
-                     layers_heads: tuple[int, int] = (1, 1)) -> None:
+                     layers_heads: tuple[int, int] = (1, 1), steps: int = 0) -> None:
     """Write the map of `view` (.png, .svg) or its matrix (.csv, .json), by the suffix of `path`;
     raises OSError (or ValueError for an unknown suffix)."""
     suffix = Path(path).suffix.lower()
     if suffix in (".png", ".svg"):
-        figure = AttentionFigure(view, caption(view, model, source, target, *layers_heads))
+        figure = AttentionFigure(view, caption(view, model, source, target, *layers_heads, steps=steps))
         figure.ensurePolished()
         if suffix == ".png":
             if not figure.image().save(path):

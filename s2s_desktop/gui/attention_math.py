@@ -27,7 +27,8 @@ CROSS, ENCODER, DECODER = "cross", "encoder", "decoder"
 INPUT_X_GRADIENT, INTEGRATED_GRADIENTS, ROLLOUT = "input_x_gradient", "integrated_gradients", "rollout"
 ATTRIBUTIONS = (INPUT_X_GRADIENT, INTEGRATED_GRADIENTS, ROLLOUT)
 TARGET_BY_SOURCE = (CROSS, *ATTRIBUTIONS)  # rows output tokens, columns source tokens
-IG_STEPS = 32
+IG_STEPS = 32  # integrated gradients' path steps by default (the inspector's step box: IG_STEP_RANGE)
+IG_STEP_RANGE = (2, 256)
 KIND_LABELS = {CROSS: "Cross-attention", ENCODER: "Encoder self-attention", DECODER: "Decoder self-attention",
                INPUT_X_GRADIENT: "Input × gradient", INTEGRATED_GRADIENTS: "Integrated gradients",
                ROLLOUT: "Attention rollout"}
@@ -38,14 +39,14 @@ KIND_TIPS = {
              "before each (the start, then the output so far)",
     INPUT_X_GRADIENT: "How much each source token's embedding moved the log-probability of each output token "
                       "(gradient times input, one backward pass per token)",
-    INTEGRATED_GRADIENTS: f"Gradients summed along a path from a blank source to the real one ({IG_STEPS} steps): "
+    INTEGRATED_GRADIENTS: "Gradients summed along a path from a blank source to the real one (the steps beside it): "
                           "slower, less noisy than input × gradient",
     ROLLOUT: "Cross-attention read through every encoder layer's self-attention (and its residual), so that "
              "columns are input tokens rather than layer mixtures",
 }
 KIND_CAPTIONS = {CROSS: "cross-attention", ENCODER: "encoder self-attention", DECODER: "decoder self-attention",
                  INPUT_X_GRADIENT: "input × gradient attribution",
-                 INTEGRATED_GRADIENTS: f"integrated gradients ({IG_STEPS} steps)", ROLLOUT: "attention rollout"}
+                 INTEGRATED_GRADIENTS: "integrated gradients", ROLLOUT: "attention rollout"}
 # Where a view is easy to misread: one line under the map.
 KIND_HINTS = {
     CROSS: "Attention is not an explanation: deep heads mix positions, and weight piles onto punctuation and </s>.",
@@ -155,10 +156,11 @@ def matrix_view(full: np.ndarray, rows, cols, layer: int, head: int, words: bool
                          tuple(tuple(g) for g in tg), tuple(tuple(g) for g in sg), kind)
 
 
-def caption(view: AttentionView, model: str, source: str, target: str, layers: int = 1, heads: int = 1) -> str:
+def caption(view: AttentionView, model: str, source: str, target: str, layers: int = 1, heads: int = 1,
+            steps: int = 0) -> str:
     """The caption of an exported map: model, which attention, layer, head or "mean of heads" (when the
-    model has several), units, then the sentence and its translation."""
-    what = KIND_CAPTIONS[view.kind]
+    model has several), integrated gradients' steps, units, then the sentence and its translation."""
+    what = KIND_CAPTIONS[view.kind] + (f" ({steps} steps)" if steps and view.kind == INTEGRATED_GRADIENTS else "")
     if layers * heads > 1:
         what += f", layer {view.layer + 1} of {layers}, {head_label(view.head)}"
     units = "words" if view.words else "subword pieces"

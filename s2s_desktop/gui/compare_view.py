@@ -186,7 +186,7 @@ class CompareView(QWidget):
             return
         self.key = (os.path.abspath(path), result.source, self.options)
         if self.key not in self.second and self.key not in self._asked and self.visible_now:
-            self._asked.add(self.key)
+            self._asked = {self.key}  # (an older text's request is superseded: asked again if it comes back)
             self.compare_requested.emit(self.key, self.key[0], result.source, self.options)
         self._fill_sentences()
 

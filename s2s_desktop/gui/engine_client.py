@@ -7,7 +7,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from s2s_desktop.engine.api import DecodeOptions, EngineInfo, ParagraphTranslation, Translation
-from s2s_desktop.gui.engine_worker import TRANSLATE, Engine, EngineWorker
+from s2s_desktop.gui.attention_math import IG_STEPS
+from s2s_desktop.gui.engine_worker import COMPARE, TRANSLATE, Engine, EngineWorker
 from s2s_desktop.gui.worker import FailureKind, WorkerClient
 
 
@@ -26,7 +27,8 @@ class EngineClient(WorkerClient):
     info_changed = Signal(object)  # ModelInfo (the target language changed)
     converted = Signal(object)  # ModelConversion: an import or export finished
     conversion_progressed = Signal(int, int, str)  # steps done, steps, what is being done
-    stale_kinds = {FailureKind.TRANSLATE: TRANSLATE}  # an error about a text the user has changed is dropped
+    # an error about a text the user has changed is dropped
+    stale_kinds = {FailureKind.TRANSLATE: TRANSLATE, FailureKind.COMPARE: COMPARE}
 
     # Queued into the worker thread.
     _load = Signal()
@@ -35,7 +37,7 @@ class EngineClient(WorkerClient):
     _translate_file = Signal(int, str, str, object)
     _redecode = Signal(int, int, str, object, object)
     _self_attention = Signal(int, object, str, object)
-    _explain = Signal(int, object, str, str, object, object)
+    _explain = Signal(int, object, str, str, object, object, int)
     _contrast = Signal(int, object, str, object, int, str)
     _beam_tree = Signal(int, object, str, object)
     _compare = Signal(int, object, str, str, object)
@@ -115,12 +117,14 @@ class EngineClient(WorkerClient):
         self._self_attention.emit(req, key, source, tokens)
         return req
 
-    def explain(self, key: object, method: str, source: str, tokens: tuple[str, ...], first: int | None = None) -> int:
-        """Ask for an attribution of `source` translated as `tokens` (output position `first` first);
-        answered with `key` and `method`. A newer request cancels this one if it is still running."""
+    def explain(self, key: object, method: str, source: str, tokens: tuple[str, ...], first: int | None = None,
+                steps: int = IG_STEPS) -> int:
+        """Ask for an attribution of `source` translated as `tokens` (output position `first` first;
+        integrated gradients with `steps`); answered with `key` and `method`. A newer request cancels
+        this one if it is still running."""
         req = self.new_request()
         self.worker.latest_explain = req
-        self._explain.emit(req, key, method, source, tokens, first)
+        self._explain.emit(req, key, method, source, tokens, first, steps)
         return req
 
     def contrast(self, key: object, source: str, tokens: tuple[str, ...], position: int, alternative: str) -> int:
@@ -136,8 +140,9 @@ class EngineClient(WorkerClient):
         return req
 
     def compare(self, key: object, path: str, text: str, options: DecodeOptions) -> int:
-        """Ask for `text` translated by the model at `path` (the Compare tab's); answered by compared."""
-        req = self.new_request()
+        """Ask for `text` translated by the model at `path` (the Compare tab's); answered by compared. A
+        newer request supersedes it (typing with the tab shown would queue one per text)."""
+        req = self.new_request(COMPARE)
         self._compare.emit(req, key, path, text, options)
         return req
 

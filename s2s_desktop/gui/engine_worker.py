@@ -35,6 +35,7 @@ from s2s_desktop.gui.worker import Failure, FailureKind, Worker
 
 WARMUP_TEXT = "Hello world."
 TRANSLATE = "translate"  # the request channel of translate-as-you-type: a newer text supersedes
+COMPARE = "compare"  # the Compare tab's second model: likewise (one per text typed, while the tab is shown)
 NO_MODEL = "no model is open: open a model file first"
 
 
@@ -245,8 +246,9 @@ class EngineWorker(Worker):
         self.guard(req, FailureKind.SELF_ATTENTION,
                    lambda: self.self_attended.emit(req, key, self._translator.self_attention(source, tokens)))
 
-    @Slot(int, object, str, str, object, object)
-    def explain(self, req: int, key: object, method: str, source: str, tokens: object, first: object) -> None:
+    @Slot(int, object, str, str, object, object, int)
+    def explain(self, req: int, key: object, method: str, source: str, tokens: object, first: object,
+                steps: int = IG_STEPS) -> None:
         """An attribution of one hypothesis, output position `first` (or None) before the others, each
         partial map of a slow one sent as it grows; a later request (`latest_explain`) cancels it between
         two passes, answered by None, so only what is still shown gets computed."""
@@ -254,7 +256,7 @@ class EngineWorker(Worker):
             return
 
         def work() -> None:
-            found = self._translator.explain(source, tokens, method, steps=IG_STEPS,
+            found = self._translator.explain(source, tokens, method, steps=steps,
                                              cancelled=lambda: self.latest_explain != req, first=first,
                                              progress=lambda part: self.explained.emit(req, key, method, part))
             self.explained.emit(req, key, method, found)
@@ -281,14 +283,21 @@ class EngineWorker(Worker):
 
     @Slot(int, object, str, str, object)
     def compare(self, req: int, key: object, path: str, text: str, options: object) -> None:
-        """`text` translated by the model at `path` (opened here once, then kept beside the open model)."""
+        """`text` translated by the model at `path` (opened here once, then kept beside the open model);
+        skipped, or dropped, once a newer text supersedes it."""
+        if self.superseded(COMPARE, req):
+            return
+
         def work() -> None:
             second = self._second
             if second is None or os.path.realpath(second.info().path) != os.path.realpath(path):
                 self._second = None  # (freed before the next one loads)
                 second = self.engine.open(path, "auto")
                 self._second = second
-            result = second.translate_paragraph(text, options, progress=lambda done, total: None)
+            result = second.translate_paragraph(
+                text, options, progress=lambda done, total: not self.superseded(COMPARE, req))
+            if result is None or self.superseded(COMPARE, req):
+                return
             import sacrebleu  # noqa: F401 - imported here: the tab scores the two with it, and a first
             # import on the UI thread stalled it ~0.1 s
             self.compared.emit(req, key, second.info(), result)

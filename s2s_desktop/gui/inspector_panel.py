@@ -69,7 +69,7 @@ HINT = "Click a token (a row or a column of the map, or a word in either text)."
 PENDING = {ENCODER: "Computing the self-attention of this translation…",
            DECODER: "Computing the self-attention of this translation…",
            INPUT_X_GRADIENT: "Computing input × gradient (one backward pass per output token)…",
-           INTEGRATED_GRADIENTS: f"Computing integrated gradients ({IG_STEPS} steps: a few seconds)…",
+           INTEGRATED_GRADIENTS: "Computing integrated gradients ({steps} steps: a few seconds)…",
            ROLLOUT: "Computing the attention rollout…"}
 
 
@@ -82,7 +82,8 @@ class InspectorPanel(QWidget):
     redecode_requested = Signal(int, object)  # sentence, prefix (target pieces or text)
     reset_requested = Signal(int)  # sentence: back to the free decode
     self_attention_requested = Signal(object, str, object)  # key, source, target pieces
-    explain_requested = Signal(object, str, str, object, object)  # key, method, source, target pieces, first row (or None)
+    # key, method, source, target pieces, first row (or None), integrated gradients' steps
+    explain_requested = Signal(object, str, str, object, object, int)
     contrast_requested = Signal(object, str, object, int, str)  # key, source, target pieces, position, alternative
     export_failed = Signal(str)
 
@@ -94,6 +95,7 @@ class InspectorPanel(QWidget):
         self.layer = 0
         self.head = MEAN_OF_HEADS
         self.kind = CROSS
+        self.steps = IG_STEPS  # integrated gradients' path steps (the picker's step box)
         self.view: AttentionView | None = None
         self.row: int | None = None
         self.col: int | None = None
@@ -146,6 +148,7 @@ class InspectorPanel(QWidget):
         self.hyp_box.currentIndexChanged.connect(self._on_hypothesis_chosen)
         p.kind_chosen.connect(self._on_kind_chosen)
         p.layer_head_chosen.connect(self.set_layer_head)
+        p.steps_chosen.connect(self.set_steps)
         self.words_box.toggled.connect(lambda _: self._refresh(keep_selection=False))
 
         self.heatmap = AttentionHeatmap()
@@ -290,11 +293,13 @@ class InspectorPanel(QWidget):
         key = self._key()
         if self.kind in ATTRIBUTIONS:
             explained = self.explanations.get((*key, self.kind))
+            if explained is not None and self.kind == INTEGRATED_GRADIENTS and explained.steps != self.steps:
+                explained = None  # (computed with other steps: asked again)
             if explained is None:
                 if (*key, self.kind) not in self._asked and not self._previous_model:
                     self._asked.add((*key, self.kind))
                     self.explain_requested.emit(key, self.kind, self.translation.source, tuple(cand.tokens),
-                                                self._keep_piece)
+                                                self._keep_piece, self.steps)
                 return None
             return np.asarray(explained.scores)[None, None]
         found = self.self_attention.get(key)
@@ -330,6 +335,10 @@ class InspectorPanel(QWidget):
         """The engine's answer to `explain_requested`: a partial map while a slow one grows (shown as it
         comes, the selected row first), the whole, or None when a newer request cancelled it (asked
         again when next shown)."""
+        if result is not None and method == INTEGRATED_GRADIENTS and result.steps != self.steps:
+            if result.complete:
+                self._asked.discard((*key, method))
+            return  # (asked with steps the user has since changed)
         shown = key == self._key() and self.kind == method
         if result is None or result.complete:
             self._asked.discard((*key, method))
@@ -402,7 +411,7 @@ class InspectorPanel(QWidget):
             self.row = self.col = None
             self._show_selection()
             if att is None and cand is not None:
-                self.selected_label.setText(PENDING.get(self.kind, PENDING[ENCODER]))
+                self.selected_label.setText(PENDING.get(self.kind, PENDING[ENCODER]).format(steps=self.steps))
             return
         row, col = self.row, self.col
         self.view = attention_view(t, cand, self.layer, self.head, self.words_box.isChecked(), self.kind,
@@ -453,6 +462,22 @@ class InspectorPanel(QWidget):
 
     def set_kind(self, kind: str) -> None:
         self.picker.select_kind(kind)
+
+    def set_steps(self, steps: int) -> None:
+        """Integrated gradients with `steps` path points: the map is asked again (the selected row first)."""
+        if steps == self.steps:
+            return
+        self.steps = steps
+        if self.picker.steps_box.value() != steps:
+            self.picker.steps_box.blockSignals(True)
+            self.picker.steps_box.setValue(steps)
+            self.picker.steps_box.blockSignals(False)
+        self._asked = {k for k in self._asked if k[-1] != INTEGRATED_GRADIENTS}
+        if self.kind == INTEGRATED_GRADIENTS:
+            view = self.view
+            self._keep_piece = (view.target_groups[self.row][0] if view is not None and self.row is not None
+                                else self._keep_piece)
+            self._fill_layers()
 
     def set_layer_head(self, layer: int, head: int) -> None:
         self.layer, self.head = layer, head
@@ -656,7 +681,9 @@ class InspectorPanel(QWidget):
         .json); raises OSError."""
         att = self._attention()
         shape = att.shape[:2] if att is not None and att.ndim == 4 else (1, 1)
-        export_attention(path, self.view, self.translation.source, self.candidate.text, self.model_name, shape)
+        explained = self.explanations.get((*self._key(), self.kind)) if self.kind in ATTRIBUTIONS else None
+        export_attention(path, self.view, self.translation.source, self.candidate.text, self.model_name, shape,
+                         explained.steps if explained is not None else 0)
 
     def _set_enabled(self, enabled: bool) -> None:
         for w in (self.sentence_box, self.hyp_box, self.kind_box, self.layer_box, self.head_box, self.words_box,

@@ -359,12 +359,13 @@ class MainWindow(QMainWindow):
         if self.opening is None:  # (see _on_explain_requested)
             self.client.self_attention(key, source, tokens)
 
-    def _on_explain_requested(self, key: object, method: str, source: str, tokens: object, first: object) -> None:
+    def _on_explain_requested(self, key: object, method: str, source: str, tokens: object, first: object,
+                              steps: int) -> None:
         if self.opening is not None:
             # The map shown is the previous model's: the engine would read its tokens with the model being
             # opened (and fail on a piece of the old vocabulary); the new model's translation follows.
             return
-        self.client.explain(key, method, source, tokens, first)
+        self.client.explain(key, method, source, tokens, first, steps)
         self._set_busy("Computing the attribution…", keep_text=True)  # the busy bar: it may take seconds
 
     def _on_explained(self, key: object, method: str, result: object) -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from s2s_desktop.gui.attention_math import (
     CROSS,
     DECODER,
     ENCODER,
+    IG_STEP_RANGE,
+    IG_STEPS,
     INPUT_X_GRADIENT,
     INTEGRATED_GRADIENTS,
     KIND_LABELS,
@@ -30,6 +32,7 @@ from s2s_desktop.gui.head_grid import HeadGrid
 class MapPicker(QWidget):
     kind_chosen = Signal(str)  # one of attention_math's kinds (CROSS, ENCODER, ..., ROLLOUT)
     layer_head_chosen = Signal(int, int)  # layer, head (MEAN_OF_HEADS: the mean of the heads)
+    steps_chosen = Signal(int)  # integrated gradients' path steps
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -41,11 +44,15 @@ class MapPicker(QWidget):
         self.head_box = QComboBox(toolTip="Attention head, or the mean of all heads")
         for box in (self.kind_box, self.layer_box, self.head_box):
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.steps_box = QSpinBox(minimum=IG_STEP_RANGE[0], maximum=IG_STEP_RANGE[1], value=IG_STEPS, singleStep=8,
+                                  suffix=" steps", keyboardTracking=False, visible=False,
+                                  toolTip="Integrated gradients: points on the path from a blank source (more: "
+                                          "closer to the exact integral, slower; the time grows with them)")
+        self.steps_box.valueChanged.connect(self.steps_chosen)
         self.grid_label = QLabel("click a map:", toolTip="Every layer (rows) and head (columns): click one to show it")
         self.grid = HeadGrid()
 
-        self.kind_box.currentIndexChanged.connect(
-            lambda i: self.kind_chosen.emit(self.kind_box.itemData(i)) if i >= 0 else None)
+        self.kind_box.currentIndexChanged.connect(self._on_kind_index)
         self.layer_box.currentIndexChanged.connect(
             lambda i: self.layer_head_chosen.emit(self.layer_box.itemData(i), self.head_box.currentData()) if i >= 0
             else None)
@@ -55,13 +62,19 @@ class MapPicker(QWidget):
         self.grid.head_picked.connect(self.layer_head_chosen)
 
         picks = QHBoxLayout()
-        for widget in (self.kind_box, self.layer_box, self.head_box, self.grid_label):
+        for widget in (self.kind_box, self.steps_box, self.layer_box, self.head_box, self.grid_label):
             picks.addWidget(widget)
         picks.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(picks)
         layout.addWidget(self.grid, 1)
+
+    def _on_kind_index(self, index: int) -> None:
+        if index >= 0:
+            kind = self.kind_box.itemData(index)
+            self.steps_box.setVisible(kind == INTEGRATED_GRADIENTS)  # (fixed size: it moves nothing else)
+            self.kind_chosen.emit(kind)
 
     def offer_self_attention(self, offered: bool) -> None:
         """The maps a model has: cross-attention and the gradient attributions for every model; the

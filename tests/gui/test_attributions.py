@@ -352,3 +352,45 @@ def test_nothing_is_asked_of_a_new_model_about_the_previous_ones_translation(qtb
     assert insp._asked_contrast is None
     insp.set_result(result)  # the new model's translation (of the same text, here): now it is asked
     assert len(asked) == 1 and asked[0][0] == (result.sentences[0].source, tuple(result.sentences[0].best.tokens))
+
+
+def test_a_newer_text_supersedes_the_second_models_translation_of_an_older_one(qtbot, make_window,
+                                                                                fake_model_file, tmp_path):
+    """Typing with the Compare tab shown asks for one comparison per text: only the newest is translated."""
+    window = make_window()
+    open_model(qtbot, window, fake_model_file)
+    other = write_fake_model(tmp_path / "other.s2s", variant=1)
+    translate_and_wait(qtbot, window, "one two three")
+    worker, sent = window.client.worker, []
+    worker.compared.connect(lambda req, key, info, result: sent.append(result.source))
+    from s2s_desktop.gui.engine_worker import COMPARE
+
+    old = window.client.new_request(COMPARE)  # an older text's request, still queued when...
+    window.client.compare(("k", 2), str(other), "four five six", window.panel.options())  # ...a newer one came
+    qtbot.waitUntil(lambda: sent == ["four five six"], timeout=ENGINE_TIMEOUT)
+    worker.compare(old, ("k", 1), str(other), "one two three", window.panel.options())  # reaches the worker: skipped
+    qtbot.wait(100)
+    assert sent == ["four five six"]
+
+
+def test_integrated_gradients_takes_the_users_step_count(qtbot, make_window, fake_transformer_file, tmp_path):
+    window = make_window()
+    open_model(qtbot, window, fake_transformer_file)
+    insp = window.panel.inspector
+    translate_and_wait(qtbot, window, "one two three")
+    box = insp.picker.steps_box
+    assert not box.isVisibleTo(window)  # only beside integrated gradients
+    with qtbot.waitSignal(window.client.explained, timeout=ENGINE_TIMEOUT, check_params_cb=_whole):
+        insp.set_kind(INTEGRATED_GRADIENTS)
+    assert box.isVisibleTo(window) and box.value() == 32
+    assert insp.explanations[(*insp._key(), INTEGRATED_GRADIENTS)].steps == 32
+    asked = []
+    insp.explain_requested.connect(lambda *args: asked.append(args))
+    with qtbot.waitSignal(window.client.explained, timeout=ENGINE_TIMEOUT, check_params_cb=_whole):
+        box.setValue(8)
+    assert [a[5] for a in asked] == [8]
+    qtbot.waitUntil(lambda: insp.explanations[(*insp._key(), INTEGRATED_GRADIENTS)].steps == 8)
+    insp.export(str(tmp_path / "ig.svg"))
+    assert "integrated gradients (8 steps)" in (tmp_path / "ig.svg").read_text(encoding="utf-8")
+    insp.set_kind(INPUT_X_GRADIENT)
+    assert not box.isVisibleTo(window)
