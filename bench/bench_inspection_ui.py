@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -26,10 +27,20 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_alignment import sentence_of  # noqa: E402 - found through sys.path above
-from bench_ui_heartbeat import Heartbeat  # noqa: E402
+from bench_ui_heartbeat import Heartbeat  # noqa: E402 - found through sys.path above
 
 CLICK_S = 0.12  # gaps ending this soon after the click are the click's own UI work
+
+
+def forty_piece_sentence() -> str:
+    """bench_alignment's 40-piece sentence, chosen in a child process: torch run on this (the UI) thread
+    would give libgomp a second thread team, and then every region of the engine's pays a futex
+    wake-up (see engine/torch_thread.py): the views measured 1.6-2.2x slower."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from bench_alignment import sentence_of; "
+            "from s2s_desktop.assets import bundled_model; from s2s_desktop.engine.decoding.service import "
+            "Translator; print(sentence_of(40, Translator.open(str(bundled_model()), 'cpu').loaded.src_tok))")
+    return subprocess.check_output([sys.executable, "-c", code, str(Path(__file__).resolve().parent)],
+                                   text=True).strip()
 
 
 def main() -> None:
@@ -54,30 +65,37 @@ def main() -> None:
     window = MainWindow()
     window.show()
 
+    answers = []  # the engine's answers wake the waiting loop (polling every 5 ms woke the UI thread 200
+    # times a second, each time taking a core from the engine's two threads: the views ran 1.4-3x slower)
+
     def wait_until(condition, timeout_s: float = 300) -> None:
         end = time.perf_counter() + timeout_s
         while not condition() and time.perf_counter() < end:
             loop = QEventLoop()
-            QTimer.singleShot(5, loop.quit)
+            answers[:] = [loop]
+            QTimer.singleShot(250, loop.quit)
             loop.exec()
         if not condition():
             raise SystemExit("timed out")
+
+    def wake(*_args) -> None:
+        for loop in answers:
+            QTimer.singleShot(0, loop.quit)  # after the other slots of the answer have run
 
     def pump(ms: int) -> None:
         loop = QEventLoop()
         QTimer.singleShot(ms, loop.quit)
         loop.exec()
 
+    c = window.client
+    for signal in (c.model_opened, c.translated, c.explained, c.contrasted, c.tree_ready, c.compared, c.failed):
+        signal.connect(wake)
     window.start_engine()
     wait_until(lambda: window.model_info is not None)
     panel, insp = window.panel, window.panel.inspector
     translated = []
     window.client.translated.connect(lambda *a: translated.append(1))
-    from s2s_desktop.assets import bundled_model
-    from s2s_desktop.engine.decoding.service import Translator
-
-    tok = Translator.open(str(bundled_model()), "cpu").loaded.src_tok
-    source = sentence_of(40, tok)
+    source = forty_piece_sentence()
     panel.source.setPlainText(source)
     wait_until(lambda: translated)
     pump(500)
@@ -140,6 +158,7 @@ def main() -> None:
     def fresh(kind):
         def reset():
             insp.set_kind(CROSS)
+            wait_until(lambda: not insp._asked)  # the previous map finished (the engine is idle again)
             insp.explanations.clear()
             insp.select_row(len(t.best.tokens) // 2)
         return reset
