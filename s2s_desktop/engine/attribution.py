@@ -56,17 +56,12 @@ def _source_embedding(model, transform: Callable[[torch.Tensor], torch.Tensor]):
         handle.remove()
 
 
-def _decoded(model, batch) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, T + 1, D) decoder output and (B, T + 1, V) float32 log-probabilities, teacher-forced."""
+def _decoded(model, batch):
+    """(the encoder's output, (B, T + 1, D) decoder output, (B, T + 1, V) float32 log-probabilities),
+    teacher-forced."""
     enc = model.encode(batch.src, batch.src_lengths)
     hidden, _ = model.decode(enc, batch.tgt_in)
-    return hidden, torch.log_softmax(model.logits(hidden).float(), dim=-1)
-
-
-def _log_probs(model, batch) -> torch.Tensor:
-    """(B, T + 1) log-probability of each target piece (then "</s>") under teacher forcing."""
-    _, logp = _decoded(model, batch)
-    return logp.gather(-1, batch.tgt_out.unsqueeze(-1)).squeeze(-1)
+    return enc, hidden, torch.log_softmax(model.logits(hidden).float(), dim=-1)
 
 
 CHUNK = 8  # output positions per batched backward pass: bounds the memory (each holds a copy of the graph's grads)
@@ -151,7 +146,7 @@ def input_x_gradient(translator, source_ids: Sequence[int], target_ids: Sequence
         model.eval()
         with torch.enable_grad(), _source_embedding(model, lambda e: e) as held:
             batch = _batch(translator, source_ids, target_ids)
-            hidden, logp = _decoded(model, batch)  # (1, T + 1, D), (1, T + 1, V)
+            _, hidden, logp = _decoded(model, batch)  # (1, T + 1, D), (1, T + 1, V)
             embedding = held["leaf"].detach()  # (1, S + 1, E)
             every = range(logp.shape[1]) if positions is None else positions
             norm = _norm(signed)
@@ -175,9 +170,7 @@ def integrated_gradients(translator, source_ids: Sequence[int], target_ids: Sequ
         scale = alphas.to(translator.device)[:, None, None]
         with torch.enable_grad(), _source_embedding(model, lambda e: e * scale) as held:
             batch = _batch(translator, source_ids, target_ids, steps)
-            enc = model.encode(batch.src, batch.src_lengths)
-            hidden, _ = model.decode(enc, batch.tgt_in)  # (steps, T + 1, D)
-            logp = torch.log_softmax(model.logits(hidden).float(), dim=-1)  # (steps, T + 1, V)
+            enc, hidden, logp = _decoded(model, batch)  # (steps, T + 1, D), (steps, T + 1, V)
             embedding = held["leaf"].detach()[0]  # (S + 1, E)
             every = range(logp.shape[1]) if positions is None else positions
             norm = _norm(signed)

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from s2s_desktop.gui.attention_heatmap import AttentionHeatmap
 from s2s_desktop.gui.attention_math import AttentionView, caption, to_csv, to_json
+from s2s_desktop.gui.picture_file import EXPORT_FILTER  # noqa: F401 - the same filter for every export
 
-EXPORT_FILTER = "PNG image (*.png);;SVG image (*.svg);;CSV table (*.csv);;JSON (*.json)"
 CELL = 30  # px per row and column of an exported map
 PNG_SCALE = 2  # an exported PNG has this many pixels per figure pixel
 

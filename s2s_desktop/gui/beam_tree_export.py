@@ -14,11 +14,11 @@ import math
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 
 from s2s_desktop.engine.api import BeamTree
+from s2s_desktop.gui.picture_file import write_picture
 
-EXPORT_FILTER = "PNG image (*.png);;SVG image (*.svg);;CSV table (*.csv);;JSON (*.json)"
 ROW, COLUMN_GAP, MARGIN = 22.0, 26.0, 14.0
 PNG_MAX_SIDE = 8000  # px: a larger tree is written at 1x, not 2x
 FILL = {"chosen": QColor(68, 119, 170), "finished": QColor(220, 232, 244), "live": QColor(240, 240, 240),
@@ -147,31 +147,7 @@ def export_tree(path: str, tree: BeamTree, model: str = "") -> None:
         Path(path).write_text(json.dumps(to_json(tree, model), ensure_ascii=False, indent=1), encoding="utf-8")
     elif suffix in (".png", ".svg"):
         *_, size = _geometry(tree, QFontMetricsF(_font()))
-        if suffix == ".png":
-            scale = 2 if max(size.width(), size.height()) * 2 <= PNG_MAX_SIDE else 1
-            image = QImage(size * scale, QImage.Format.Format_ARGB32)
-            image.setDevicePixelRatio(scale)
-            painter = QPainter(image)
-            try:
-                _paint(painter, tree, model, size)
-            finally:
-                painter.end()
-            if not image.save(path):
-                raise OSError(f"could not write {path}")
-        else:
-            from PySide6.QtSvg import QSvgGenerator
-
-            generator = QSvgGenerator()
-            generator.setFileName(path)
-            generator.setSize(size)
-            generator.setViewBox(QRectF(0, 0, size.width(), size.height()))
-            generator.setTitle("Beam search tree")
-            painter = QPainter(generator)
-            try:
-                _paint(painter, tree, model, size)
-            finally:
-                painter.end()
-            if not Path(path).exists():
-                raise OSError(f"could not write {path}")
+        scale = 2 if max(size.width(), size.height()) * 2 <= PNG_MAX_SIDE else 1
+        write_picture(path, size, "Beam search tree", lambda painter: _paint(painter, tree, model, size), scale)
     else:
         raise ValueError(f"unknown export format {suffix!r}: use .png, .svg, .csv or .json")

@@ -14,7 +14,6 @@ import math
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMenu,
@@ -26,7 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from s2s_desktop.engine.api import BeamTree
-from s2s_desktop.gui.beam_tree_export import EXPORT_FILTER, export_tree
+from s2s_desktop.gui.beam_tree_export import export_tree
+from s2s_desktop.gui.picture_file import ask_and_export
 
 HELP = ("Every hypothesis the beam search kept at each step, under the prefix it extends. Grey: pruned; "
         "</s>: finished; ★: returned in the n-best. Click a node to decode again from it.")
@@ -121,14 +121,9 @@ class BeamTreeView(QWidget):
 
     def ask_export(self, suffix: str) -> None:
         tree = self.shown_tree()
-        if tree is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export the beam tree", f"beam-tree{suffix}", EXPORT_FILTER)
-        if path:
-            try:
-                export_tree(path, tree, self.model_name)
-            except (OSError, ValueError) as exc:
-                self.export_failed.emit(f"Could not export the beam tree to {path}: {exc}")
+        if tree is not None:
+            ask_and_export(self, "the beam tree", f"beam-tree{suffix}", lambda path: export_tree(path, tree, self.model_name),
+                           self.export_failed.emit)
 
     def _fill(self, tree: BeamTree) -> None:
         self.export_button.setEnabled(True)

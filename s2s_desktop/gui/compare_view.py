@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPoint, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -33,11 +33,11 @@ from PySide6.QtWidgets import (
 from s2s_desktop.engine.api import ModelInfo, ParagraphTranslation
 from s2s_desktop.gui.attention_heatmap import AttentionHeatmap
 from s2s_desktop.gui.compare_math import agreement, map_of, to_csv, to_json, word_diff
+from s2s_desktop.gui.picture_file import ask_and_export, write_picture
 
 HELP = ("Highlighted: the words where the two translations differ. Under each, its model's cross-attention "
         "(mean of the last layer's heads, in words).")
 ONLY_A, ONLY_B = "#f4d3d3", "#d3ecd3"  # a word of A that B lacks; of B that A lacks
-EXPORT_FILTER = "PNG image (*.png);;SVG image (*.svg);;CSV table (*.csv);;JSON (*.json)"
 
 
 class ModelColumn(QWidget):
@@ -246,14 +246,8 @@ class CompareView(QWidget):
 
     # -- export ------------------------------------------------------------------------------------
     def ask_export(self, suffix: str) -> None:
-        if self._pair() is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export the comparison", f"comparison{suffix}", EXPORT_FILTER)
-        if path:
-            try:
-                self.export(path)
-            except (OSError, ValueError) as exc:
-                self.export_failed.emit(f"Could not export the comparison to {path}: {exc}")
+        if self._pair() is not None:
+            ask_and_export(self, "the comparison", f"comparison{suffix}", self.export, self.export_failed.emit)
 
     def export(self, path: str) -> None:
         """The two columns as a picture (.png at twice the size, .svg), the translations (.csv), or
@@ -266,36 +260,17 @@ class CompareView(QWidget):
             data = to_json(a, b, self.info.path if self.info else "", info_b.path)
             Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
         elif suffix in (".png", ".svg"):
-            self._export_picture(path, suffix)
+            self._export_picture(path)
         else:
             raise ValueError(f"unknown export format {suffix!r}: use .png, .svg, .csv or .json")
 
-    def _export_picture(self, path: str, suffix: str) -> None:
-        widgets = (self.summary, self.columns)
-        width = self.columns.width()
-        height = self.summary.height() + self.columns.height() + 8
-        if suffix == ".png":
-            image = QImage(width * 2, height * 2, QImage.Format.Format_ARGB32)
-            image.setDevicePixelRatio(2)
-            image.fill(QColor("white"))
-            painter = QPainter(image)
-        else:
-            from PySide6.QtSvg import QSvgGenerator
+    def _export_picture(self, path: str) -> None:
+        """The summary line over the two columns, as drawn on screen."""
+        gap = 8
+        size = QSize(self.columns.width(), self.summary.height() + gap + self.columns.height())
 
-            generator = QSvgGenerator()
-            generator.setFileName(path)
-            generator.setSize(self.columns.size())
-            generator.setViewBox(QRectF(0, 0, width, height))
-            generator.setTitle("Two models compared")
-            painter = QPainter(generator)
-        try:
-            y = 0
-            for w in widgets:
-                w.render(painter, QPoint(0, y))
-                y += w.height() + 8
-        finally:
-            painter.end()
-        if suffix == ".png" and not image.save(path):
-            raise OSError(f"could not write {path}")
-        if not Path(path).exists():
-            raise OSError(f"could not write {path}")
+        def paint(painter: QPainter) -> None:
+            self.summary.render(painter, QPoint(0, 0))
+            self.columns.render(painter, QPoint(0, self.summary.height() + gap))
+
+        write_picture(path, size, "Two models compared", paint)

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 
 from s2s_desktop.engine.api import Contrast
 from s2s_desktop.engine.data.words import WORD_START, group_text, word_groups
+from s2s_desktop.gui.picture_file import write_picture
 
 FOR, AGAINST = QColor(68, 119, 170), QColor(204, 102, 119)  # toward the chosen piece / toward the alternative
-CONTRAST_FILTER = "PNG image (*.png);;SVG image (*.svg);;CSV table (*.csv);;JSON (*.json)"
 CONTRAST_HINT = ("Blue pushed toward the chosen piece, red toward the alternative; the bars add up to about "
                  "the log-probability difference.")
 
@@ -131,34 +131,9 @@ def export_contrast(path: str, view: ContrastView, source: str, target: str, mod
     """Write the contrast as a bar chart (.png at twice the size, .svg) or its scores (.csv, .json),
     by the suffix of `path`; raises OSError (or ValueError for an unknown suffix)."""
     suffix = Path(path).suffix.lower()
-    text = caption(view, model, source, target)
-    if suffix == ".png":
-        size = _figure_size(view)
-        image = QImage(size * 2, QImage.Format.Format_ARGB32)
-        image.setDevicePixelRatio(2)
-        painter = QPainter(image)
-        try:
-            _paint(painter, view, text, size)
-        finally:
-            painter.end()
-        if not image.save(path):
-            raise OSError(f"could not write {path}")
-    elif suffix == ".svg":
-        from PySide6.QtSvg import QSvgGenerator
-
-        size = _figure_size(view)
-        generator = QSvgGenerator()
-        generator.setFileName(path)
-        generator.setSize(size)
-        generator.setViewBox(QRectF(0, 0, size.width(), size.height()))
-        generator.setTitle("Contrastive attribution")
-        painter = QPainter(generator)
-        try:
-            _paint(painter, view, text, size)
-        finally:
-            painter.end()
-        if not Path(path).exists():
-            raise OSError(f"could not write {path}")
+    if suffix in (".png", ".svg"):
+        text, size = caption(view, model, source, target), _figure_size(view)
+        write_picture(path, size, "Contrastive attribution", lambda painter: _paint(painter, view, text, size))
     elif suffix == ".csv":
         Path(path).write_text(to_csv(view), encoding="utf-8")
     elif suffix == ".json":

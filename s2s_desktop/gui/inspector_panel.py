@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from s2s_desktop.engine.api import Candidate, Contrast, Explanation, ParagraphTranslation, SelfAttention, Translation
 from s2s_desktop.engine.data.words import WORD_START, piece_to_word, word_groups
 from s2s_desktop.engine.formats.atomic import atomic_write
-from s2s_desktop.gui.attention_export import EXPORT_FILTER, export_attention
+from s2s_desktop.gui.attention_export import export_attention
 from s2s_desktop.gui.attention_heatmap import AttentionHeatmap
 from s2s_desktop.gui.attention_math import (
     ATTRIBUTIONS,
@@ -53,7 +53,6 @@ from s2s_desktop.gui.attention_math import (
     to_pharaoh,
 )
 from s2s_desktop.gui.contrast_view import (
-    CONTRAST_FILTER,
     CONTRAST_HINT,
     ContrastView,
     contrast_view,
@@ -62,6 +61,7 @@ from s2s_desktop.gui.contrast_view import (
     reading,
 )
 from s2s_desktop.gui.map_picker import MapPicker
+from s2s_desktop.gui.picture_file import ask_and_export
 from s2s_desktop.gui.steady_widgets import SteadyLabel, fix_combo_size
 from s2s_desktop.gui.token_details import TokenDetails
 
@@ -454,11 +454,16 @@ class InspectorPanel(QWidget):
     def _on_kind_chosen(self, kind: str) -> None:
         """Another map: the target token selected stays selected where the new map has target rows (and
         a slow attribution computes its row first)."""
-        view = self.view
-        self._keep_piece = (view.target_groups[self.row][0] if view is not None and self.row is not None and
-                            view.kind != ENCODER else None)
+        self._keep_piece = self._selected_piece()
         self.kind = kind
         self._fill_layers()
+
+    def _selected_piece(self) -> int | None:
+        """The first target piece of the selected row (None: no row, or the map has no target rows)."""
+        view = self.view
+        if view is None or self.row is None or view.kind == ENCODER:
+            return None
+        return view.target_groups[self.row][0]
 
     def set_kind(self, kind: str) -> None:
         self.picker.select_kind(kind)
@@ -474,9 +479,7 @@ class InspectorPanel(QWidget):
             self.picker.steps_box.blockSignals(False)
         self._asked = {k for k in self._asked if k[-1] != INTEGRATED_GRADIENTS}
         if self.kind == INTEGRATED_GRADIENTS:
-            view = self.view
-            self._keep_piece = (view.target_groups[self.row][0] if view is not None and self.row is not None
-                                else self._keep_piece)
+            self._keep_piece = self._selected_piece() if self.view is not None else self._keep_piece
             self._fill_layers()
 
     def set_layer_head(self, layer: int, head: int) -> None:
@@ -636,14 +639,8 @@ class InspectorPanel(QWidget):
 
     # -- export ------------------------------------------------------------------------------------
     def ask_export(self, suffix: str) -> None:
-        if self.view is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export the attention map", f"attention{suffix}", EXPORT_FILTER)
-        if path:
-            try:
-                self.export(path)
-            except (OSError, ValueError) as exc:
-                self.export_failed.emit(f"Could not export the attention map to {path}: {exc}")
+        if self.view is not None:
+            ask_and_export(self, "the attention map", f"attention{suffix}", self.export, self.export_failed.emit)
 
     def ask_export_alignment(self) -> None:
         if self.result is None or not self.result.sentences:
@@ -663,14 +660,8 @@ class InspectorPanel(QWidget):
         atomic_write(path, "".join(line + "\n" for line in lines).encode("utf-8"), error=None)
 
     def ask_export_contrast(self, suffix: str) -> None:
-        if self.contrast is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export the contrast", f"contrast{suffix}", CONTRAST_FILTER)
-        if path:
-            try:
-                self.export_contrast(path)
-            except (OSError, ValueError) as exc:
-                self.export_failed.emit(f"Could not export the contrast to {path}: {exc}")
+        if self.contrast is not None:
+            ask_and_export(self, "the contrast", f"contrast{suffix}", self.export_contrast, self.export_failed.emit)
 
     def export_contrast(self, path: str) -> None:
         """The contrast shown: its bar chart (.png, .svg) or its scores (.csv, .json); raises OSError."""

@@ -44,23 +44,6 @@ from s2s_desktop.errors import ConfigError, InputError
 
 EOS_PIECE = "</s>"
 UNK_PIECE = "<unk>"
-
-
-def _place(rows: np.ndarray, order: Sequence[int], n: int) -> np.ndarray:
-    """(n, S): rows[i] at order[i], zeros where no row is yet."""
-    out = np.zeros((n, rows.shape[1]), dtype=np.float32)
-    out[list(order)[: len(rows)]] = rows
-    return out
-
-
-def _normalised(scores: np.ndarray) -> np.ndarray:
-    """Rows summing to 1 (an all-zero row stays 0)."""
-    return scores / np.maximum(scores.sum(axis=-1, keepdims=True), 1e-12)
-
-
-def _check_steps(steps: int) -> None:
-    if not 1 <= steps <= 1024:
-        raise InputError(f"integrated gradients: {steps} steps; choose 1 to 1024")
 CAP = 1024  # the longest output (pieces, EOS included) whatever the options; a model file may allow fewer
 Prefix = str | Sequence[str] | None  # target text, or target pieces, to force at the start
 PROGRESS_SECONDS = 0.25  # translate_file(chunk=0): how often progress is reported
@@ -95,6 +78,23 @@ def validate_options(opts: DecodeOptions) -> None:
         raise ConfigError("the minimum output length cannot be negative")
     if opts.repeat_ngram < 0:
         raise ConfigError(f"--repeat-guard must be 0 (off) or a phrase length in pieces (got {opts.repeat_ngram})")
+
+
+def _place(rows: np.ndarray, order: Sequence[int], n: int) -> np.ndarray:
+    """(n, S): rows[i] at order[i], zeros where no row is yet."""
+    out = np.zeros((n, rows.shape[1]), dtype=np.float32)
+    out[list(order)[: len(rows)]] = rows
+    return out
+
+
+def _normalised(scores: np.ndarray) -> np.ndarray:
+    """Rows summing to 1 (an all-zero row stays 0)."""
+    return scores / np.maximum(scores.sum(axis=-1, keepdims=True), 1e-12)
+
+
+def _check_steps(steps: int) -> None:
+    if not 1 <= steps <= 1024:
+        raise InputError(f"integrated gradients: {steps} steps; choose 1 to 1024")
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
@@ -274,7 +274,6 @@ class Translator:
             tgt_ids = [i for i in target if i != EOS_ID]
             if method == "input_x_gradient":
                 scores = input_x_gradient(self, src_ids, tgt_ids)[: len(target)]
-                scores = _normalised(scores)
             else:
                 n = len(target)
                 order = list(range(n))
