@@ -52,6 +52,9 @@ def main() -> None:
     parser.add_argument("--switch-ms", type=float, help="the interpreter's GIL switch interval (default: the app's)")
     args = parser.parse_args()
     if args.switch_ms:
+        from s2s_desktop.gui import worker
+
+        worker.UI_SWITCH_INTERVAL_S = args.switch_ms / 1000  # (the app lowers the interval to its own)
         sys.setswitchinterval(args.switch_ms / 1000)
     os.environ["S2S_DESKTOP_HOME"] = tempfile.mkdtemp(prefix="s2s-bench-")
 

@@ -151,11 +151,39 @@ def scan_saved() -> tuple[list[LibraryEntry], str | None]:
     return scan(settings), warning
 
 
-def read_entry(path: str, source: str, recent: int | None = None) -> LibraryEntry:
+# (absolute path) -> ((size, mtime_ns, inode), header or the reason it could not be read). The window scans the
+# library a few times per model switch; a file's header is parsed again only when the file has changed.
+_HEADERS: dict[str, tuple[tuple[int, int, int], ModelHeader | str]] = {}
+_HEADERS_KEPT = 256
+
+
+def _header(path: str) -> ModelHeader | str:
+    """The file's header, or why it cannot be read (parsed once per version of the file)."""
+    key = os.path.abspath(path)  # (not realpath: the header names the path it was read by)
     try:
-        return LibraryEntry(path, source, read_model_header(path), recent=recent)
+        st = os.stat(key)
+        stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+    except OSError:
+        stamp = None
+    cached = _HEADERS.get(key)
+    if stamp is not None and cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
+        found: ModelHeader | str = read_model_header(path)
     except S2SError as exc:
-        return LibraryEntry(path, source, None, str(exc), recent)
+        found = str(exc)
+    if stamp is not None:
+        if len(_HEADERS) >= _HEADERS_KEPT:
+            _HEADERS.pop(next(iter(_HEADERS)))
+        _HEADERS[key] = (stamp, found)
+    return found
+
+
+def read_entry(path: str, source: str, recent: int | None = None) -> LibraryEntry:
+    found = _header(path)
+    if isinstance(found, str):
+        return LibraryEntry(path, source, None, found, recent)
+    return LibraryEntry(path, source, found, recent=recent)
 
 
 def choose(entries: list[LibraryEntry], src: str | None, tgt: str | None,

@@ -112,6 +112,24 @@ def test_a_truncated_model_missing_file_and_folder_are_reported(tmp_path: Path, 
         read_model_header(tmp_path)
 
 
+def test_a_header_is_parsed_once_per_version_of_the_file(tmp_path: Path, tiny_model_file: Path, monkeypatch) -> None:
+    calls = []
+    real = library.read_model_header
+    monkeypatch.setattr(library, "read_model_header", lambda path: calls.append(path) or real(path))
+    path = tmp_path / "m.s2s"
+    path.write_bytes(b"abc")
+    assert "only 3 bytes" in library.read_entry(str(path), library.OPENED).error
+    assert "only 3 bytes" in library.read_entry(str(path), library.OPENED).error and len(calls) == 1
+    shutil.copy(tiny_model_file, path)  # fixed in place: read again, not the remembered reason
+    entry = library.read_entry(str(path), library.OPENED)
+    assert entry.header is not None and not entry.error and len(calls) == 2
+    assert library.read_entry(str(path), library.OPENED).header == entry.header and len(calls) == 2
+    path.write_bytes(tiny_model_file.read_bytes()[:-100])  # cut: the change is seen
+    assert "truncated" in library.read_entry(str(path), library.OPENED).error and len(calls) == 3
+    path.unlink()
+    assert "not found" in library.read_entry(str(path), library.OPENED).error
+
+
 # -- the four places -------------------------------------------------------------------------------
 
 

@@ -27,6 +27,14 @@ SELECT_PEN = QPen(QColor(255, 64, 64), 0)
 SELECT_BRUSH = QBrush(QColor(255, 64, 64, 40))
 SMALL_FONT = 0.8  # the smaller label font, relative to the normal one
 LABEL_RGB = (50, 50, 50)
+ROTATED_TOP_FLAGS = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+ROTATED_BOTTOM_FLAGS = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+# generateDrawSpecs' flags per orientation: aligned toward the axis, centred on the tick, never clipped
+_DONT_CLIP = Qt.TextFlag.TextDontClip
+TEXT_FLAGS = {"top": int(Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter | _DONT_CLIP),
+              "bottom": int(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter | _DONT_CLIP),
+              "left": int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter | _DONT_CLIP),
+              "right": int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter | _DONT_CLIP)}
 
 
 class TokenAxis(pg.AxisItem):
@@ -46,6 +54,8 @@ class TokenAxis(pg.AxisItem):
         self.small_font = QFont(self.font())
         self.small_font.setPointSizeF(max(self.font().pointSizeF() * SMALL_FONT, 6.0))
         self._pending: tuple[bool, bool] | None = None
+        self._widest_of: tuple[tuple, int] = ((), 0)
+        self._widths: dict[bool, dict[str, float]] = {}  # small font? -> label -> pixels (see generateDrawSpecs)
 
     @property
     def horizontal(self) -> bool:
@@ -61,19 +71,27 @@ class TokenAxis(pg.AxisItem):
     def _metrics(self, small: bool) -> QFontMetrics:
         return QFontMetrics(self.small_font if small else self.normal_font)
 
+    def _widest(self, small: bool) -> int:
+        """The widest label's advance in that font (measured once per label set)."""
+        key = (small, self.labels)
+        if self._widest_of[0] != key:
+            metrics = self._metrics(small)
+            self._widest_of = (key, max((metrics.horizontalAdvance(x) for x in self.labels), default=20))
+        return self._widest_of[1]
+
     def _label_pixels(self, rotated: bool, small: bool) -> float:
         """Pixels one label takes along the axis."""
         metrics = self._metrics(small)
         if not self.horizontal or rotated:
             return metrics.height() + 2
-        return max((metrics.horizontalAdvance(x) for x in self.labels), default=20) + 8
+        return self._widest(small) + 8
 
     def _apply(self, rotated: bool, small: bool) -> None:
         self._pending = None
         self.rotated, self.small = rotated and self.horizontal, small
         self.setStyle(tickFont=self.small_font if small else self.normal_font)
         metrics = self._metrics(small)
-        widest = max((metrics.horizontalAdvance(x) for x in self.labels), default=20)
+        widest = self._widest(small)
         self.label_pixels = self._label_pixels(self.rotated, small)
         if not self.horizontal:
             self.setWidth(min(widest + 16, 160))
@@ -120,6 +138,77 @@ class TokenAxis(pg.AxisItem):
         ticks = visible_ticks(minVal, maxVal, len(self.labels), size, self.label_pixels)
         return [(1.0, [i + 0.5 for i in ticks])]
 
+    def generateDrawSpecs(self, p):
+        """pyqtgraph's specs, computed the short way: one tick level, no painter text layout (label
+        widths come from font metrics, measured once per label) and the bounds mapped once, not once
+        per label. pyqtgraph's own version took most of the UI thread's time after a new map."""
+        bounds = self.mapRectFromParent(self.geometry())
+        horizontal = self.horizontal
+        length = (bounds.width() if horizontal else bounds.height()) + 2  # (pyqtgraph's span: 1 px past both ends)
+        lo, hi = self.range
+        if length <= 2 or hi == lo:
+            return None
+        view = self.linkedView()
+        tick_bounds = bounds if view is None or self.grid is False else view.mapRectToItem(self, view.boundingRect())
+        values = self.tickValues(lo, hi, length)[0][1]
+        strings = self.tickStrings(values, 1.0, 1.0)
+        if horizontal:
+            scale = bounds.width() / (hi - lo)
+            offset = lo * scale
+        else:
+            scale = -bounds.height() / (hi - lo)
+            offset = lo * scale - bounds.height()
+        ends = sorted((lo * scale - offset, hi * scale - offset))
+        tick_length = self.style["tickLength"]
+        text_gap = max(0, tick_length) + self.style["tickTextOffset"][1 if horizontal else 0]
+        if self.orientation == "top":
+            start, stop, direction = tick_bounds.bottom(), bounds.bottom(), -1
+            span = (QPointF(bounds.left() - 1, bounds.bottom() - 1), QPointF(bounds.right() + 1, bounds.bottom() - 1))
+        elif self.orientation == "bottom":
+            start, stop, direction = tick_bounds.top(), bounds.top(), 1
+            span = (QPointF(bounds.left() - 1, bounds.top() + 1), QPointF(bounds.right() + 1, bounds.top() + 1))
+        elif self.orientation == "left":
+            start, stop, direction = tick_bounds.right(), bounds.right(), -1
+            span = (QPointF(bounds.right() - 1, bounds.top() - 1), QPointF(bounds.right() - 1, bounds.bottom() + 1))
+        else:
+            start, stop, direction = tick_bounds.left(), bounds.left(), 1
+            span = (QPointF(bounds.left() + 1, bounds.top() - 1), QPointF(bounds.left() + 1, bounds.bottom() + 1))
+        tip = stop + (tick_length * direction if self.grid is False else 0)
+        pen = self.tickPen()
+        metrics = self._metrics(self.small)
+        height = metrics.height() * 0.8  # (pyqtgraph trims its measured height so)
+        widths = self._widths.setdefault(self.small, {})
+        clip = self.boundingRect()
+        flags = TEXT_FLAGS[self.orientation]
+        tick_specs, text_specs = [], []
+        for value, text in zip(values, strings):
+            x = value * scale - offset
+            if x < ends[0] or x > ends[1]:
+                continue
+            if horizontal:
+                tick_specs.append((pen, QPointF(x, start), QPointF(x, tip)))
+            else:
+                tick_specs.append((pen, QPointF(start, x), QPointF(tip, x)))
+            if not text:
+                continue
+            width = widths.get(text)
+            if width is None:
+                if len(widths) > 4096:  # (labels change with every translation: the cache stays small)
+                    widths.clear()
+                width = widths[text] = float(metrics.horizontalAdvance(text) + 2)
+            if self.orientation == "top":
+                rect = QRectF(x - width / 2, stop - text_gap - height, width, height)
+            elif self.orientation == "bottom":
+                rect = QRectF(x - width / 2, stop + text_gap, width, height)
+            elif self.orientation == "left":
+                rect = QRectF(stop - text_gap - width, x - height / 2, width, height)
+            else:
+                rect = QRectF(stop + text_gap, x - height / 2, width, height)
+            if clip & rect != rect:  # (pyqtgraph's rule: a label that would leave the axis is not drawn)
+                continue
+            text_specs.append((rect, flags, text))
+        return (self.pen(), *span), tick_specs, text_specs
+
     def tickStrings(self, values, scale, spacing):
         n = len(self.labels)
         if self.rotated:  # the index: pyqtgraph drops a label whose *horizontal* extent leaves the axis
@@ -134,20 +223,19 @@ class TokenAxis(pg.AxisItem):
         p.setPen(self.textPen())
         length = self.height() - max(0, self.style["tickLength"]) - self.style["tickTextOffset"][1] - 2
         height = self._metrics(self.small).height()
+        tick = max(0, self.style["tickLength"])
+        top = self.orientation == "top"
+        # Rotated by -90° once: a point (u, v) of the turned frame lands at (v, -u), so a label centred on
+        # x reads bottom to top from the axis (top) or up to it (bottom).
+        p.save()
+        p.translate(0, self.height() - tick - 4 if top else tick + 4 + length)
+        p.rotate(-90)
+        flags = ROTATED_TOP_FLAGS if top else ROTATED_BOTTOM_FLAGS
+        n = len(self.labels)
         for rect, _flags, index in textSpecs:
-            text = self.labels[int(index)] if index.isdigit() and int(index) < len(self.labels) else ""
-            p.save()
-            if self.orientation == "top":  # read bottom to top, starting at the axis
-                p.translate(rect.center().x(), self.height() - max(0, self.style["tickLength"]) - 4)
-                p.rotate(-90)
-                p.drawText(QRectF(0, -height / 2, length, height), int(Qt.AlignmentFlag.AlignLeft
-                                                                       | Qt.AlignmentFlag.AlignVCenter), text)
-            else:  # bottom: read bottom to top, ending at the axis
-                p.translate(rect.center().x(), max(0, self.style["tickLength"]) + 4 + length)
-                p.rotate(-90)
-                p.drawText(QRectF(0, -height / 2, length, height), int(Qt.AlignmentFlag.AlignRight
-                                                                       | Qt.AlignmentFlag.AlignVCenter), text)
-            p.restore()
+            text = self.labels[int(index)] if index.isdigit() and int(index) < n else ""
+            p.drawText(QRectF(0, rect.center().x() - height / 2, length, height), flags, text)
+        p.restore()
 
 
 class AttentionImage(pg.ImageItem):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import itertools
 import logging
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -24,6 +25,12 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 from s2s_desktop.errors import S2SError
 
 log = logging.getLogger(__name__)
+
+# The UI thread takes the GIL back after every call into Qt, and a Qt paint calls back into Python
+# dozens of times (pyqtgraph's paint and boundingRect overrides). With a worker thread running Python,
+# each of those waits up to the interpreter's switch interval (5 ms by default): 20-60 ms of a UI pause.
+# 1 ms bounds the wait at a cost the workers do not measure (they compute in torch, without the GIL).
+UI_SWITCH_INTERVAL_S = 0.001
 
 
 class FailureKind(enum.Enum):
@@ -135,6 +142,8 @@ class WorkerClient(QObject):
     def ensure_thread(self) -> None:
         if not self._thread.isRunning():
             self.worker.closing.clear()
+            if sys.getswitchinterval() > UI_SWITCH_INTERVAL_S:
+                sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
             self._thread.start()
 
     def new_request(self, channel: str | None = None) -> int:

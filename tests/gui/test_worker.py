@@ -138,3 +138,18 @@ def test_about_to_quit_waits_for_a_thread_still_ending(qtbot):
     assert client.shutdown() is False
     client._at_quit()  # what aboutToQuit runs: it waits (bounded) until the thread has ended
     assert not client.thread_running and client.worker.finished_work.is_set()
+
+
+def test_a_worker_thread_lowers_the_gil_switch_interval(qtbot):
+    import sys
+
+    from s2s_desktop.gui import worker
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)  # Python's default: a Qt paint's callbacks into Python would each wait this
+    try:
+        c = EchoClient()
+        assert sys.getswitchinterval() == pytest.approx(worker.UI_SWITCH_INTERVAL_S)
+        c.shutdown(wait_ms=5000)
+    finally:
+        sys.setswitchinterval(before)
