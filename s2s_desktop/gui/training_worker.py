@@ -61,7 +61,7 @@ class TrainingWorker(Worker):
             nonlocal proc
             from s2s_desktop.engine.training.child import ERROR, TrainingProcess
 
-            proc = TrainingProcess(model_cfg, train_cfg, resume)
+            proc = TrainingProcess(model_cfg, train_cfg, resume, idle=True)
             while True:
                 proc.control(pause=self.pause.is_set(), stop=self.stop.is_set(), now=self.hurry.is_set())
                 event = proc.next_event(timeout=0.1)

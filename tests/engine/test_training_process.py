@@ -4,6 +4,7 @@ every way the child can end is reported (bad input, a crash, the parent going aw
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -103,3 +104,20 @@ def test_stop_now_saves_without_the_last_validation(tmp_path):
     assert "eval" not in kinds and kinds[-1] == "finished" and seen[-1]["reason"] == "stopped"
     assert any(e["event"] == "notice" and "without validating" in e["message"] for e in seen)
     assert (tmp_path / "run" / "best.s2s").is_file() and (tmp_path / "run" / "last.s2s").is_file()
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_the_apps_training_runs_on_idle_cpu_time_only(tmp_path):
+    """The window's training child (idle=True) is SCHED_IDLE, it and every thread it starts (torch's
+    OpenMP team), so a waking UI thread preempts it at once; the default stays a normal process."""
+    policies = {}
+    for idle in (True, False):
+        (tmp_path / str(idle)).mkdir()
+        model, train = configs(tmp_path / str(idle), CORPUS, max_steps=10_000)
+        proc = TrainingProcess(model, train, resume=False, nice=0, idle=idle)
+        drain(proc, until=lambda s: any(e["event"] == "step" for e in s))
+        pid = proc._proc.pid
+        policies[idle] = {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
+        proc.control(pause=False, stop=True)
+        drain(proc)
+    assert policies == {True: {os.SCHED_IDLE}, False: {os.SCHED_OTHER}}

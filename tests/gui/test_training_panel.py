@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -115,6 +116,22 @@ def test_the_corpus_check_runs_in_another_process(qtbot, training, corpus, tmp_p
     assert not training.client.corpus_check.running
 
 
+def training_child_policies() -> set[int]:
+    """The scheduling policies of the threads of this process's training children (Linux)."""
+    policies = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                child = b"s2s_desktop.engine.training.child" in fh.read()
+            if ppid == os.getpid() and child:
+                policies |= {os.sched_getscheduler(int(t)) for t in os.listdir(f"/proc/{pid}/task")}
+        except (OSError, ValueError, IndexError):
+            continue
+    return policies
+
+
 def test_pause_resume_and_stop(qtbot, training, corpus):
     from s2s_desktop.engine.decoding.service import Translator
 
@@ -123,6 +140,8 @@ def test_pause_resume_and_stop(qtbot, training, corpus):
     training.client.event.connect(lambda e: steps.append(e.step) if isinstance(e, StepReport) else None)
     training.form.start_button.click()
     qtbot.waitUntil(lambda: len(steps) >= 1, timeout=RUN_TIMEOUT)
+    if hasattr(os, "SCHED_IDLE"):  # the run yields every core to the window and its translations
+        assert training_child_policies() == {os.SCHED_IDLE}
     training.pause_button.click()
     assert training.pause_button.text() == "Resume"
     qtbot.wait(300)  # the step in progress finishes and reports
