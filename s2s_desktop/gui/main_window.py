@@ -205,6 +205,7 @@ class MainWindow(QMainWindow):
         built-in one. Call once the window shows."""
         self.client.start()
         QTimer.singleShot(0, self.panel.inspector.heatmap.warm_up)  # while torch imports on the engine thread
+        QTimer.singleShot(0, self.training.warm_up)  # (one event-loop turn each)
         if not open_last:
             return
         last = self.settings.last_model
