@@ -428,6 +428,15 @@ class Driver:
             self.pump(20)
         return True
 
+    def elsewhere(self, work, what: str):
+        """`work()` on another thread (what another program would do: not the app's UI thread), the
+        event loop running meanwhile; its result."""
+        result: list = []
+        thread = threading.Thread(target=lambda: result.append(work()))
+        thread.start()
+        self.wait_until(lambda: not thread.is_alive(), what)
+        return result[0] if result else None
+
     def wait_translation(self, source: str, what: str, trigger=None):
         """Wait for the translation of exactly `source`; check the window shows it."""
         got = self.wait_signal(self.window.client.translated, what, trigger,
@@ -680,9 +689,7 @@ class ScriptedUser(Driver):
         dst = self.work / f"output-{self.cycle}.txt"
         # The user's file is written by another program, not by the app's UI thread: a write here once
         # took 59 ms of the UI thread's CPU in the kernel (the soak's longest gap, not the app's).
-        writer = threading.Thread(target=src.write_text, args=("\n".join(lines) + "\n",), kwargs={"encoding": "utf-8"})
-        writer.start()
-        self.wait_until(lambda: not writer.is_alive(), "writing the input file")
+        self.elsewhere(lambda: src.write_text("\n".join(lines) + "\n", encoding="utf-8"), "writing the input file")
         w.ask_file_paths = lambda: (str(src), str(dst))  # the two file dialogs, answered
         got = self.wait_signal(w.client.file_finished, "translating a file", trigger=w.translate_file_action.trigger,
                                timeout_s=max(self.args.stall_seconds, 120), abort=w.client.failed)
@@ -734,12 +741,8 @@ class ScriptedUser(Driver):
         f = w.training.form
         # The corpus comes from elsewhere (another program writes it, not the app's UI thread: generating
         # it here took 20 ms of a training start's 60 ms gap).
-        corpus: list = []
-        maker = threading.Thread(target=lambda: corpus.extend(
-            write_training_corpus(self.work / "corpus", seed=len(self.training_runs))))
-        maker.start()
-        self.wait_until(lambda: not maker.is_alive(), "writing the training corpus")
-        train, valid = corpus
+        train, valid = self.elsewhere(lambda: write_training_corpus(self.work / "corpus", seed=len(self.training_runs)),
+                                      "writing the training corpus")
         w.tabs.setCurrentWidget(w.training)
         self.pump(300)
         # One field at a time, as a person fills a form (all in one event-loop turn is a gap no one causes).

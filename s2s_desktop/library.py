@@ -173,7 +173,7 @@ def _header(path: str) -> ModelHeader | str:
     except S2SError as exc:
         found = str(exc)
     if stamp is not None:
-        if len(_HEADERS) >= _HEADERS_KEPT:
+        if key not in _HEADERS and len(_HEADERS) >= _HEADERS_KEPT:
             _HEADERS.pop(next(iter(_HEADERS)))
         _HEADERS[key] = (stamp, found)
     return found
