@@ -34,8 +34,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 BUNDLED = ROOT / "resources" / "models" / "en-de-tatoeba.s2s"
 DATA = ROOT.parent / "shared" / "data" / "multi30k" / "raw"
-OURS_BATCH_TOKENS = (4000, 8000, 16000, 32000)
-CT2_BATCH_SIZES = (32, 64, 128, 256)
+OURS_BATCH_TOKENS = (1000, 2000, 4000, 8000, 16000, 32000)
+CT2_BATCH_SIZES = (8, 16, 32, 64, 128, 256)
 FALLBACK = [
     "A man in a blue shirt is standing on a ladder cleaning windows.", "Two dogs are running through a field.",
     "A little girl climbs into a wooden playhouse.", "A woman is playing the guitar on a stage.",

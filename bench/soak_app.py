@@ -30,6 +30,7 @@ Exit status 0 when the run completed (goals met or not: see the JSON), 1 when th
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import importlib.util
 import json
@@ -41,6 +42,7 @@ import tempfile
 import threading
 import time
 import traceback
+from array import array
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,7 +61,7 @@ GOAL_GROWTH_MIB = 50.0
 GOAL_GAP_MS = 50.0
 CHAR_MS, WORD_PAUSE_MS = 90, 400  # the debounce is 300 ms: a translation runs while the next word is typed
 MAX_ERRORS_KEPT = 100
-EXCLUDED_FROM_OVERALL = {"screenshot"}  # the harness's own work on the UI thread
+EXCLUDED_FROM_OVERALL = {"screenshot", "memory_probe"}  # the harness's own work on the UI thread
 OFFSCREEN_LIMITS = "This plugin does not support"  # raise(), propagateSizeHints(): no window manager offscreen
 
 EN = ["I would like to learn German because my grandmother lives in Berlin.", "Tom is reading a book in the garden.",
@@ -91,6 +93,74 @@ def rss_mib(pid: int | str = "self") -> float | None:
     except OSError:
         return None
     return None
+
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+class MemoryProbe:
+    """Where RSS growth lives (--trace-memory, a diagnostic run: tracing slows the app, so its heartbeat
+    does not count). From the warm-up on it traces Python allocations (tracemalloc) and samples glibc's
+    heap every 10 s: bytes malloc hands out (Python objects, torch's CPU tensors, Qt) against bytes it
+    holds free; at the end it lists the lines whose allocations since the warm-up are still alive and
+    the object types whose counts grew. Growth in "malloc_free" with flat "in use" is the allocator
+    keeping freed memory, not a leak."""
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+        self.samples: list[list[float]] = []  # [s, malloc in use MiB, malloc free MiB, traced MiB]
+        self.types_before: Counter[str] | None = None
+        try:
+            self.libc = ctypes.CDLL("libc.so.6")
+            self.libc.mallinfo2.restype = MallInfo2
+        except (OSError, AttributeError):
+            self.libc = None
+
+    @staticmethod
+    def type_counts() -> Counter[str]:
+        return Counter(type(o).__qualname__ for o in gc.get_objects())
+
+    def start(self) -> None:
+        import tracemalloc
+
+        gc.collect()
+        self.types_before = self.type_counts()
+        tracemalloc.start(self.frames)
+
+    @property
+    def started(self) -> bool:
+        return self.types_before is not None
+
+    def sample(self, t: float) -> None:
+        import tracemalloc
+
+        mib = 1024 * 1024
+        used = free = -1.0
+        if self.libc is not None:
+            info = self.libc.mallinfo2()
+            used, free = (info.uordblks + info.hblkhd) / mib, info.fordblks / mib
+        traced = tracemalloc.get_traced_memory()[0] / mib if tracemalloc.is_tracing() else 0.0
+        self.samples.append([t, round(used, 1), round(free, 1), round(traced, 1)])
+
+    def report(self) -> dict:
+        import tracemalloc
+
+        if not self.started:
+            return {}
+        gc.collect()
+        snap = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+        tracemalloc.stop()
+        grown = self.type_counts() - self.types_before
+        by_line = snap.statistics("lineno")[:25]
+        by_stack = snap.statistics("traceback")[:8]
+        return {"samples": self.samples,
+                "alive_since_warmup_by_line": [[str(st.traceback[0]), round(st.size / 1024, 1), st.count]
+                                               for st in by_line],
+                "alive_since_warmup_by_stack": [{"kib": round(st.size / 1024, 1), "count": st.count,
+                                                 "stack": [str(f) for f in st.traceback]} for st in by_stack],
+                "object_types_grown": grown.most_common(25)}
 
 
 def training_child_pids() -> list[int]:
@@ -138,38 +208,54 @@ ACTION_GAP_MS = 40
 
 class ActivityHeartbeat(Heartbeat):
     """The bench heartbeat, with each gap also filed under the activity running when it ended, so a
-    stutter points at what the user was doing (and under "while_training" when a run was live)."""
+    stutter points at what the user was doing (and under "while_training" when a run was live).
+
+    The gaps are kept packed (4 bytes, plus one byte each for the activity and the flags): 30 minutes
+    are ~170,000 ticks, and as Python floats in four lists they grew the process being measured by
+    ~9 MiB, a fifth of the RSS goal, all of it the harness's own."""
+
+    AFTER_WARMUP, TRAINING = 1, 2
 
     def __init__(self, timer_cls, clock, warmup_s: float) -> None:
         super().__init__(timer_cls)
         self.clock = clock  # seconds since the soak started
         self.warmup_s = warmup_s
-        self.after_warmup: list[float] = []
+        self.gaps = array("f")  # ms, one per tick
+        self.codes = array("B")  # the activity's index in self.names, per tick
+        self.flags = array("B")  # AFTER_WARMUP | TRAINING, per tick
+        self.names: list[str] = []
         self.activity = "idle"
         self.training = False
-        self.by_activity: dict[str, list[float]] = defaultdict(list)
-        self.while_training: list[float] = []
         self.worst: list[tuple[float, float, str]] = []  # (gap ms, at s, activity), the 10 longest
 
+    def start(self) -> None:
+        del self.gaps[:], self.codes[:], self.flags[:]
+        self.last = None
+        self.timer.start()
+
     def tick(self) -> None:
-        before = len(self.gaps)
-        super().tick()
-        if len(self.gaps) == before:
+        now = time.perf_counter()
+        last, self.last = self.last, now
+        if last is None:
             return
-        gap = self.gaps[-1]
-        self.by_activity[self.activity].append(gap)
-        if self.activity not in EXCLUDED_FROM_OVERALL and self.clock() >= self.warmup_s:
-            self.after_warmup.append(gap)
-        if self.training:
-            self.while_training.append(gap)
+        gap = (now - last) * 1000
+        if self.activity not in self.names:
+            self.names.append(self.activity)
+        self.gaps.append(gap)
+        self.codes.append(self.names.index(self.activity))
+        self.flags.append((self.AFTER_WARMUP if self.activity not in EXCLUDED_FROM_OVERALL
+                           and self.clock() >= self.warmup_s else 0) | (self.TRAINING if self.training else 0))
         if len(self.worst) < 10 or gap > self.worst[-1][0]:
             self.worst = sorted([*self.worst, (gap, self.clock(), self.activity)], reverse=True)[:10]
 
     def summary(self) -> dict:
-        counted = [g for a, gs in self.by_activity.items() if a not in EXCLUDED_FROM_OVERALL for g in gs]
-        return {"overall": gap_stats(counted), "after_warmup": gap_stats(self.after_warmup),
-                "per_activity": {a: gap_stats(gs) for a, gs in sorted(self.by_activity.items())},
-                "while_training": gap_stats(self.while_training),
+        excluded = {i for i, a in enumerate(self.names) if a in EXCLUDED_FROM_OVERALL}
+        ticks = list(zip(self.gaps, self.codes, self.flags))
+        return {"overall": gap_stats([g for g, c, _ in ticks if c not in excluded]),
+                "after_warmup": gap_stats([g for g, _, f in ticks if f & self.AFTER_WARMUP]),
+                "per_activity": {a: gap_stats([g for g, c, _ in ticks if c == i])
+                                 for i, a in sorted(enumerate(self.names), key=lambda x: x[1])},
+                "while_training": gap_stats([g for g, _, f in ticks if f & self.TRAINING]),
                 "worst": [[round(g, 1), round(t, 1), a] for g, t, a in self.worst]}
 
 
@@ -359,6 +445,7 @@ class Driver:
         self.stalls = StallSampler(self.beat, self.elapsed, lambda: self.activity)
         self.rss: list[list[float]] = []
         self.child_rss: list[list[float]] = []
+        self.memory = MemoryProbe(args.trace_memory) if args.trace_memory else None
         self.rss_timer = QTimer(interval=RSS_EVERY_MS)
         self.rss_timer.timeout.connect(self.sample_rss)
         self.training_events = Counter()
@@ -462,6 +549,15 @@ class Driver:
             self.rec.activities[kind] += 1
             self.activity = self.beat.activity = "idle"
 
+    def probing(self, work) -> object:
+        """Run the harness's own memory probe, its heartbeat gaps filed apart (not the app's)."""
+        was, self.activity = self.activity, "memory_probe"
+        self.beat.activity = "memory_probe"
+        try:
+            return work()
+        finally:
+            self.activity = self.beat.activity = was
+
     # -- hooks on the window ------------------------------------------------------------------------
     def watch_window(self) -> None:
         """Record whatever the window reports: failures, banners, training events."""
@@ -501,6 +597,10 @@ class Driver:
 
     def sample_rss(self) -> None:
         t = round(self.elapsed(), 1)
+        if self.memory is not None:
+            if not self.memory.started and t >= self.warmup_s:
+                self.probing(self.memory.start)
+            self.memory.sample(t)
         self.rss.append([t, round(rss_mib() or 0.0, 1)])
         for pid in training_child_pids():
             value = rss_mib(pid)
@@ -833,6 +933,7 @@ class ScriptedUser(Driver):
         self.rss_timer.stop()
         self.sample_rss()
         self.beat.timer.stop()
+        self.memory_report = self.probing(self.memory.report) if self.memory is not None else None
         w.close()
         self.QTimer.singleShot(0, self.app.quit)
         self.app.exec()  # aboutToQuit: the app's own shutdown waits for its threads
@@ -869,6 +970,7 @@ class ScriptedUser(Driver):
             "rss_after_warmup_mib": base, "rss_end_mib": round(end, 1) if end is not None else None,
             "growth_mib": growth, "rss_max_mib": max((s[1] for s in self.rss), default=None),
             "rss_jumps": self.rss_jumps(),
+            **({"memory_probe": self.memory_report} if self.memory is not None else {}),
             "heartbeat": beat,
             "gc": self.gc.summary(),
             "stalls": self.stalls.summary(),
@@ -895,6 +997,9 @@ def main() -> int:
     ap.add_argument("--train-minutes", type=int, default=1, help="each run's limit in the form (whole minutes)")
     ap.add_argument("--stall-seconds", type=float, default=60.0, help="an action slower than this is an error")
     ap.add_argument("--out", type=Path, help="also write the full JSON summary here")
+    ap.add_argument("--trace-memory", type=int, default=0, metavar="FRAMES",
+                    help="diagnose RSS growth: trace Python allocations (this many frames) and glibc's heap from "
+                         "the warm-up on (slows the app: not a run for the heartbeat)")
     ap.add_argument("--screenshot", help="save the window once, half-way, after inspector clicks (PNG)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="s2s-soak-"))
