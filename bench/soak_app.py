@@ -221,9 +221,9 @@ class ActivityHeartbeat(Heartbeat):
         self.clock = clock  # seconds since the soak started
         self.warmup_s = warmup_s
         self.gaps = array("f")  # ms, one per tick
-        self.codes = array("B")  # the activity's index in self.names, per tick
+        self.codes = array("B")  # the activity's code in self.code_of, per tick
         self.flags = array("B")  # AFTER_WARMUP | TRAINING, per tick
-        self.names: list[str] = []
+        self.code_of: dict[str, int] = {}  # activity -> code, in order of first appearance
         self.activity = "idle"
         self.training = False
         self.worst: list[tuple[float, float, str]] = []  # (gap ms, at s, activity), the 10 longest
@@ -239,22 +239,20 @@ class ActivityHeartbeat(Heartbeat):
         if last is None:
             return
         gap = (now - last) * 1000
-        if self.activity not in self.names:
-            self.names.append(self.activity)
         self.gaps.append(gap)
-        self.codes.append(self.names.index(self.activity))
+        self.codes.append(self.code_of.setdefault(self.activity, len(self.code_of)))
         self.flags.append((self.AFTER_WARMUP if self.activity not in EXCLUDED_FROM_OVERALL
                            and self.clock() >= self.warmup_s else 0) | (self.TRAINING if self.training else 0))
         if len(self.worst) < 10 or gap > self.worst[-1][0]:
             self.worst = sorted([*self.worst, (gap, self.clock(), self.activity)], reverse=True)[:10]
 
     def summary(self) -> dict:
-        excluded = {i for i, a in enumerate(self.names) if a in EXCLUDED_FROM_OVERALL}
+        excluded = {c for a, c in self.code_of.items() if a in EXCLUDED_FROM_OVERALL}
         ticks = list(zip(self.gaps, self.codes, self.flags))
         return {"overall": gap_stats([g for g, c, _ in ticks if c not in excluded]),
                 "after_warmup": gap_stats([g for g, _, f in ticks if f & self.AFTER_WARMUP]),
-                "per_activity": {a: gap_stats([g for g, c, _ in ticks if c == i])
-                                 for i, a in sorted(enumerate(self.names), key=lambda x: x[1])},
+                "per_activity": {a: gap_stats([g for g, c, _ in ticks if c == code])
+                                 for a, code in sorted(self.code_of.items())},
                 "while_training": gap_stats([g for g, _, f in ticks if f & self.TRAINING]),
                 "worst": [[round(g, 1), round(t, 1), a] for g, t, a in self.worst]}
 
