@@ -41,9 +41,14 @@ class LowPrecisionLinear:
             rows = x.reshape(-1, shape[-1]).float()
             x_scale = rows.abs().amax(dim=1, keepdim=True).clamp_(min=1e-8).div_(127.0)  # (N, 1)
             xq = (rows / x_scale).round_().to(torch.int8)  # |rows / x_scale| <= 127 by construction
-            y = torch._int_mm(xq, self.weight_t).float().mul_(x_scale).mul_(self.scale)
-            if self.bias is not None:
-                y.add_(self.bias)
+            acc = torch._int_mm(xq, self.weight_t)  # (N, out) int32
+            # to float32 in the same memory (no second (N, out) buffer: for the output layer that is
+            # beam x sentences x vocabulary), then both scales and the bias in two passes
+            y = acc.view(torch.float32).copy_(acc).mul_(x_scale)
+            if self.bias is None:
+                y.mul_(self.scale)
+            else:
+                torch.addcmul(self.bias, y, self.scale, out=y)
             return y.view(*shape[:-1], y.shape[-1])
         if self.mode == "fp32":
             return torch.nn.functional.linear(x, self.weight, self.bias)
