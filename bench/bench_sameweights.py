@@ -14,7 +14,8 @@ CTranslate2 compute_type "float32" / "int8" on the same export (int8 weights, it
 Text in, text out on both sides (tokenisation and detokenisation included), load excluded, after a
 warm-up; each engine is timed at a few batch sizes and its best is reported (ours: --batch-tokens
 of Translator.translate, --threads torch threads; CTranslate2: sentences per translate_batch call,
-with --threads or 1 intra-op threads, whichever is faster, through
+one worker with --threads or 1 intra-op threads, or --threads workers (inter_threads) of 1 thread
+each, whichever is fastest, through
 formats/ctranslate2_run.py, which asks CTranslate2 for what our search ranks, so that the outputs
 are comparable). Printed: sentences/s and output pieces/s of each, the ratio ours / CTranslate2, and
 the share of sentences with identical output ids. Run it with nothing else on the machine.
@@ -75,22 +76,26 @@ def time_ours(model: Path, texts: list[str], opts, precision: str, threads: int)
 
 
 def time_ct2(model_dir: Path, loaded, texts: list[str], opts, compute_type: str, threads: int) -> dict:
-    """Best of the batch sizes, with `threads` intra-op threads and with 1 (on small machines
-    CTranslate2's thread synchronisation can cost more than the second core brings)."""
+    """Best of the batch sizes and of three ways to use the cores: one worker with `threads` intra-op
+    threads, one worker with 1 (on small machines CTranslate2's thread synchronisation can cost more than
+    the second core brings), and `threads` workers (inter_threads) of 1 thread each, which decode
+    different batches side by side."""
     from s2s_desktop.engine.formats.ctranslate2_run import Ct2Translator
 
     best = None
-    for intra in sorted({threads, 1}, reverse=True):
-        ct2 = Ct2Translator(model_dir, loaded, compute_type, intra)
+    layouts = sorted({(1, threads), (1, 1), (threads, 1)}, key=lambda w: (w[0], -w[1]))  # (workers, threads)
+    for workers, intra in layouts:
+        ct2 = Ct2Translator(model_dir, loaded, compute_type, intra, workers)
         ct2.translate(texts[:64], opts)  # warm-up
+        label = f"{workers} worker(s) x {intra} thread(s)"
         for batch_size in CT2_BATCH_SIZES:
             start = time.perf_counter()
             ids = ct2.translate_ids(ct2.encode(texts, opts), opts, batch_size)
             _ = [loaded.tgt_tok.decode(x) for x in ids]  # text out, as ours
             seconds = time.perf_counter() - start
             if best is None or seconds < best["seconds"]:
-                best = {"seconds": seconds, "batch": f"{batch_size} sentences, {intra} thread(s)", "ids": ids}
-            print(f"  CTranslate2 {compute_type} {intra} thread(s) batch {batch_size}: {len(texts) / seconds:.1f} "
+                best = {"seconds": seconds, "batch": f"{batch_size} sentences, {label}", "ids": ids}
+            print(f"  CTranslate2 {compute_type} {label} batch {batch_size}: {len(texts) / seconds:.1f} "
                   "sentences/s", flush=True)
         del ct2
     return best

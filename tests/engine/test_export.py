@@ -83,6 +83,20 @@ def test_bundled_model_decodes_identically_in_ctranslate2(bundled, beam):
     assert identical(translator, out, SENTENCES, DecodeOptions(beam=beam, alternatives=0)) == (30, 30)
 
 
+def test_two_workers_decode_chunks_side_by_side_with_the_same_outputs_in_order(bundled):
+    """Every chunk is queued before any result is read, so CTranslate2's inter_threads workers share them;
+    the outputs must still come back per input, in the inputs' order (chunks are sorted by length)."""
+    translator, out = bundled
+    opts = DecodeOptions(beam=5, alternatives=0)
+    texts = SENTENCES[::-1] + ["", *SENTENCES[:5]]  # an empty source in the middle
+    one = Ct2Translator(out, translator.loaded, threads=1, workers=1)
+    two = Ct2Translator(out, translator.loaded, threads=1, workers=2)
+    expected = one.translate(texts, opts, batch_size=4)
+    assert two.translate(texts, opts, batch_size=4) == expected
+    assert expected[len(SENTENCES)] == "" and expected[len(SENTENCES) - 1] == expected[len(SENTENCES) + 1]
+    assert len(set(expected)) > 20
+
+
 def test_the_export_holds_our_vocabulary_and_start_token(bundled):
     translator, out = bundled
     config = json.loads((out / "config.json").read_text())

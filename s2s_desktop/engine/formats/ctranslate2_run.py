@@ -38,12 +38,14 @@ class Ct2Translator:
     """A CTranslate2 Translator on `model_dir` (exported from `loaded`), decoding like `loaded` does."""
 
     def __init__(self, model_dir: str | os.PathLike, loaded: LoadedModel, compute_type: str = "float32",
-                 threads: int = 2):
+                 threads: int = 2, workers: int = 1):
+        """`threads`: intra-op threads of each of `workers` (CTranslate2's inter_threads), which decode
+        different chunks at the same time."""
         ct2 = require_ctranslate2()
         self.loaded = loaded
         self.rules = loaded.search_rules
-        self.translator = ct2.Translator(str(model_dir), device="cpu", compute_type=compute_type, inter_threads=1,
-                                         intra_threads=threads)
+        self.translator = ct2.Translator(str(model_dir), device="cpu", compute_type=compute_type,
+                                         inter_threads=workers, intra_threads=threads)
         self.src_pieces = vocabulary(loaded.src_tok)
         self.tgt_ids = {p: i for i, p in enumerate(vocabulary(loaded.tgt_tok))}
         config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
@@ -66,8 +68,12 @@ class Ct2Translator:
         _, cap = self.loaded.length_limits(opts.max_source_tokens, CAP)
         results: list[list[int] | None] = [None] * len(src_ids)
         free_eos = self.rules.free_forced_eos and opts.beam > 1
-        for chunk, limits in self._chunks(src_ids, opts, cap, batch_size, free_eos):
-            found = self._search([src_ids[i] for i in chunk], opts, max(limits))
+        chunks = list(self._chunks(src_ids, opts, cap, batch_size, free_eos))
+        # every chunk queued at once, so that several workers decode side by side
+        pending = [self._search([src_ids[i] for i in chunk], opts, max(limits), asynchronous=True)
+                   for chunk, limits in chunks]
+        for (chunk, limits), futures in zip(chunks, pending):
+            found = [f.result() for f in futures]
             short: set[int] = set()
             if free_eos and limits[0] > 1:  # searches that reached the limit: again one step short, EOS free
                 short = {j for j, r in enumerate(found) if any(len(h) == limits[j] for h in r.hypotheses)}
@@ -81,13 +87,13 @@ class Ct2Translator:
                 results[i] = ids
         return results
 
-    def _search(self, src_ids, opts: DecodeOptions, steps: int) -> list:
+    def _search(self, src_ids, opts: DecodeOptions, steps: int, asynchronous: bool = False) -> list:
         if not src_ids:
             return []
         return self.translator.translate_batch(
             [self._pieces(ids) for ids in src_ids], beam_size=opts.beam, num_hypotheses=opts.beam,
             length_penalty=self._penalty(opts), return_scores=True, return_end_token=True, max_input_length=0,
-            max_decoding_length=steps, min_decoding_length=min(opts.min_len, steps),
+            max_decoding_length=steps, min_decoding_length=min(opts.min_len, steps), asynchronous=asynchronous,
         )
 
     def _pieces(self, ids: Sequence[int]) -> list[str]:
