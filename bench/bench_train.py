@@ -66,20 +66,41 @@ def run_ours(data: Path, work: Path, name: str, seconds: float, extra: list[str]
     }
 
 
-def run_peer(toolkit: str, template: str, data_dir: Path, venv_root: Path, work: Path, seconds: int) -> dict:
-    run = work / f"peer-{template}"
+def onmt_interval_rates(run: Path) -> list[float]:
+    """OpenNMT-py's logged target tokens/s per report interval, the first (start-up, bucketing) left out,
+    as ours leave out their first interval."""
+    log = (run / "train.log").read_text(encoding="utf-8", errors="replace")
+    return [float(m) for m in re.findall(r"Step \d+/\s*\d+;.*?\d+/\s*(\d+) tok/s;", log)][1:]
+
+
+def run_peer(toolkit: str, template: str | Path, data_dir: Path, venv_root: Path, work: Path, seconds: int,
+             valid_steps: int = 100) -> dict:
+    """`template`: a config name in ../shared/bench/peers/configs or the path of a template file."""
+    path = Path(template) if str(template).endswith(".tmpl") else PEERS / "configs" / f"{template}.yaml.tmpl"
+    name = path.name.removesuffix(".yaml.tmpl")
+    run = work / f"peer-{name}"
     subprocess.run(["rm", "-rf", str(run)], check=True)
     venv = venv_root / ("venv-joey" if toolkit == "joey" else "venv-onmt213")
     env = dict(os.environ, DATA_DIR=str(data_dir), PEERS_VENV=str(venv), THREADS="2")
-    cmd = [str(PEERS / "train.sh"), toolkit, str(PEERS / "configs" / f"{template}.yaml.tmpl"), str(seconds),
-           str(run), "100"]  # validation every 100 steps saves the model that bench_decode.py decodes
+    # validation every 100 steps by default saves the model that bench_decode.py decodes
+    cmd = [str(PEERS / "train.sh"), toolkit, str(path), str(seconds), str(run), str(valid_steps)]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, env=env)
     out = subprocess.run([str(venv_root / "venv-common" / "bin" / "python"), str(PEERS / "parse_train.py"),
                           toolkit, str(run)], check=True, capture_output=True, text=True)
     res = json.loads(out.stdout)
-    return {"system": template, "steps": res["steps"], "tgt_tok_per_s": res["tgt_tok_per_s"],
-            "peak_rss_gib": res["peak_rss_gib"], "batch_tokens": "64 sentences"}
+    rates = onmt_interval_rates(run) if toolkit == "onmt" else []
+    return {"system": name, "steps": res["steps"],
+            "tgt_tok_per_s": round(statistics.mean(rates), 1) if rates else res["tgt_tok_per_s"],
+            "peak_rss_gib": res["peak_rss_gib"], "batch_tokens": _batch(run / "config.yaml")}
+
+
+def _batch(config: Path) -> str:
+    """'4096 tokens' or '64 sents', from the rendered config."""
+    text = config.read_text()
+    size = re.search(r"^batch_size:\s*(\d+)", text, re.M)
+    kind = re.search(r"^batch_type:\s*(\w+)", text, re.M)
+    return f"{size.group(1) if size else '?'} {kind.group(1) if kind else 'sents'}"
 
 
 def main() -> int:

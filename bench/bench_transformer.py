@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """The Transformer issue's speed figures, in one run on one machine (one job at a time):
 
-1. training throughput (target tokens/s) of our `--preset tiny` Transformer (the Multi30k recipe),
-   our RNN (Luong, the bench_train.py size) and OpenNMT-py's transformer_tiny (same size: 4+4 layers,
-   d_model 128, joint BPE 10k) from ../shared/bench/peers;
+1. training throughput (target tokens/s) of our `--preset tiny` and `--preset small` Transformers (the
+   Multi30k recipe: joint BPE 10k, 4,096-token batches), our RNN (Luong, the bench_train.py size) and
+   OpenNMT-py's models of the same sizes and recipe: transformer_tiny from ../shared/bench/peers (4+4 layers,
+   d_model 128) and peer_configs/onmt_transformer_small.yaml.tmpl (3+3 layers, d_model 256, ff 1024);
+   no validation inside any timed run, the first logged interval of each left out;
 2. beam-5 decoding of test_2016_flickr (sentences/s and output pieces/s): our Transformer in-process
    (load excluded) next to CTranslate2 running the OpenNMT-py transformer_tiny trained in step 1,
    converted with ct2-opennmt-py-converter (load excluded, 2 threads, batch 64).
 
     python bench/bench_transformer.py --peers-venv /tmp/peers [--model RUN/avg5.s2s] [--seconds 180]
-        [--peer-seconds 300] [--work /tmp/bench_tf]
+        [--peer-seconds 300] [--work /tmp/bench_tf] [--sizes tiny,small] [--no-rnn] [--train-only]
 
 `--model` adds a longer-trained model of ours to the decoding table (output lengths of an
 under-trained model differ, so pieces/s is printed next to sentences/s).
@@ -29,10 +31,21 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_train import MODEL_ARGS, PEERS, run_ours, run_peer  # noqa: E402 - found through sys.path above
 
-RECIPE = ["--arch", "transformer", "--preset", "tiny", "--joint-vocab", "--share-embeddings", "--tie-output",
+RECIPE = ["--arch", "transformer", "--joint-vocab", "--share-embeddings", "--tie-output",
           "--sp-model-type", "bpe", "--vocab-size", "10000", "--dropout", "0.3", "--lr", "5e-3",
           "--schedule", "inverse-sqrt", "--warmup-steps", "1000", "--adam-beta2", "0.98", "--clip-norm", "25",
           "--batch-tokens", "4096"]
+SIZES = {  # ours (preset, dropout) and OpenNMT-py's template of the same size
+    "tiny": (["--preset", "tiny"], "0.3", "onmt_transformer_tiny"),
+    "small": (["--preset", "small"], "0.1", str(HERE / "peer_configs" / "onmt_transformer_small.yaml.tmpl")),
+}
+
+
+def recipe(size: str) -> list[str]:
+    preset, dropout, _ = SIZES[size]
+    args = list(RECIPE)
+    args[args.index("--dropout") + 1] = dropout
+    return args + preset
 
 
 def decode_ours(model: Path, data: Path, beam: int = 5) -> dict:
@@ -78,29 +91,39 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=180)
     ap.add_argument("--peer-seconds", type=int, default=300)
     ap.add_argument("--model", type=Path, help="a longer-trained Transformer of ours, decoded too")
+    ap.add_argument("--sizes", default="tiny,small", help="Transformer sizes to train, ours and OpenNMT-py's")
+    ap.add_argument("--no-rnn", action="store_true", help="leave out our RNN")
+    ap.add_argument("--train-only", action="store_true", help="training table only (no decoding)")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     joint = a.work / "peer-data-joint"
     if not (joint / "test.sp.en").exists():
         subprocess.run([str(a.peers_venv / "venv-common" / "bin" / "python"), str(PEERS / "preprocess_joint.py"),
                         str(a.data), str(joint)], check=True)
-    train = [
-        run_ours(a.data, a.work, "transformer-tiny", a.seconds, RECIPE, base_args=[]),
-        run_ours(a.data, a.work, "rnn-luong", a.seconds, ["--attention", "luong-general"], base_args=MODEL_ARGS),
-        run_peer("onmt", "onmt_transformer_tiny", joint, a.peers_venv, a.work, a.peer_seconds),
-    ]
-    decode = [decode_ours(a.work / "transformer-tiny" / "last.s2s", a.data)]
-    if a.model:
-        decode.append(decode_ours(a.model, a.data))
-    decode.append(decode_ct2(a.work / "peer-onmt_transformer_tiny", a.peers_venv, joint))
+    sizes = [x for x in a.sizes.split(",") if x]
+    train = []
+    for size in sizes:  # ours then OpenNMT-py's, size by size, one job at a time
+        train.append(run_ours(a.data, a.work, f"transformer-{size}", a.seconds, recipe(size), base_args=[]))
+        train.append(run_peer("onmt", SIZES[size][2], joint, a.peers_venv, a.work, a.peer_seconds,
+                              valid_steps=10**8))
+    if not a.no_rnn:
+        train.append(run_ours(a.data, a.work, "rnn-luong", a.seconds, ["--attention", "luong-general"],
+                              base_args=MODEL_ARGS))
 
     print(f"\n{'training':34} {'params':>10} {'steps':>6} {'tgt tok/s':>10} {'peak RSS GiB':>13}")
     for r in train:
         print(f"{r['system']:34} {r.get('params', ''):>10} {r['steps']:>6} {r['tgt_tok_per_s']:>10,.0f} "
               f"{r['peak_rss_gib']:>13}")
-    base = train[-1]["tgt_tok_per_s"]
-    print("ratio vs OpenNMT-py transformer_tiny: " + ", ".join(
-        f"{r['system']} {r['tgt_tok_per_s'] / base:.2f}x" for r in train[:-1]))
+    for size, (ours, peer) in zip(sizes, zip(train[0::2], train[1::2])):
+        print(f"{size}: ours / OpenNMT-py = {ours['tgt_tok_per_s'] / peer['tgt_tok_per_s']:.2f}x")
+    if a.train_only:
+        (a.work / "results.json").write_text(json.dumps({"train": train}, indent=1))
+        return 0
+    decode = [decode_ours(a.work / f"transformer-{sizes[0]}" / "last.s2s", a.data)]
+    if a.model:
+        decode.append(decode_ours(a.model, a.data))
+    decode.append(decode_ct2(a.work / "peer-onmt_transformer_tiny", a.peers_venv, joint))
+
     print(f"\n{'beam-5 decoding (1,000 sentences)':60} {'sents/s':>8} {'pieces/s':>9} {'pieces/sent':>12}")
     for r in decode:
         print(f"{r['system']:60} {r['sents_per_s']:>8.1f} {r['pieces_per_s']:>9.0f} {r['mean_out_pieces']:>12.1f}")
