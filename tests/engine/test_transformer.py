@@ -81,6 +81,36 @@ def test_the_search_path_steps_and_reorders_like_the_reference_path():
             ref_enc, enc = ref_enc.index_select(order), enc.index_select(order)
 
 
+def test_beams_sharing_one_copy_of_the_source_step_like_repeated_rows():
+    """Search's cross-attention over one copy of each source for its K beams (Encoded.beams) against
+    the source repeated K times, through in-sentence beam reorders and a sentence leaving the batch:
+    the same log-probabilities and cross-attention weights, row for row."""
+    model = tiny()
+    k = 3
+    batch = make_batch(SRC, TGT, np.arange(3))
+    with torch.no_grad():
+        enc = model.encode(batch.src, batch.src_lengths)
+        shared, repeated = model.for_beams(enc, k), enc.expand(k, share=False)
+        assert shared.beams == k and shared.memory.shape[0] == 3 and repeated.memory.shape[0] == 3 * k
+        a, b = model.init_state(shared), model.init_state(repeated)
+        prev = torch.arange(4, 4 + 3 * k)
+        for t in range(4):
+            got, got_attn, a = model.step(prev, a, shared)
+            want, want_attn, b = model.step(prev, b, repeated)
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(got_attn, want_attn, rtol=1e-5, atol=1e-7)
+            if t == 1:  # beams reordered within each sentence: (2, 2, 0), (1, 0, 0), (2, 1, 1)
+                rows = torch.tensor([2, 2, 0, 4, 3, 3, 8, 7, 7])
+            elif t == 2:  # sentence 1 is done: its beams leave
+                rows = torch.tensor([0, 1, 2, 6, 7, 8])
+                shared, repeated = shared.index_select(rows), repeated.index_select(rows)
+                assert shared.memory.shape[0] == 2
+            else:
+                rows = torch.arange(prev.shape[0]).view(-1, k).flip(1).reshape(-1)  # each sentence's beams reversed
+            a, b = model.reorder_state(a, rows), model.reorder_state(b, rows)
+            prev = got.argmax(-1).index_select(0, rows)
+
+
 def test_attention_shapes_rows_and_padding():
     model = tiny()
     batch = make_batch(SRC, TGT, np.arange(3))

@@ -216,6 +216,13 @@ def _length(ids: np.ndarray) -> int:
     return int(stops[0]) + (1 if ids[stops[0]] == EOS_ID else 0)
 
 
+def _for_beams(model, enc: Encoded, k: int) -> Encoded:
+    """`enc` for K beams per sentence: the model's own sharing (`Seq2Seq.for_beams`) where it has one,
+    else each source row repeated K times (any model with encode/step/reorder_state decodes)."""
+    fn = getattr(model, "for_beams", None)
+    return fn(enc, k) if fn is not None else enc.expand(k, False)
+
+
 def _prefix_tensor(prefixes, batch, device) -> torch.Tensor:
     if not prefixes:
         return torch.zeros((batch, 0), dtype=torch.long, device=device)
@@ -259,7 +266,7 @@ def beam_search(
     batch = enc.memory.shape[0]
     device = enc.memory.device
     k = beam
-    enc_k = enc.index_select(torch.arange(batch, device=device).repeat_interleave(k))
+    enc_k = _for_beams(model, enc, k)  # (A * K) decoder rows; the source kept once per sentence where it can be
     forced = _prefix_tensor(prefixes, batch, device)  # (A, P) for the active sentences
     limit = (max_len.to(device) + (forced != PAD_ID).sum(1)).clamp(min=1)  # (A,)
     steps = int(limit.max())
@@ -364,8 +371,7 @@ def beam_search(
         prev = tok_flat
 
     if recorder is not None:
-        tok_h, back_h, logp_h = (np.stack([x.cpu().numpy() for x in xs]) for xs in (hist.tok, hist.back, hist.logp))
-        recorder.history = (tok_h, back_h, logp_h)
+        recorder.history = (hist.field("tok"), hist.field("back"), hist.field("logp"))
         found = torch.isfinite(pool_score[0]).cpu().numpy()
         recorder.chosen = [(int(st), int(sl)) for st, sl, ok in
                            zip(pool_step[0].cpu().numpy(), pool_slot[0].cpu().numpy(), found) if ok][:nbest]
@@ -373,34 +379,42 @@ def beam_search(
 
 
 class _History:
-    """Per-step search history kept in full-batch coordinates, so that finished sentences can leave
-    the active batch without renumbering anything already recorded."""
+    """Per-step search history, given back in full-batch coordinates (T, B, ...) so that finished
+    sentences can leave the active batch without renumbering anything already recorded. Each step is
+    kept as the search produced it (active rows only) and placed into full-batch arrays once, at the
+    end, in NumPy: no per-step scatter of nine tensors once sentences start finishing."""
+
+    FIELDS = ("tok", "back", "logp", "eos", "attn", "alt_id", "alt_lp", "ent")
 
     def __init__(self, batch: int, k: int):
         self.batch, self.k = batch, k
-        self.tok, self.back, self.logp, self.eos, self.attn, self.alt_id, self.alt_lp, self.ent = ([] for _ in range(8))
-
-    def _full(self, active, values):
-        if active.shape[0] == self.batch:
-            return values
-        out = values.new_zeros((self.batch, *values.shape[1:]))
-        out[active] = values
-        return out
+        self.steps: list[tuple[np.ndarray | None, tuple]] = []  # (active sentence indices or None: all, values)
 
     def add(self, active, tok, back, logp, eos, attn, alt_id, alt_lp, ent):
-        """One step's values; `attn` None when the search does not record attention."""
-        for store, values in ((self.tok, tok), (self.back, back), (self.logp, logp), (self.eos, eos),
-                              (self.attn, attn), (self.alt_id, alt_id), (self.alt_lp, alt_lp), (self.ent, ent)):
-            store.append(None if values is None else self._full(active, values))
+        """One step's values, each (A, K, ...) for the active sentences; `attn` None when the search
+        does not record attention."""
+        rows = None if active.shape[0] == self.batch else active.cpu().numpy()
+        self.steps.append((rows, (tok, back, logp, eos, attn, alt_id, alt_lp, ent)))
+
+    def field(self, name: str) -> np.ndarray | None:
+        """(T, B, ...) of one field; zeros where a sentence had already finished."""
+        i = self.FIELDS.index(name)
+        values = [v[i] for _, v in self.steps]
+        if values[0] is None:
+            return None
+        if values[0].is_floating_point():
+            values = [v.float() for v in values]
+        if all(rows is None for rows, _ in self.steps):
+            return torch.stack(values).cpu().numpy()
+        first = values[0].cpu().numpy()
+        out = np.zeros((len(values), self.batch, *first.shape[1:]), dtype=first.dtype)
+        for t, ((rows, _), v) in enumerate(zip(self.steps, values)):
+            out[t if rows is None else (t, rows)] = v.cpu().numpy()
+        return out
 
     def numpy(self):
-        def stack(xs):
-            if xs[0] is None:
-                return None
-            return torch.stack(xs).float().cpu().numpy() if xs[0].is_floating_point() else torch.stack(xs).cpu().numpy()
-
-        return (stack(self.tok), stack(self.back), stack(self.logp), stack(self.eos), stack(self.attn),
-                stack(self.alt_id), np.exp(stack(self.alt_lp)), stack(self.ent))
+        tok, back, logp, eos, attn, alt_id, alt_lp, ent = (self.field(name) for name in self.FIELDS)
+        return tok, back, logp, eos, attn, alt_id, np.exp(alt_lp), ent
 
 
 def _collect(hist: _History, pool_score, pool_logp, pool_step, pool_slot, src_mask, nbest) -> list[list[Hypothesis]]:

@@ -121,10 +121,20 @@ class Seq2Seq(nn.Module):
     def step(self, prev_tokens: torch.Tensor, state, enc: Encoded):
         """prev_tokens (B,) -> log-probs (B, V), attention (B, layers, heads, S) or None, new state."""
         hidden, attn, state = self.decoder.step(self.tgt_embed, prev_tokens, state, enc)
-        return torch.log_softmax(self.logits(hidden).float(), dim=-1), attn, state
+        logits = self.logits(hidden).float()  # (B, V), a fresh tensor
+        if torch.is_grad_enabled():
+            return torch.log_softmax(logits, dim=-1), attn, state
+        # In place: search's largest temporary is (beams x sentences, V); the same values bit for bit.
+        return torch.log_softmax(logits, dim=-1, out=logits), attn, state
 
     def reorder_state(self, state, idx: torch.Tensor):
         return self.decoder.reorder_state(state, idx)
+
+    def for_beams(self, enc: Encoded, beams: int) -> Encoded:
+        """`enc` for `beams` consecutive decoder rows per sentence: shared, not copied, when the decoder
+        reads it so (the Transformer's search path: cross-attention over one copy of each source)."""
+        share = getattr(self.decoder, "shares_source", None)
+        return enc.expand(beams, bool(share and share()))
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

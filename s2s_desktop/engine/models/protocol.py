@@ -25,8 +25,25 @@ class Encoded:
     src_mask: torch.Tensor  # (B, S) bool, True at real tokens
     final: torch.Tensor  # (B, M) summary that initialises an RNN decoder ((B, 0) for a Transformer)
     keys: torch.Tensor | tuple[torch.Tensor, ...] | None  # attention keys/values computed once per source
+    # Decoder rows per row here: beam search's K beams of a sentence share its one copy of the source
+    # (a decoder that says it can, `Decoder.shares_source`); 1: one decoder row per row.
+    beams: int = 1
 
     def index_select(self, idx: torch.Tensor) -> Encoded:
+        """The rows of decoder rows `idx`; with `beams` > 1, `idx` holds whole groups of `beams`
+        consecutive rows (beam search keeps or drops a sentence's beams together)."""
+        if self.beams > 1:
+            return self._select(idx.view(-1, self.beams)[:, 0] // self.beams)
+        return self._select(idx)
+
+    def expand(self, beams: int, share: bool) -> Encoded:
+        """Each source row for `beams` decoder rows: shared when the decoder can, else repeated."""
+        if share:
+            return Encoded(self.memory, self.src_mask, self.final, self.keys, self.beams * beams)
+        rows = torch.arange(self.memory.shape[0], device=self.memory.device).repeat_interleave(beams)
+        return self._select(rows)
+
+    def _select(self, idx: torch.Tensor) -> Encoded:
         if isinstance(self.keys, tuple):
             keys = tuple(k.index_select(0, idx) for k in self.keys)
         else:
@@ -36,6 +53,7 @@ class Encoded:
             self.src_mask.index_select(0, idx),
             self.final.index_select(0, idx),
             keys,
+            self.beams,
         )
 
 
@@ -75,6 +93,9 @@ class Decoder(Protocol):
         """One position for search: prev_tokens (B,) -> hidden (B, H), attention (B, layers, heads, S) or
         None (see init_state), state."""
         ...
+
+    # Optional: shares_source() -> bool, True when `step` reads an `Encoded` with `beams` > 1 (each
+    # source row shared by that many consecutive decoder rows) and gives what the repeated rows give.
 
     def reorder_state(self, state: Any, idx: torch.Tensor) -> Any:
         """Beam bookkeeping: the state of rows `idx` (B',)."""

@@ -197,11 +197,13 @@ class TransformerState(NamedTuple):
 
 class SearchState(NamedTuple):
     """Search's state: the self-attention cache (kept as the reference path keeps it), whether to
-    return the cross-attention weights, and the prepared weights (transformer_infer.py)."""
+    return the cross-attention weights, the prepared weights (transformer_infer.py), and the beam
+    reorder not yet applied to the cache (rows (N,) or None: the next step applies it as it appends)."""
 
     cache: TransformerState
     need_weights: bool
     prepared: PreparedDecoder
+    rows: torch.Tensor | None = None
 
     @property
     def position(self) -> int:
@@ -309,9 +311,13 @@ class TransformerDecoder(nn.Module):
         if isinstance(state, SearchState):
             cache = state.cache
             hidden, cross, keys, values = state.prepared.step(x, cache.keys, cache.values, enc.keys, enc.src_mask,
-                                                              state.need_weights)
-            return hidden, cross, state._replace(cache=TransformerState(keys, values, cache.position + 1))
+                                                              state.need_weights, enc.beams, state.rows)
+            return hidden, cross, state._replace(cache=TransformerState(keys, values, cache.position + 1), rows=None)
         return self._step(x, state, enc.keys, enc.src_mask)
+
+    def shares_source(self) -> bool:
+        """Search reads one copy of each source for all of a sentence's beams (PreparedDecoder.step)."""
+        return _searching(self)
 
     def _step(self, x, state: TransformerState, keys, src_mask):
         """One position: x (B, 1, D) -> (B, D), cross weights (B, layers, heads, S), new state."""
@@ -341,8 +347,8 @@ class TransformerDecoder(nn.Module):
 
     @classmethod
     def reorder_state(cls, state: TransformerState | SearchState, idx: torch.Tensor) -> TransformerState | SearchState:
-        if isinstance(state, SearchState):
-            return state._replace(cache=cls.reorder_state(state.cache, idx))
+        if isinstance(state, SearchState):  # kept for the next step, which copies the cache anyway
+            return state._replace(rows=idx if state.rows is None else state.rows.index_select(0, idx))
         return TransformerState(
             tuple(k.index_select(0, idx) for k in state.keys),
             tuple(v.index_select(0, idx) for v in state.values),

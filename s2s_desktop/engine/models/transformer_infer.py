@@ -146,24 +146,29 @@ class PreparedDecoder(_Prepared):
         return tuple(part.contiguous() for part in self._heads(self.cross_kv(memory), 2 * len(self.layers)))
 
     def step(self, x: torch.Tensor, cached_keys: tuple, cached_values: tuple, keys, src_mask: torch.Tensor,
-             need_weights: bool):
+             need_weights: bool, beams: int = 1, rows: torch.Tensor | None = None):
         """One position: x (N, 1, D), the self-attention cache per layer ((N, H, t, Dh) each; empty at the
         first position) -> hidden (N, D), cross weights (N, layers, heads, S) or None, and the cache
-        with this position appended.
+        with this position appended. `rows` (N,): the beam reorder search asked for since the last step
+        (`reorder_state`), applied here in the same copy that appends this position, so the cache is
+        copied once per step, not twice. `keys` and `src_mask` hold N / `beams` sources, each shared by
+        `beams` consecutive rows (a sentence's beams).
 
         Attention over one query is three small batched matmuls here: `scaled_dot_product_attention`
         costs several times more for a single query on a CPU (measured), and the source mask is one
-        additive bias for all layers."""
+        additive bias for all layers. Cross-attention runs the `beams` queries of a sentence against its
+        one copy of the keys: (A*H, beams, Dh) x (A*H, Dh, S), so the keys are read once, not `beams` times."""
         n, h, dh = x.shape[0], self.heads, self.d_head
+        g = n // beams  # sources
         scale = 1.0 / math.sqrt(dh)
         s_len = src_mask.shape[1]
-        bias = x.new_zeros((n, 1, s_len)).masked_fill_(~src_mask[:, None, :], float("-inf"))
-        bias = bias[:, None].expand(n, h, 1, s_len).reshape(n * h, 1, s_len)
+        bias = x.new_zeros((g, 1, s_len)).masked_fill_(~src_mask[:, None, :], float("-inf"))
+        bias = bias[:, None].expand(g, h, 1, s_len).reshape(g * h, 1, s_len)
         cross, new_k, new_v = [], [], []
         for i, layer in enumerate(self.layers):
             q, k, v = self._heads(layer.qkv(_pre(x, layer, 0)), 3)
             if cached_keys:
-                k, v = torch.cat([cached_keys[i], k], dim=2), torch.cat([cached_values[i], v], dim=2)
+                k, v = _append(cached_keys[i], k, rows), _append(cached_values[i], v, rows)
             else:
                 k, v = k.contiguous(), v.contiguous()
             new_k.append(k)  # (N, H, t, Dh)
@@ -173,13 +178,33 @@ class PreparedDecoder(_Prepared):
                               dim=-1)  # every cached position is in the past: no mask
             a = torch.bmm(w, v.reshape(n * h, t, dh)).view(n, 1, h * dh)  # (N*H, 1, Dh) is (N, 1, H*Dh)
             x = _add(x, layer.self_out(a), layer, 0)
-            q = layer.cross_q(_pre(x, layer, 1)).view(n * h, 1, dh)  # (N, 1, H*Dh) split into heads
-            ck, cv = keys[2 * i], keys[2 * i + 1]  # (N, H, S, Dh)
-            w = torch.softmax(torch.baddbmm(bias, q, ck.reshape(n * h, s_len, dh).transpose(1, 2), alpha=scale),
-                              dim=-1)  # (N*H, 1, S)
+            q = layer.cross_q(_pre(x, layer, 1))  # (N, 1, H*Dh)
+            if beams > 1:  # (A*K, 1, H*Dh) -> (A*H, K, Dh): a sentence's beams side by side per head
+                q = q.view(g, beams, h, dh).transpose(1, 2).reshape(g * h, beams, dh)
+            else:
+                q = q.view(n * h, 1, dh)
+            ck, cv = keys[2 * i], keys[2 * i + 1]  # (A, H, S, Dh)
+            w = torch.softmax(torch.baddbmm(bias, q, ck.reshape(g * h, s_len, dh).transpose(1, 2), alpha=scale),
+                              dim=-1)  # (A*H, K, S)
             if need_weights:
-                cross.append(w.view(n, h, s_len))
-            a = torch.bmm(w, cv.reshape(n * h, s_len, dh)).view(n, 1, h * dh)
+                cross.append(w.view(g, h, beams, s_len).transpose(1, 2).reshape(n, h, s_len))
+            a = torch.bmm(w, cv.reshape(g * h, s_len, dh))  # (A*H, K, Dh)
+            if beams > 1:
+                a = a.view(g, h, beams, dh).transpose(1, 2).reshape(n, 1, h * dh)
+            else:
+                a = a.view(n, 1, h * dh)
             x = _add(x, layer.cross_out(a), layer, 1)
             x = _add(x, layer.feed_forward(_pre(x, layer, 2)), layer, 2)
         return self.norm(x).squeeze(1), (torch.stack(cross, 1) if need_weights else None), tuple(new_k), tuple(new_v)
+
+
+def _append(cache: torch.Tensor, new: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+    """cache (M, H, t, Dh), rows (N,) indices into M or None (N = M), new (N, H, 1, Dh) -> (N, H, t+1, Dh)
+    contiguous: cache[rows] then `new` along positions, written once into a fresh buffer."""
+    if rows is None:
+        return torch.cat([cache, new], dim=2)
+    m, h, t, dh = cache.shape
+    out = cache.new_empty((rows.shape[0], h, t + 1, dh))
+    torch.index_select(cache, 0, rows, out=out[:, :, :t])
+    out[:, :, t:].copy_(new)
+    return out
