@@ -8,8 +8,9 @@
    median of --repeats) and 16 at a time (sentences/s), with the model's own length limits.
 2. One 50-piece source with its output forced to 25, 50, 100, 200 and 400 pieces (EOS banned before
    the length, the limit at it): milliseconds per output piece should stay about flat, that is total
-   cost no worse than linear in the output length (the self-attention cache is preallocated and each
-   step attends over the positions so far, a small share of a step at these lengths).
+   cost no worse than linear in the output length (each step copies the self-attention cache once,
+   reordered and extended, and attends over the positions so far: linear per step, so quadratic in
+   total, but a small share of a step at these lengths).
 
 Beam 5, no attention recorded, protection and the repetition guard off (they would change the length).
 Run it alone on an idle machine.
