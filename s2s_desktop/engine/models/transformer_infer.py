@@ -7,11 +7,13 @@ of weights and one precision, what search needs:
   K and V projections of every layer into one (2 layers D x D) matrix applied once per source;
 - every linear layer of the encoder and the decoder in the precision asked for (`lowp`: float32,
   bf16, or int8 with per-row scales, so a sentence's result never depends on its batch);
-- single-query attention as batched matmuls over the self-attention cache, which concatenates each
-  step's keys and values as the reference path does (transformer.py's `TransformerState`). A cache
-  preallocated to the length limit and written in place was tried and measured slower on this CPU:
+- single-query attention as batched matmuls over the self-attention cache, written once per step into
+  a fresh contiguous buffer: the beam reorder search asked for and this position's keys and values in
+  one copy (the reference path, transformer.py's `TransformerState`, reorders and then concatenates:
+  two copies). A cache preallocated to the length limit and written in place was tried and measured slower on this CPU:
   attention over the strided filled part of such a buffer cost 2.5 ms against 1.1 ms contiguous for
   800 rows of 15 positions (2 threads), more than the copies it saves (docs/benchmarks.md);
+- cross-attention over one copy of each source for all its beams (`Encoded.beams`);
 - the cross-attention weights returned only when the caller records them (the inspector).
 
 `PreparedEncoder.current` and `PreparedDecoder.current` rebuild when a weight changes (a training
