@@ -28,28 +28,39 @@ MODELS = {
 }
 
 
-def run(data: Path, out: Path, model_args: list[str], steps: int, batch: int, nproc: int) -> dict:
-    subprocess.run(["rm", "-rf", str(out)], check=True)
-    cmd = [sys.executable, "-m", "s2s_desktop", "train",
-           "--train-src", str(data / "train.en.gz"), "--train-tgt", str(data / "train.de.gz"),
-           "--valid-src", str(data / "val.en.gz"), "--valid-tgt", str(data / "val.de.gz"),
-           "--src-lang", "en", "--tgt-lang", "de", "--out", str(out), "--max-steps", str(steps),
-           "--valid-every", "1000000", "--valid-sample", "50", "--log-every", "20", "--device", "cpu",
-           "--quiet", "--batch-tokens", str(batch), *model_args]
-    cmd += ["--threads", "1", "--nproc-per-node", str(nproc)] if nproc > 1 else ["--threads", "2"]
-    print("$", " ".join(cmd[1:]), flush=True)
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+def train_command(data: Path, out: Path, model_args: list[str], steps: int, batch: int, device: str = "cpu") -> list[str]:
+    """`s2s train` on Multi30k for `steps` updates, no validation inside (gpu_check.py uses it too);
+    `batch` comes last, so it wins over any --batch-tokens in `model_args`."""
+    return [sys.executable, "-m", "s2s_desktop", "train",
+            "--train-src", str(data / "train.en.gz"), "--train-tgt", str(data / "train.de.gz"),
+            "--valid-src", str(data / "val.en.gz"), "--valid-tgt", str(data / "val.de.gz"),
+            "--src-lang", "en", "--tgt-lang", "de", "--out", str(out), "--max-steps", str(steps),
+            "--valid-every", "1000000", "--valid-sample", "50", "--log-every", "20", "--device", device,
+            "--quiet", *model_args, "--batch-tokens", str(batch)]
+
+
+def step_throughput(out: Path) -> dict:
+    """Target tokens/s between the first and the last step report of out/metrics.jsonl (the first,
+    start-up and warm-up, left out)."""
     events = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    steps_ = [e for e in events if e["event"] == "step"]
-    first, last = steps_[0], steps_[-1]
+    steps = [e for e in events if e.get("event") == "step"]
+    if len(steps) < 2:
+        raise RuntimeError(f"{out}/metrics.jsonl has {len(steps)} step reports; need 2")
+    first, last = steps[0], steps[-1]
     return {
-        "processes": nproc,
-        "batch_per_process": batch,
-        "global_batch": batch * nproc,
         "steps": f"{first['step']}-{last['step']}",
         "tokens_per_sec": round((last["tokens_seen"] - first["tokens_seen"]) / (last["elapsed"] - first["elapsed"])),
         "final_loss": round(last["loss"], 4),
     }
+
+
+def run(data: Path, out: Path, model_args: list[str], steps: int, batch: int, nproc: int) -> dict:
+    subprocess.run(["rm", "-rf", str(out)], check=True)
+    cmd = train_command(data, out, model_args, steps, batch)
+    cmd += ["--threads", "1", "--nproc-per-node", str(nproc)] if nproc > 1 else ["--threads", "2"]
+    print("$", " ".join(cmd[1:]), flush=True)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return {"processes": nproc, "batch_per_process": batch, "global_batch": batch * nproc, **step_throughput(out)}
 
 
 def main() -> None:

@@ -27,12 +27,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
-from bench_distributed import MODELS  # noqa: E402  (the RNN and the Transformer recipe's options)
+from bench_distributed import MODELS, step_throughput, train_command  # noqa: E402
+from bench_sameweights import sentences  # noqa: E402
+from bench_transformer import recipe  # noqa: E402  (the small preset's recipe, measured against OpenNMT-py)
 
 BUNDLED = ROOT / "resources" / "models" / "en-de-tatoeba.s2s"
-SMALL = ["--arch", "transformer", "--preset", "small", "--joint-vocab", "--share-embeddings", "--tie-output",
-         "--sp-model-type", "bpe", "--vocab-size", "10000", "--dropout", "0.3", "--lr", "2e-3",
-         "--schedule", "inverse-sqrt", "--warmup-steps", "400", "--adam-beta2", "0.98"]
 results: dict[str, object] = {}
 
 
@@ -53,47 +52,27 @@ def part(name: str):
 
 
 def train_cmd(data: Path, out: Path, model_args: list[str], batch: int, steps: int, device: str) -> list[str]:
-    return [sys.executable, "-m", "s2s_desktop", "train",
-            "--train-src", str(data / "train.en.gz"), "--train-tgt", str(data / "train.de.gz"),
-            "--valid-src", str(data / "val.en.gz"), "--valid-tgt", str(data / "val.de.gz"),
-            "--src-lang", "en", "--tgt-lang", "de", "--out", str(out), "--max-steps", str(steps),
-            "--valid-every", "1000000", "--valid-sample", "50", "--log-every", "20", "--device", device,
-            "--precision", "bf16", "--quiet", "--batch-tokens", str(batch), *model_args]
-
-
-def throughput(out: Path) -> dict:
-    events = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    steps = [e for e in events if e.get("event") == "step"]
-    if len(steps) < 2:
-        raise RuntimeError(f"{out}/metrics.jsonl has {len(steps)} step reports; need 2")
-    first, last = steps[0], steps[-1]  # the first report (start-up, CUDA warm-up) left out
-    return {"steps": f"{first['step']}-{last['step']}", "final_loss": round(last["loss"], 3),
-            "tokens_per_sec": round((last["tokens_seen"] - first["tokens_seen"]) / (last["elapsed"] - first["elapsed"]))}
+    return train_command(data, out, model_args, steps, batch, device) + ["--precision", "bf16"]
 
 
 @part("train")
 def train(data: Path, work: Path, steps: int, device: str) -> dict:
     figures = {}
-    for name, (args, batch) in {"transformer-small": (SMALL, 8192), "rnn": MODELS["rnn"]}.items():
+    for name, (args, batch) in {"transformer-small": (recipe("small"), 8192), "rnn": MODELS["rnn"]}.items():
         out = work / f"train-{name}"
         subprocess.run(["rm", "-rf", str(out)], check=True)
         subprocess.run(train_cmd(data, out, args, batch, steps, device), check=True, stdout=subprocess.DEVNULL)
-        figures[name] = throughput(out)
+        figures[name] = step_throughput(out)
         figures[name]["batch_tokens"] = batch
     return figures
 
 
-def _texts(data: Path) -> list[str]:
-    from s2s_desktop.engine.data.corpus import read_lines
-    return read_lines(data / "test_2016_flickr.en.gz")
-
-
 @part("decode")
-def decode(data: Path, device: str, sentences: int) -> dict:
+def decode(data: Path, device: str, n_sentences: int) -> dict:
     from s2s_desktop.engine.api import DecodeOptions
     from s2s_desktop.engine.decoding.service import Translator
 
-    texts = _texts(data)[:sentences]
+    texts = sentences(data)[0][:n_sentences]
     opts = DecodeOptions(beam=5, alternatives=0, repeat_ngram=0, protect=False)
     figures = {}
     cpu = Translator.open(str(BUNDLED), "cpu", threads=None, precision="fp32")
@@ -146,7 +125,7 @@ def ddp(data: Path, work: Path, steps: int, gpus: int) -> dict:
     subprocess.run(["rm", "-rf", str(out)], check=True)
     cmd = train_cmd(data, out, args, batch, steps, "cuda") + ["--nproc-per-node", str(gpus)]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return {"processes": gpus, **throughput(out)}
+    return {"processes": gpus, **step_throughput(out)}
 
 
 def main() -> int:
