@@ -13,7 +13,8 @@ scales, see lowp.py and transformer_infer.py; ours also in bf16), no attention r
 CTranslate2 compute_type "float32" / "int8" on the same export (int8 weights, its own kernels).
 Text in, text out on both sides (tokenisation and detokenisation included), load excluded, after a
 warm-up pass over the whole set; each engine is timed at a few batch sizes and its best is reported (ours: --batch-tokens
-of Translator.translate, --threads torch threads; CTranslate2: sentences per translate_batch call,
+of Translator.translate, one process of --threads torch threads or --threads worker processes of 1 thread each
+(`s2s translate --workers`), whichever is fastest; CTranslate2: sentences per translate_batch call,
 one worker with --threads or 1 intra-op threads, or --threads workers (inter_threads) of 1 thread
 each, whichever is fastest, through
 formats/ctranslate2_run.py, which asks CTranslate2 for what our search ranks, so that the outputs
@@ -24,6 +25,7 @@ the share of sentences with identical output ids. Run it with nothing else on th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -35,7 +37,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 BUNDLED = ROOT / "resources" / "models" / "en-de-tatoeba.s2s"
 DATA = ROOT.parent / "shared" / "data" / "multi30k" / "raw"
-OURS_BATCH_TOKENS = (1000, 2000, 4000, 8000, 16000, 32000)
+TATOEBA = ROOT.parent / "shared" / "data" / "tatoeba-deu-eng" / "deu.txt.gz"
+OURS_BATCH_TOKENS = (2000, 4000, 8000, 16000)
 CT2_BATCH_SIZES = (8, 16, 32, 64, 128, 256)
 FALLBACK = [
     "A man in a blue shirt is standing on a ladder cleaning windows.", "Two dogs are running through a field.",
@@ -57,21 +60,31 @@ def sentences(data: Path) -> tuple[list[str], str]:
 
 
 def time_ours(model: Path, texts: list[str], opts, precision: str, threads: int) -> dict:
+    """Best of the batch sizes and of two ways to use the cores, as for CTranslate2: one process with
+    `threads` torch threads, and `threads` worker processes of 1 thread each (`Translator.set_workers`,
+    `s2s translate --workers`), which decode different batches side by side."""
     from s2s_desktop.engine.api import EOS_ID
     from s2s_desktop.engine.decoding.service import Translator
 
     translator = Translator.open(str(model), "cpu", threads=threads, precision=precision)
     tok = translator.loaded.tgt_tok
-    translator.translate(texts, opts, attention=False)  # warm-up: one whole pass (per-shape caches, allocator)
     best = None
-    for batch_tokens in OURS_BATCH_TOKENS:
-        start = time.perf_counter()
-        out = translator.translate(texts, opts, batch_tokens=batch_tokens, attention=False)
-        seconds = time.perf_counter() - start
-        if best is None or seconds < best["seconds"]:
-            ids = [[EOS_ID if p == "</s>" else tok.piece_to_id(p) for p in t.best.tokens] for t in out]
-            best = {"seconds": seconds, "batch": f"{batch_tokens} tokens", "ids": ids}
-        print(f"  ours {precision} batch_tokens {batch_tokens}: {len(texts) / seconds:.1f} sentences/s", flush=True)
+    for workers in sorted({1, threads}):
+        label = f"{workers} process(es) x {threads if workers == 1 else 1} thread(s)"
+        if workers > 1:
+            translator.set_workers(workers)
+            translator.pool.warm(opts)  # (the workers load the model: load excluded, as on the other side)
+        translator.translate(texts, opts, attention=False)  # warm-up: one whole pass (per-shape caches, allocator)
+        for batch_tokens in OURS_BATCH_TOKENS:
+            start = time.perf_counter()
+            out = translator.translate(texts, opts, batch_tokens=batch_tokens, attention=False)
+            seconds = time.perf_counter() - start
+            if best is None or seconds < best["seconds"]:
+                ids = [[EOS_ID if p == "</s>" else tok.piece_to_id(p) for p in t.best.tokens] for t in out]
+                best = {"seconds": seconds, "batch": f"{batch_tokens} tokens, {label}", "ids": ids}
+            print(f"  ours {precision} {label} batch_tokens {batch_tokens}: {len(texts) / seconds:.1f} sentences/s",
+                  flush=True)
+    translator.close()
     return best
 
 
@@ -101,6 +114,46 @@ def time_ct2(model_dir: Path, loaded, texts: list[str], opts, compute_type: str,
     return best
 
 
+def with_shortlist(loaded, corpus: Path, out: Path):
+    """A copy of the model with a shortlist built from Tatoeba's training split (None without the corpus)."""
+    if not corpus.is_file():
+        print(f"no shortlist row: {corpus} is absent")
+        return None
+    import importlib.util
+
+    from s2s_desktop.engine.decoding.shortlist import build_shortlist
+    from s2s_desktop.engine.formats.checkpoint import resave
+
+    spec = importlib.util.spec_from_file_location("split_tatoeba", ROOT / "packaging" / "bundled-model" / "split_tatoeba.py")
+    splitter = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(splitter)
+    train, _, _ = splitter.split(splitter.read_pairs(corpus), 1000, 2000, 20261121)
+    start = time.perf_counter()
+    shortlist = build_shortlist(loaded.src_tok.encode_batch([en for en, _ in train]),
+                                loaded.tgt_tok.encode_batch([de for _, de in train]),
+                                loaded.config.src_vocab_size, loaded.config.tgt_vocab_size)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    resave(loaded, out, shortlist)
+    print(f"shortlist from {len(train):,} Tatoeba training pairs in {time.perf_counter() - start:.1f}s "
+          f"({len(shortlist.frequent)} frequent pieces, 20 per source piece: `s2s shortlist`'s defaults)")
+    return out
+
+
+def references(data: Path, n: int) -> list[str] | None:
+    from s2s_desktop.engine.data.corpus import read_lines
+
+    path = data / "test_2016_flickr.de.gz"
+    refs = read_lines(path) if path.is_file() else None
+    return refs if refs is not None and len(refs) == n else None
+
+
+def bleu(loaded, ids: list[list[int]], refs: list[str]) -> float:
+    """Lowercased sacreBLEU of the outputs `ids` (the issue's metric)."""
+    import sacrebleu
+
+    return sacrebleu.corpus_bleu([loaded.tgt_tok.decode(x) for x in ids], [refs], lowercase=True).score
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=BUNDLED)
@@ -109,6 +162,10 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2, help="torch threads; CTranslate2 intra-op threads (or 1)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench_sameweights"))
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--shortlist-corpus", type=Path, default=TATOEBA,
+                    help="deu.txt(.gz) of Tatoeba: its training split (packaging/bundled-model/split_tatoeba.py, the "
+                         "bundled model's) builds the shortlist of the 'int8+shortlist' row (`s2s shortlist`); "
+                         "absent: no such row")
     args = ap.parse_args()
 
     import ctranslate2
@@ -127,11 +184,17 @@ def main() -> int:
           f"torch {__import__('torch').__version__}, ctranslate2 {ctranslate2.__version__}; "
           f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
     opts = DecodeOptions(beam=args.beam, alternatives=0, repeat_ngram=0, protect=False)  # as CTranslate2: no guard, no masking
+    variants = [("fp32", "float32", args.model, opts), ("int8", "int8", args.model, opts),
+                ("bf16", "int8", args.model, opts)]
+    listed = with_shortlist(loaded, args.shortlist_corpus, args.work / "shortlisted.s2s")
+    if listed is not None:
+        variants.append(("int8+shortlist", "int8", listed, dataclasses.replace(opts, shortlist=True)))
+    refs = references(args.data, len(texts))
     rows = []
     fp32_ids = {}
     ct2_runs: dict[str, dict] = {}
-    for ours_precision, ct2_type in (("fp32", "float32"), ("int8", "int8"), ("bf16", "int8")):
-        ours = time_ours(args.model, texts, opts, ours_precision, args.threads)
+    for ours_precision, ct2_type, model, variant_opts in variants:
+        ours = time_ours(model, texts, variant_opts, ours_precision.split("+")[0], args.threads)
         if ct2_type not in ct2_runs:  # (our bf16 is set against CTranslate2's int8, its fastest here)
             ct2_runs[ct2_type] = time_ct2(args.work / "ct2", loaded, texts, opts, ct2_type, args.threads)
         theirs = ct2_runs[ct2_type]
@@ -147,15 +210,19 @@ def main() -> int:
                "ours_same_as_fp32": sum(a == b for a, b in zip(ours["ids"], fp32_ids["ours"])) / len(texts),
                "ct2_same_as_fp32": sum(a == b for a, b in zip(theirs["ids"], fp32_ids["ct2"])) / len(texts)}
         row["ratio"] = row["ours_sents_per_s"] / row["ct2_sents_per_s"]
+        if refs:
+            row["ours_bleu_lc"] = bleu(loaded, ours["ids"], refs)
+            row["ct2_bleu_lc"] = bleu(loaded, theirs["ids"], refs)
         rows.append(row)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}\n")
     print("| precision (ours / CTranslate2) | ours sentences/s | CTranslate2 sentences/s | ours / CTranslate2 "
-          "| identical outputs | ours pieces/s | CTranslate2 pieces/s |")
-    print("|---|---|---|---|---|---|---|")
+          "| identical outputs | same as our fp32 | BLEU lc ours / CTranslate2 | ours pieces/s | CTranslate2 pieces/s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
+        scores = f"{r['ours_bleu_lc']:.2f} / {r['ct2_bleu_lc']:.2f}" if refs else "-"
         print(f"| {r['precision']} / {r['ct2_compute_type']} | {r['ours_sents_per_s']:.1f} ({r['ours_batch']}) "
               f"| {r['ct2_sents_per_s']:.1f} ({r['ct2_batch']}) | **{r['ratio']:.2f}x** | {100 * r['identical']:.1f}% "
-              f"| {r['ours_pieces_per_s']:.0f} | {r['ct2_pieces_per_s']:.0f} |")
+              f"| {100 * r['ours_same_as_fp32']:.1f}% | {scores} | {r['ours_pieces_per_s']:.0f} | {r['ct2_pieces_per_s']:.0f} |")
     int8 = rows[1]
     print(f"\nint8 against fp32 on the same side: ours {100 * int8['ours_same_as_fp32']:.1f}% identical, "
           f"CTranslate2 {100 * int8['ct2_same_as_fp32']:.1f}%; bf16 against our fp32: "

@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     from s2s_desktop.cli.import_command import add_import_parser
     from s2s_desktop.cli.model_commands import add_model_parsers
     from s2s_desktop.cli.serve_command import add_serve_parser
+    from s2s_desktop.cli.shortlist_command import add_shortlist_parser
     from s2s_desktop.cli.train import add_train_parser
 
     add_train_parser(sub)
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_parser(sub)
     add_serve_parser(sub)
     add_align_parser(sub)
+    add_shortlist_parser(sub)
     return parser
 
 
@@ -46,11 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     from s2s_desktop.cli.import_command import cmd_import
     from s2s_desktop.cli.model_commands import cmd_average, cmd_evaluate, cmd_info, cmd_translate
     from s2s_desktop.cli.serve_command import cmd_serve
+    from s2s_desktop.cli.shortlist_command import cmd_shortlist
     from s2s_desktop.cli.train import _secondary_rank, cmd_train
 
     handler = {"train": cmd_train, "translate": cmd_translate, "evaluate": cmd_evaluate, "info": cmd_info,
                "average": cmd_average, "import": cmd_import, "export": cmd_export, "serve": cmd_serve,
-               "align": cmd_align}
+               "align": cmd_align, "shortlist": cmd_shortlist}
     try:
         return handler[args.command](args)
     except S2SError as exc:

@@ -75,6 +75,12 @@ def _add_decode_options(p) -> None:
                         "default: the one chosen at import)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--shortlist", action="store_true",
+                   help="beam search scores only the target pieces the model file's shortlist allows for the input "
+                        "(faster; outputs may differ a little; add one to a model with `s2s shortlist`)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="decode in N processes of one torch thread each, side by side (CPU; a file or many lines "
+                        "decode up to ~1.9x faster on 2 cores than one process of 2 threads; default: 1)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"],
                    help="decoder matmul precision: auto = bf16 on CUDA, int8 on CPUs with fbgemm, else bf16 (native "
                         "bf16 CPUs) or fp32")
@@ -87,7 +93,7 @@ def _decode_options(args):
         beam=args.beam, nbest=args.nbest, length_penalty=args.length_penalty, max_len_a=args.max_len_a,
         max_len_b=args.max_len_b, min_len=args.min_len,
         **({} if args.repeat_guard is None else {"repeat_ngram": args.repeat_guard}),
-        protect=args.protect,
+        protect=args.protect, shortlist=args.shortlist,
         alternatives=5 if getattr(args, "json", False) and args.command == "translate" else 0,
     )
 
@@ -103,6 +109,14 @@ def cmd_translate(args) -> int:
         raise_usage("--output needs --input FILE")
     translator = Translator.open(_library_model(args), args.device, args.threads, args.precision,
                                  args.target_language)
+    translator.set_workers(args.workers)
+    try:
+        return _translate(translator, opts, args)
+    finally:
+        translator.close()
+
+
+def _translate(translator, opts, args) -> int:
     if args.input and args.output and not args.json:
         def progress(done, total):
             elapsed = time.perf_counter() - start
@@ -218,9 +232,13 @@ def cmd_evaluate(args) -> int:
         raise_usage(f"{args.src} has {len(src)} lines but {args.ref} has {len(ref)}; they must be aligned")
     translator = Translator.open(model_or_bundled(args), args.device, args.threads, args.precision,
                                  args.target_language)
-    start = time.perf_counter()
-    hyps = [t.text for t in translator.translate(src, opts, batch_tokens=args.batch_tokens, attention=False)]
-    seconds = time.perf_counter() - start
+    translator.set_workers(args.workers)
+    try:
+        start = time.perf_counter()
+        hyps = [t.text for t in translator.translate(src, opts, batch_tokens=args.batch_tokens, attention=False)]
+        seconds = time.perf_counter() - start
+    finally:
+        translator.close()
     if args.hyp_out:
         Path(args.hyp_out).write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
     scores = metrics.score(hyps, ref, lowercase=args.lowercase, names=names)

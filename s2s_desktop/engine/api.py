@@ -139,6 +139,9 @@ class DecodeOptions:
     # Numbers, times, codes, links, emoji and unknown names copied exactly (decoding/protect.py): masked
     # before decoding, put back after; False = outputs as before the masking existed
     protect: bool = True
+    # Beam search scores only the target pieces the model file's shortlist lists for the batch's sources
+    # (decoding/shortlist.py; `s2s shortlist` adds one): faster, the outputs may change (docs/benchmarks.md)
+    shortlist: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

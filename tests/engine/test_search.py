@@ -106,3 +106,23 @@ def test_max_length_terminates(loaded, beam):
     for h in hyps:
         # min_len bans EOS early, the limit forces it: the limit wins and the output still ends
         assert len(h.ids) == 2 and h.ids[-1] == EOS_ID
+
+
+@pytest.mark.parametrize("vocab", [1000, 640, 997])  # blocks of 200 and of 64 (its only divisors near 200); 997: none
+def test_best_candidates_are_the_top_of_every_beam_and_piece(vocab):
+    """The blockwise selection gives what one topk over (sentences, beam x vocabulary) gives, values and
+    indices, also with whole beams at -inf (the start of a search, a sentence at its length limit)."""
+    from s2s_desktop.engine.decoding.search import best_candidates
+
+    generator = torch.Generator().manual_seed(vocab)
+    a, k = 7, 4
+    log_probs = torch.randn(a, k, vocab, generator=generator).log_softmax(-1)
+    scores = torch.randn(a, k, generator=generator)
+    scores[0, 1:] = float("-inf")
+    log_probs[2, :, :] = float("-inf")
+    log_probs[2, :, 3] = -0.5  # only one piece left in every beam of sentence 2
+    values, indices = best_candidates(scores, log_probs, 2 * k)
+    expected = (scores[:, :, None] + log_probs).view(a, -1).topk(2 * k, dim=1)
+    assert torch.equal(values, expected.values)
+    finite = torch.isfinite(values)
+    assert torch.equal(indices[finite], expected.indices[finite])  # (-inf ties may come in any order)

@@ -377,6 +377,9 @@ class Translator:
         or wrote twice is searched again with attention: restoring it reads where the model attended.
         """
         validate_options(opts)
+        if opts.shortlist and self.loaded.shortlist is None:
+            raise ConfigError(f"{self.loaded.path or 'this model'} has no shortlist: add one with `s2s shortlist`, "
+                              "or translate without --shortlist")
         src_tok = self.loaded.src_tok
         cleaned = [clean_text(t) for t in texts]
         ids = src_tok.encode_batch(cleaned)
@@ -400,9 +403,8 @@ class Translator:
         lens = np.array([len(ids[i]) + len(forced[i]) for i in todo])
         width = max(batch_tokens // opts.beam, 1)
         self.model.eval()
-        for local in bucket_batches(lens, None, width):
-            chosen = [todo[j] for j in local]
-            found = self._search([ids[i] for i in chosen], [forced[i] for i in chosen], opts, attention)
+        batches = [[todo[j] for j in local] for local in bucket_batches(lens, None, width)]
+        for chosen, found in zip(batches, self._searches(batches, ids, forced, opts, attention)):
             if not attention and protector is not None:
                 found = self._with_attention_where_restoring_reads_it(protector, chosen, found, ids, forced, masks, opts)
             for i, nbest in zip(chosen, found):
@@ -442,11 +444,40 @@ class Translator:
             found[j] = nbest
         return found
 
+    pool = None  # a DecodePool (pool.py) once `set_workers` asked for more than one process
+
+    def set_workers(self, workers: int) -> None:
+        """Decode batches in `workers` processes of one torch thread each (pool.py), for files and lists of
+        sentences that make several batches; 1 decodes here. Only for a model opened from a file."""
+        from s2s_desktop.engine.decoding.pool import DecodePool
+
+        if workers < 1:
+            raise ConfigError(f"--workers must be at least 1 (got {workers})")
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+        if workers > 1:
+            if self.device.type != "cpu":
+                raise ConfigError("--workers is for the CPU; on a GPU one process decodes")
+            self.pool = DecodePool(self.loaded.path, self.precision, workers)
+
+    def close(self) -> None:
+        """Stop the worker processes, if any (they also stop when the translator is collected)."""
+        self.set_workers(1)
+
+    def _searches(self, batches: list[list[int]], ids, forced, opts: DecodeOptions, attention: bool):
+        """The hypotheses of each batch (indices into `ids` / `forced`), in order: in the pool's worker
+        processes when there is one and more than one batch, else here."""
+        jobs = [([ids[i] for i in chosen], [forced[i] for i in chosen]) for chosen in batches]
+        if self.pool is None or len(jobs) < 2:
+            return (self._search(a, f, opts, attention) for a, f in jobs)
+        return self.pool.search(jobs, opts, attention)
+
     def _search(self, ids: list[list[int]], forced: list[list[int]], opts: DecodeOptions,
                 attention: bool = True) -> list[list[Hypothesis]]:
         _, cap = self.loaded.length_limits(opts.max_source_tokens, CAP)
         return decode_batch(self.model, ids, self.device, opts, forced if any(forced) else None, cap, self.rules,
-                            attention)
+                            attention, shortlist=self.loaded.shortlist if opts.shortlist else None)
 
     def _output_limit(self, n_source: int, n_forced: int, opts: DecodeOptions) -> int:
         """The most pieces (EOS included) the search allowed an output of `n_source` source pieces."""

@@ -33,6 +33,7 @@ from s2s_desktop.engine.api import ModelConfig
 from s2s_desktop.engine.data.marian_tokenizer import ImportedTokenizer, imported_tokenizers
 from s2s_desktop.engine.data.tokenizer import Tokenizer
 from s2s_desktop.engine.decoding.search import SearchRules
+from s2s_desktop.engine.decoding.shortlist import Shortlist
 from s2s_desktop.engine.formats.atomic import atomic_write
 from s2s_desktop.engine.formats.model_header import FORMAT_NAME, FORMAT_VERSION, check_header, check_start
 from s2s_desktop.engine.formats.safetensors_io import serialize
@@ -49,6 +50,7 @@ class LoadedModel:
     tgt_tok: Tokenizer
     meta: dict[str, Any]
     path: str = ""
+    shortlist: Shortlist | None = None  # the file's target-vocabulary shortlist (decoding/shortlist.py), if any
 
     @property
     def config(self) -> ModelConfig:
@@ -89,8 +91,9 @@ def model_bytes(model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, meta: Mo
     return b"".join(serialize(*_model_tensors(model, src_tok, tgt_tok, meta, half)))
 
 
-def _model_tensors(model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, meta: ModelMeta, half: bool = False):
-    tensors: dict[str, torch.Tensor] = {}
+def _model_tensors(model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, meta: ModelMeta, half: bool = False,
+                   shortlist: Shortlist | None = None):
+    tensors: dict[str, torch.Tensor] = {} if shortlist is None else shortlist.tensors()
     for name, value in model.state_dict().items():
         value = value.detach().to("cpu")
         if half and value.is_floating_point():
@@ -118,8 +121,19 @@ def _model_tensors(model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, meta:
     return tensors, header
 
 
-def save_model(path, model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, meta: ModelMeta, half=False) -> None:
-    atomic_write(path, serialize(*_model_tensors(model, src_tok, tgt_tok, meta, half)))
+def save_model(path, model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, meta: ModelMeta, half=False,
+               shortlist: Shortlist | None = None) -> None:
+    atomic_write(path, serialize(*_model_tensors(model, src_tok, tgt_tok, meta, half, shortlist)))
+
+
+def resave(loaded: LoadedModel, path, shortlist: Shortlist | None) -> LoadedModel:
+    """`loaded` written to `path` as it was read (weights, storage, tokenizers, metadata), with `shortlist`
+    in place of its own; returns the new file read back."""
+    info = loaded.meta
+    meta = ModelMeta(info["src_lang"], info["tgt_lang"], info.get("joint_vocab", False), dict(info.get("training", {})),
+                     {k: info[k] for k in EXTRA_META if k in info})
+    save_model(path, loaded.model, loaded.src_tok, loaded.tgt_tok, meta, info.get("storage") == "float16", shortlist)
+    return load_model(path)
 
 
 def read_header(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
@@ -159,6 +173,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
             tgt_tok = src_tok if tgt_bytes is None else Tokenizer(tgt_bytes.numpy().tobytes())
     except (KeyError, ValueError, TypeError, AttributeError, S2SError) as exc:
         raise CheckpointError(f"{path} has a missing or corrupt tokenizer ({exc})") from exc
+    shortlist = Shortlist.from_tensors(path, tensors, cfg.src_vocab_size, cfg.tgt_vocab_size)
     state = {k[len("model.") :]: v.float() if v.is_floating_point() else v for k, v in tensors.items() if k.startswith("model.")}
     _check_shapes(path, cfg, {k: tuple(v.shape) for k, v in state.items()})
     try:
@@ -177,7 +192,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
     except (ValueError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"{path}: its generation rules are invalid ({exc})") from exc
     model.to(device).eval()
-    return LoadedModel(model, src_tok, tgt_tok, info, str(path))
+    if shortlist is not None:
+        shortlist = shortlist.with_copies(src_tok, tgt_tok)
+    return LoadedModel(model, src_tok, tgt_tok, info, str(path), shortlist)
 
 
 _META_TYPES = {"src_lang": str, "tgt_lang": str, "training": dict, "provenance": dict, "storage": str,
@@ -266,5 +283,5 @@ def average_models(paths: list[str | os.PathLike], out: str | os.PathLike, half:
     training["averaged_from"] = [str(p) for p in paths]
     meta = ModelMeta(info["src_lang"], info["tgt_lang"], info.get("joint_vocab", False), training,
                      {k: info[k] for k in EXTRA_META if k in info})
-    save_model(out, last.model, last.src_tok, last.tgt_tok, meta, half=half)
+    save_model(out, last.model, last.src_tok, last.tgt_tok, meta, half=half, shortlist=last.shortlist)
     return load_model(out)

@@ -35,6 +35,18 @@ class LowPrecisionLinear:
         else:
             raise ValueError(f"unknown precision {mode!r}")
 
+    def rows(self, index: torch.Tensor) -> LowPrecisionLinear:
+        """The same layer for the outputs `index` (K,) only: y[:, index] of this one, from the copies already
+        made (no second quantisation: the same int8 values and scales)."""
+        out = LowPrecisionLinear.__new__(LowPrecisionLinear)
+        out.mode = self.mode
+        out.bias = None if self.bias is None else self.bias[index]
+        if self.mode == "int8":
+            out.scale, out.weight_t = self.scale[index], self.weight_t[:, index].contiguous()
+        else:
+            out.weight = self.weight[index]
+        return out
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "int8":
             shape = x.shape

@@ -98,6 +98,22 @@ class Seq2Seq(nn.Module):
 
     _fast_output: LowPrecisionLinear | None = None
 
+    def output_rows(self, ids: torch.Tensor):
+        """The output layer for the target ids `ids` (W,) only, in the precision search decodes with:
+        a callable hidden (N, D) -> logits (N, W) (a shortlist, decoding/shortlist.py)."""
+        layer = self._fast_output
+        if layer is None:
+            weight = self.output.weight if self.output is not None else self.tgt_embed.weight
+            bias = self.output.bias if self.output is not None else self.output_bias
+            layer = LowPrecisionLinear(weight, bias, "fp32")  # (float32: no copy until `rows`)
+        layer = layer.rows(ids)
+        pre = self.pre_output if self.output is None else None
+
+        def logits(hidden: torch.Tensor) -> torch.Tensor:
+            return layer(hidden if pre is None else pre(hidden))
+
+        return logits
+
     def set_inference_precision(self, mode: str | None) -> None:
         """Decode with the decoder step's matmuls and the output projection (the largest matmul of
         decoding) in "bf16" or "int8"; None or "fp32" restores float32. Recurrent states, softmax
@@ -118,10 +134,11 @@ class Seq2Seq(nn.Module):
         """`need_weights` False lets `step` skip the attention (a decoder may return None for it then)."""
         return self.decoder.init_state(enc, need_weights=need_weights)
 
-    def step(self, prev_tokens: torch.Tensor, state, enc: Encoded):
-        """prev_tokens (B,) -> log-probs (B, V), attention (B, layers, heads, S) or None, new state."""
+    def step(self, prev_tokens: torch.Tensor, state, enc: Encoded, output=None):
+        """prev_tokens (B,) -> log-probs (B, V), attention (B, layers, heads, S) or None, new state.
+        `output` (from `output_rows`): log-probs over those W target ids only, (B, W)."""
         hidden, attn, state = self.decoder.step(self.tgt_embed, prev_tokens, state, enc)
-        logits = self.logits(hidden).float()  # (B, V), a fresh tensor
+        logits = (self.logits(hidden) if output is None else output(hidden)).float()  # (B, V), a fresh tensor
         if torch.is_grad_enabled():
             return torch.log_softmax(logits, dim=-1), attn, state
         # In place: search's largest temporary is (beams x sentences, V); the same values bit for bit.
