@@ -135,7 +135,7 @@ def with_shortlist(loaded, corpus: Path, out: Path):
     out.parent.mkdir(parents=True, exist_ok=True)
     resave(loaded, out, shortlist)
     print(f"shortlist from {len(train):,} Tatoeba training pairs in {time.perf_counter() - start:.1f}s "
-          f"({len(shortlist.frequent)} frequent pieces, 20 per source piece: `s2s shortlist`'s defaults)")
+          f"({len(shortlist.frequent)} frequent pieces, 15 per source piece: `s2s shortlist`'s defaults)")
     return out
 
 

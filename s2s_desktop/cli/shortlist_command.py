@@ -15,10 +15,10 @@ def add_shortlist_parser(sub) -> None:
     p.add_argument("--src", metavar="FILE", help="source sentences, one per line (with --tgt, instead of --tsv)")
     p.add_argument("--tgt", metavar="FILE", help="target sentences, aligned with --src")
     p.add_argument("--out", required=True, metavar="FILE", help="the model file to write, with the shortlist")
-    p.add_argument("--frequent", type=int, default=300, metavar="N",
-                   help="the N most frequent target pieces are always allowed (default: 300)")
-    p.add_argument("--per-source", type=int, default=20, metavar="N",
-                   help="target pieces allowed for each source piece: those most often translated by it (default: 20)")
+    p.add_argument("--frequent", type=int, default=2000, metavar="N",
+                   help="the N most frequent target pieces are always allowed (default: 2000)")
+    p.add_argument("--per-source", type=int, default=15, metavar="N",
+                   help="target pieces allowed for each source piece: those most often translated by it (default: 15)")
 
 
 def cmd_shortlist(args) -> int:

@@ -277,6 +277,7 @@ def beam_search(
     attention: bool = True,
     recorder=None,
     vocab: torch.Tensor | None = None,
+    excluded: torch.Tensor | None = None,
 ) -> list[list[Hypothesis]]:
     """Batched beam search. Returns, per sentence, up to `nbest` hypotheses sorted by score.
 
@@ -290,12 +291,20 @@ def beam_search(
     `recorder` also records sentence 0's finished candidates, and gets the history (`recorder.history`,
     `recorder.chosen`) for `beam_tree.build_tree`. `vocab` (W,), sorted target ids starting with the special
     ids (a shortlist, shortlist.py): only those are scored, the softmax over them; the search then works in
-    their columns (the special ids keep theirs) and gives ids back.
+    their columns (the special ids keep theirs) and gives ids back. `excluded` (A, W) bool: the columns each
+    sentence may not produce (its logits -inf before the softmax), so that a sentence's shortlist is its own
+    and its translation does not depend on the other sentences of the batch.
     """
     nbest = min(nbest, beam)
     output = None
+    row_excluded = None if excluded is None else excluded.repeat_interleave(beam, 0)  # (A * K, W)
     if vocab is not None:
-        output = model.output_rows(vocab)
+        scores_of = model.output_rows(vocab)
+
+        def output(hidden: torch.Tensor) -> torch.Tensor:
+            logits = scores_of(hidden)
+            return logits if row_excluded is None else logits.masked_fill_(row_excluded, NEG_INF)
+
         if rules.banned_ids:  # (a banned id outside the shortlist is not scored anyway)
             banned = torch.tensor(rules.banned_ids, device=vocab.device)
             cols = torch.searchsorted(vocab, banned).clamp(max=len(vocab) - 1)
@@ -399,6 +408,8 @@ def beam_search(
             rows = rows.index_select(0, keep_rows)
             tok_flat = tok_flat.index_select(0, keep_rows)
             enc_k = enc_k.index_select(keep_rows)
+            if row_excluded is not None:
+                row_excluded = row_excluded.index_select(0, keep_rows)
             active, scores, limit, forced = active[keep], top_scores[keep], limit[keep], forced[keep]
             if guard:
                 allow = allow.index_select(0, keep_rows)
@@ -501,6 +512,17 @@ def _collect(hist: _History, pool_score, pool_logp, pool_step, pool_slot, src_ma
     return results
 
 
+def _shortlists(shortlist, src_ids, prefixes, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The union of the sentences' shortlists (W,) sorted ids, and (A, W) True where a column is not on a
+    sentence's own shortlist (the output layer is computed once for the union)."""
+    own = [shortlist.candidates([ids], prefixes[i] if prefixes else ()) for i, ids in enumerate(src_ids)]
+    vocab = torch.unique(torch.cat(own))
+    excluded = torch.ones((len(own), len(vocab)), dtype=torch.bool)
+    for i, ids in enumerate(own):
+        excluded[i, torch.searchsorted(vocab, ids)] = False
+    return vocab.to(device), excluded.to(device)
+
+
 def decode_batch(
     model: Seq2Seq,
     src_ids: Sequence[Sequence[int]],
@@ -528,10 +550,9 @@ def decode_batch(
             hyps = greedy_search(model, enc, limits, opts.min_len, prefixes, opts.length_penalty, opts.alternatives,
                                  rules, guard, attention)
             return [[h] for h in hyps]
-        vocab = None if shortlist is None else shortlist.candidates(
-            src_ids, (i for p in prefixes or () for i in p)).to(device)
+        vocab, excluded = (None, None) if shortlist is None else _shortlists(shortlist, src_ids, prefixes, device)
         found = beam_search(model, enc, opts.beam, limits, opts.nbest, opts.length_penalty, opts.min_len, prefixes,
-                            opts.alternatives, rules, guard, attention, recorder, vocab)
+                            opts.alternatives, rules, guard, attention, recorder, vocab, excluded)
     if not all(found):  # every score of a sentence was NaN or -inf: there is no translation to rank
         raise ModelError("The model gave no finite score to any translation (NaN or infinite log-probabilities): "
                          "its weights are probably corrupt or overflow in this precision")

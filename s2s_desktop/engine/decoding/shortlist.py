@@ -84,7 +84,7 @@ class Shortlist:
 
 
 def build_shortlist(sources: Sequence[Sequence[int]], targets: Sequence[Sequence[int]], src_vocab: int,
-                    tgt_vocab: int, frequent: int = 300, per_source: int = 20) -> Shortlist:
+                    tgt_vocab: int, frequent: int = 2000, per_source: int = 15) -> Shortlist:
     """The shortlist of a tokenised parallel corpus (ids, aligned sentence pairs): the `frequent` most
     frequent target pieces, and for each source piece its `per_source` target pieces of highest Dice
     coefficient (pieces counted once per sentence)."""

@@ -259,6 +259,24 @@ def _converter(loaded: LoadedModel, target_language: str | None, files: dict[str
     return S2SConverter()
 
 
+def vocabulary_map(loaded: LoadedModel) -> bytes | None:
+    """The model's shortlist (decoding/shortlist.py) as CTranslate2's vocabulary map, `vmap.txt` (read with
+    translate_batch(use_vmap=True)): "<TAB>" and the always allowed pieces, then "source piece<TAB>target
+    pieces" for each source piece that lists any (CTranslate2 adds its special tokens itself). None
+    without a shortlist."""
+    shortlist = loaded.shortlist
+    if shortlist is None:
+        return None
+    src, tgt = vocabulary(loaded.src_tok), vocabulary(loaded.tgt_tok)
+    lines = ["\t" + " ".join(tgt[i] for i in shortlist.frequent)]
+    copies = shortlist.copies if shortlist.copies is not None else np.full(len(src), -1)
+    for s, (row, copy) in enumerate(zip(shortlist.table, copies)):
+        ids = [int(i) for i in row if i >= 0] + ([int(copy)] if copy >= 0 else [])
+        if ids and s < len(src) and " " not in src[s] and "\t" not in src[s]:
+            lines.append(src[s] + "\t" + " ".join(dict.fromkeys(tgt[i] for i in ids)))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
 def tokenizer_files(loaded: LoadedModel) -> dict[str, bytes]:
     """The SentencePiece models a CTranslate2 user tokenizes with, saved beside the model."""
     src, tgt = loaded.src_tok.model_bytes, loaded.tgt_tok.model_bytes
@@ -271,7 +289,8 @@ def export_ctranslate2(model: str | os.PathLike | LoadedModel, out_dir: str | os
                        quantization: str | None = None, force: bool = False,
                        target_language: str | None = None) -> Ct2Export:
     """Write `model` (a .s2s path or a LoadedModel) as a CTranslate2 model directory at `out_dir`:
-    model.bin, config.json, the vocabularies and the SentencePiece model(s). `quantization` is
+    model.bin, config.json, the vocabularies, the SentencePiece model(s) and, for a model with a shortlist,
+    its vocabulary map (vmap.txt, `vocabulary_map`). `quantization` is
     CTranslate2's weight type (None keeps float32). Refuses an existing `out_dir` unless `force`."""
     require_ctranslate2()
     start = time.perf_counter()
@@ -288,7 +307,8 @@ def export_ctranslate2(model: str | os.PathLike | LoadedModel, out_dir: str | os
     try:                                       # read-only folder leaves the previous export as it was
         with tempfile.TemporaryDirectory(prefix="s2s-ct2-") as tmp:
             files = {}
-            for name, data in tokenizer_files(loaded).items():
+            vmap = vocabulary_map(loaded)
+            for name, data in {**tokenizer_files(loaded), **({"vmap.txt": vmap} if vmap else {})}.items():
                 path = Path(tmp) / name
                 path.write_bytes(data)
                 files[name] = str(path)

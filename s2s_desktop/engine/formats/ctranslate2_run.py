@@ -38,12 +38,14 @@ class Ct2Translator:
     """A CTranslate2 Translator on `model_dir` (exported from `loaded`), decoding like `loaded` does."""
 
     def __init__(self, model_dir: str | os.PathLike, loaded: LoadedModel, compute_type: str = "float32",
-                 threads: int = 2, workers: int = 1):
+                 threads: int = 2, workers: int = 1, use_vmap: bool = False):
         """`threads`: intra-op threads of each of `workers` (CTranslate2's inter_threads), which decode
-        different chunks at the same time."""
+        different chunks at the same time. `use_vmap`: restrict the target vocabulary with the export's
+        vmap.txt (a model with a shortlist), as our --shortlist does."""
         ct2 = require_ctranslate2()
         self.loaded = loaded
         self.rules = loaded.search_rules
+        self.use_vmap = use_vmap
         self.translator = ct2.Translator(str(model_dir), device="cpu", compute_type=compute_type,
                                          inter_threads=workers, intra_threads=threads)
         self.src_pieces = vocabulary(loaded.src_tok)
@@ -94,6 +96,7 @@ class Ct2Translator:
             [self._pieces(ids) for ids in src_ids], beam_size=opts.beam, num_hypotheses=opts.beam,
             length_penalty=self._penalty(opts), return_scores=True, return_end_token=True, max_input_length=0,
             max_decoding_length=steps, min_decoding_length=min(opts.min_len, steps), asynchronous=asynchronous,
+            use_vmap=self.use_vmap,
         )
 
     def _pieces(self, ids: Sequence[int]) -> list[str]:
