@@ -79,8 +79,8 @@ def _add_decode_options(p) -> None:
                    help="beam search scores only the target pieces the model file's shortlist allows for the input "
                         "(faster; outputs may differ a little; add one to a model with `s2s shortlist`)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="decode in N processes of one torch thread each, side by side (CPU; a file or many lines "
-                        "decode up to ~1.9x faster on 2 cores than one process of 2 threads; default: 1)")
+                   help="decode in N processes of one torch thread each, side by side (CPU; on 2 cores a file "
+                        "decoded 1.05-1.35x faster than in one process of 2 threads; default: 1)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"],
                    help="decoder matmul precision: auto = bf16 on CUDA, int8 on CPUs with fbgemm, else bf16 (native "
                         "bf16 CPUs) or fp32")

@@ -350,3 +350,29 @@ def test_a_failing_disk_leaves_the_previous_exports_and_names_the_file(bundled, 
     assert ({p.name: p.read_bytes() for p in ct2_out.iterdir()}, argos_out.read_bytes()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ct2", "m.argosmodel"]
     assert identical(bundled[0], ct2_out, SENTENCES[:3], DecodeOptions(beam=2, alternatives=0)) == (3, 3)
+
+
+def test_a_shortlist_is_exported_as_the_vocabulary_map_ctranslate2_reads(bundled, tmp_path):
+    """The model's shortlist becomes vmap.txt; CTranslate2 with use_vmap, one sentence per batch, scores the
+    pieces our --shortlist scores for that sentence, so both give the same translations."""
+    from s2s_desktop.engine.decoding.shortlist import build_shortlist
+    from s2s_desktop.engine.formats.checkpoint import resave
+
+    translator, _ = bundled
+    loaded = translator.loaded
+    targets = [t.best.text for t in translator.translate(SENTENCES, DecodeOptions(alternatives=0))]
+    shortlist = build_shortlist(loaded.src_tok.encode_batch(SENTENCES), loaded.tgt_tok.encode_batch(targets),
+                                loaded.config.src_vocab_size, loaded.config.tgt_vocab_size, frequent=50, per_source=5)
+    listed = resave(loaded, tmp_path / "listed.s2s", shortlist)
+    out = tmp_path / "listed-ct2"
+    export_ctranslate2(listed, out)
+    lines = (out / "vmap.txt").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("\t") and len(lines[0].split(" ")) == 50 + EOS_ID + 1
+    assert all(len(line.split("\t")) == 2 and line.split("\t")[0] for line in lines[1:])
+    opts = DecodeOptions(beam=4, alternatives=0, repeat_ngram=0, protect=False, shortlist=True)
+    ours = engine_ids(Translator(listed, torch.device("cpu"), "fp32"), SENTENCES, opts)
+    ct2 = Ct2Translator(out, listed, use_vmap=True)
+    theirs = ct2.translate_ids(ct2.encode(SENTENCES, opts), opts, batch_size=1)
+    assert sum(a == b for a, b in zip(ours, theirs)) >= len(SENTENCES) - 1
+    full = engine_ids(translator, SENTENCES, dataclasses.replace(opts, shortlist=False))
+    assert ours != full  # (so the shortlist was applied: with 50 frequent pieces, some outputs change)

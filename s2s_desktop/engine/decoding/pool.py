@@ -1,9 +1,10 @@
 """Worker processes that search whole batches side by side: decoding throughput on several cores.
 
 One search step is a chain of small matmuls and the Python dispatch between them, so a second torch
-thread in the same process adds little (on a 2-core EPYC, int8: 87 sentences/s on one thread, 122 on
-two), while two processes of one thread each, on different batches, nearly double it (2 x 83): the
-layout CTranslate2 uses for throughput (`inter_threads`). A pool holds `workers` processes, each with
+thread in the same process adds less than a second process of one thread on other batches: on a 2-core
+EPYC, int8, 87 sentences/s on one thread, 122 on two, 2 x 83 in two processes (a probe); 1.05-1.35x one
+process of two threads in bench_sameweights. It is the layout CTranslate2 uses for throughput
+(`inter_threads`). A pool holds `workers` processes, each with
 its own copy of the model read from the same file, in the same precision, on the CPU; `search` hands
 them the batches `Translator.translate` made and gives the hypotheses back in order.
 

@@ -261,14 +261,16 @@ def _converter(loaded: LoadedModel, target_language: str | None, files: dict[str
 
 def vocabulary_map(loaded: LoadedModel) -> bytes | None:
     """The model's shortlist (decoding/shortlist.py) as CTranslate2's vocabulary map, `vmap.txt` (read with
-    translate_batch(use_vmap=True)): "<TAB>" and the always allowed pieces, then "source piece<TAB>target
-    pieces" for each source piece that lists any (CTranslate2 adds its special tokens itself). None
-    without a shortlist."""
+    translate_batch(use_vmap=True)): "<TAB>" and the always allowed pieces (our special ids included, as
+    our search scores them), then "source piece<TAB>target pieces" for each source piece that lists any.
+    None without a shortlist. Decoded one sentence at a time, CTranslate2 then scores exactly the pieces
+    our --shortlist scores for that sentence."""
     shortlist = loaded.shortlist
     if shortlist is None:
         return None
     src, tgt = vocabulary(loaded.src_tok), vocabulary(loaded.tgt_tok)
-    lines = ["\t" + " ".join(tgt[i] for i in shortlist.frequent)]
+    always = dict.fromkeys([*range(EOS_ID + 1), *(int(i) for i in shortlist.frequent)])  # our special ids too (pad)
+    lines = ["\t" + " ".join(tgt[i] for i in always)]
     copies = shortlist.copies if shortlist.copies is not None else np.full(len(src), -1)
     for s, (row, copy) in enumerate(zip(shortlist.table, copies)):
         ids = [int(i) for i in row if i >= 0] + ([int(copy)] if copy >= 0 else [])
