@@ -130,10 +130,16 @@ def resave(loaded: LoadedModel, path, shortlist: Shortlist | None) -> LoadedMode
     """`loaded` written to `path` as it was read (weights, storage, tokenizers, metadata), with `shortlist`
     in place of its own; returns the new file read back."""
     info = loaded.meta
-    meta = ModelMeta(info["src_lang"], info["tgt_lang"], info.get("joint_vocab", False), dict(info.get("training", {})),
-                     {k: info[k] for k in EXTRA_META if k in info})
-    save_model(path, loaded.model, loaded.src_tok, loaded.tgt_tok, meta, info.get("storage") == "float16", shortlist)
+    save_model(path, loaded.model, loaded.src_tok, loaded.tgt_tok, meta_of(info), info.get("storage") == "float16",
+               shortlist)
     return load_model(path)
+
+
+def meta_of(info: dict[str, Any], training: dict[str, Any] | None = None) -> ModelMeta:
+    """The ModelMeta that writes a read file's metadata `info` again (`training` in place of its own)."""
+    return ModelMeta(info["src_lang"], info["tgt_lang"], info.get("joint_vocab", False),
+                     dict(info.get("training", {})) if training is None else training,
+                     {k: info[k] for k in EXTRA_META if k in info})
 
 
 def read_header(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
@@ -281,7 +287,6 @@ def average_models(paths: list[str | os.PathLike], out: str | os.PathLike, half:
     info = dict(last.meta)
     training = dict(info.get("training", {}))
     training["averaged_from"] = [str(p) for p in paths]
-    meta = ModelMeta(info["src_lang"], info["tgt_lang"], info.get("joint_vocab", False), training,
-                     {k: info[k] for k in EXTRA_META if k in info})
+    meta = meta_of(info, training)
     save_model(out, last.model, last.src_tok, last.tgt_tok, meta, half=half, shortlist=last.shortlist)
     return load_model(out)
