@@ -108,7 +108,7 @@ def test_max_length_terminates(loaded, beam):
         assert len(h.ids) == 2 and h.ids[-1] == EOS_ID
 
 
-@pytest.mark.parametrize("vocab", [1000, 640, 997])  # blocks of 200 and of 64 (its only divisors near 200); 997: none
+@pytest.mark.parametrize("vocab", [1000, 640, 997])  # whole blocks of 200; 640 and 997 padded to whole blocks
 def test_best_candidates_are_the_top_of_every_beam_and_piece(vocab):
     """The blockwise selection gives what one topk over (sentences, beam x vocabulary) gives, values and
     indices, also with whole beams at -inf (the start of a search, a sentence at its length limit)."""
