@@ -48,6 +48,21 @@ def test_copies_put_each_source_pieces_own_spelling_on_the_target_side(reverse_m
     assert set(loaded.src_tok.ids_to_pieces(ids)) <= pieces
 
 
+
+def test_a_batchs_allowed_rows_are_each_sentences_own_candidates():
+    # what beam search keeps each sentence to: one row per sentence, the same ids `candidates` lists for it
+    rng = np.random.default_rng(5)
+    table = rng.integers(-1, 50, size=(30, 4)).astype(np.int32)
+    copies = rng.integers(-1, 50, size=30)
+    shortlist = Shortlist(np.array([7, 9], np.int32), table, copies)
+    sources = [[5, 6, 6], [], [29, 0, 31, -2], [12]]  # (31 and -2 are outside the table: ignored by both)
+    extras = [[], [57], [], [4, 8]]
+    allowed = shortlist.allowed(sources, extras)
+    assert allowed.shape[1] >= 58
+    for row, src, extra in zip(allowed, sources, extras):
+        assert np.flatnonzero(row).tolist() == shortlist.candidates([src], extra).tolist()
+    assert shortlist.allowed(sources).shape[0] == len(sources)  # no prefixes: none added
+
 @pytest.fixture(scope="module")
 def listed_model(reverse_model_file, tmp_path_factory):
     """The reverse model with a shortlist built from its own task (number words, reversed)."""

@@ -299,13 +299,15 @@ def beam_search(
     """
     nbest = min(nbest, beam)
     output = None
-    row_excluded = None if excluded is None else excluded.repeat_interleave(beam, 0)  # (A * K, W)
+    row_bias = None  # (A * K, W): the output bias of each row, -inf in its sentence's excluded columns
     if vocab is not None:
         scores_of = model.output_rows(vocab)
+        if excluded is not None:
+            base = scores_of.bias if scores_of.bias is not None else enc.memory.new_zeros(excluded.shape[1])
+            row_bias = base.float().expand(excluded.shape).masked_fill(excluded, NEG_INF).repeat_interleave(beam, 0)
 
         def output(hidden: torch.Tensor) -> torch.Tensor:
-            logits = scores_of(hidden)
-            return logits if row_excluded is None else logits.masked_fill_(row_excluded, NEG_INF)
+            return scores_of(hidden, row_bias)
 
         if rules.banned_ids:  # (a banned id outside the shortlist is not scored anyway)
             banned = torch.tensor(rules.banned_ids, device=vocab.device)
@@ -410,8 +412,8 @@ def beam_search(
             rows = rows.index_select(0, keep_rows)
             tok_flat = tok_flat.index_select(0, keep_rows)
             enc_k = enc_k.index_select(keep_rows)
-            if row_excluded is not None:
-                row_excluded = row_excluded.index_select(0, keep_rows)
+            if row_bias is not None:
+                row_bias = row_bias.index_select(0, keep_rows)
             active, scores, limit, forced = active[keep], top_scores[keep], limit[keep], forced[keep]
             if guard:
                 allow = allow.index_select(0, keep_rows)
@@ -516,13 +518,17 @@ def _collect(hist: _History, pool_score, pool_logp, pool_step, pool_slot, src_ma
 
 def _shortlists(shortlist, src_ids, prefixes, device) -> tuple[torch.Tensor, torch.Tensor]:
     """The union of the sentences' shortlists (W,) sorted ids, and (A, W) True where a column is not on a
-    sentence's own shortlist (the output layer is computed once for the union)."""
-    own = [shortlist.candidates([ids], prefixes[i] if prefixes else ()) for i, ids in enumerate(src_ids)]
-    vocab = torch.unique(torch.cat(own))
-    excluded = torch.ones((len(own), len(vocab)), dtype=torch.bool)
-    for i, ids in enumerate(own):
-        excluded[i, torch.searchsorted(vocab, ids)] = False
-    return vocab.to(device), excluded.to(device)
+    sentence's own shortlist (the output layer is computed once for the union). W is made a whole number
+    of `best_candidates` blocks with ids no sentence may produce (excluded in every row), so that the
+    search does not pad (copy) its (A, K, W) log-probabilities at every step for a ragged last block."""
+    allowed = shortlist.allowed(src_ids, prefixes or None)  # (A, V)
+    union = allowed.any(0)
+    short = -int(union.sum()) % BLOCK
+    spare = np.flatnonzero(~union)
+    if 0 < short <= len(spare):
+        union[spare[-short:]] = True  # (the last ids: never a special one, whose column is its id)
+    vocab = np.flatnonzero(union)
+    return torch.from_numpy(vocab).to(device), torch.from_numpy(~allowed[:, vocab]).to(device)
 
 
 def decode_batch(

@@ -17,6 +17,7 @@ checked like every other field when the file is read.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -55,6 +56,37 @@ class Shortlist:
         ids = np.concatenate([SPECIALS, self.frequent, rows[rows >= 0], copies[copies >= 0],
                               np.fromiter(extra, dtype=np.int64)])
         return torch.from_numpy(np.unique(ids.astype(np.int64)))
+
+    def allowed(self, sources: Sequence[Sequence[int]], extras: Sequence[Iterable[int]] | None = None) -> np.ndarray:
+        """(A, V) bool: row a is True at exactly the ids of `candidates([sources[a]], extras[a])`, for a whole
+        batch in a few array operations (beam search keeps each sentence to its own shortlist; one
+        `candidates` call, a sort of ~2,000 ids, per sentence cost 3% of decoding). V covers every id the
+        table, the copies and `extras` hold."""
+        extras = [np.fromiter(e, dtype=np.int64) for e in extras] if extras is not None else []
+        width = max([self._width] + [int(e.max()) + 1 for e in extras if len(e)])
+        out = np.zeros((len(sources), width), dtype=bool)
+        out[:, SPECIALS] = True
+        out[:, self.frequent] = True
+        lengths = np.fromiter((len(x) for x in sources), dtype=np.int64, count=len(sources))
+        src = np.fromiter((i for x in sources for i in x), dtype=np.int64, count=int(lengths.sum()))
+        row = np.repeat(np.arange(len(sources)), lengths)
+        ok = (src >= 0) & (src < len(self.table))
+        src, row = src[ok], row[ok]
+        found = self.table[src].astype(np.int64)  # (tokens, M)
+        hit = found >= 0
+        out[np.broadcast_to(row[:, None], found.shape)[hit], found[hit]] = True
+        if self.copies is not None:
+            copies = self.copies[src]
+            out[row[copies >= 0], copies[copies >= 0]] = True
+        for a, e in enumerate(extras):
+            out[a, e] = True
+        return out
+
+    @functools.cached_property
+    def _width(self) -> int:
+        """One more than the largest target id of the frequent pieces, the table and the copies."""
+        parts = [self.frequent, self.table.ravel()] + ([self.copies] if self.copies is not None else [])
+        return max([EOS_ID] + [int(p.max()) for p in parts if len(p)]) + 1
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """What a model file stores."""

@@ -47,7 +47,11 @@ class LowPrecisionLinear:
             out.weight = self.weight[index]
         return out
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """`bias` (N, out), when given, replaces the layer's own for 2-D x (N, in): beam search's shortlist
+        folds each row's excluded outputs (-inf) into it, so the mask costs no pass of its own."""
+        if bias is None:
+            bias = self.bias
         if self.mode == "int8":
             shape = x.shape
             rows = x.reshape(-1, shape[-1]).float()
@@ -57,15 +61,15 @@ class LowPrecisionLinear:
             # to float32 in the same memory (no second (N, out) buffer: for the output layer that is
             # beam x sentences x vocabulary), then both scales and the bias in two passes
             y = acc.view(torch.float32).copy_(acc).mul_(x_scale)
-            if self.bias is None:
+            if bias is None:
                 y.mul_(self.scale)
             else:
-                torch.addcmul(self.bias, y, self.scale, out=y)
+                torch.addcmul(bias, y, self.scale, out=y)
             return y.view(*shape[:-1], y.shape[-1])
         if self.mode == "fp32":
-            return torch.nn.functional.linear(x, self.weight, self.bias)
+            return torch.nn.functional.linear(x, self.weight, bias)
         y = torch.nn.functional.linear(x.to(torch.bfloat16), self.weight).float()
-        return y if self.bias is None else y + self.bias
+        return y if bias is None else y.add_(bias)
 
 
 @functools.cache

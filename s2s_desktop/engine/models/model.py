@@ -100,7 +100,9 @@ class Seq2Seq(nn.Module):
 
     def output_rows(self, ids: torch.Tensor):
         """The output layer for the target ids `ids` (W,) only, in the precision search decodes with:
-        a callable hidden (N, D) -> logits (N, W) (a shortlist, decoding/shortlist.py)."""
+        a callable (hidden (N, D), bias (N, W) or None) -> logits (N, W) (a shortlist, decoding/shortlist.py).
+        Its `bias` attribute is the layer's own bias of those ids ((W,) or None); a `bias` passed in replaces
+        it, so beam search folds each sentence's excluded columns (-inf) into the one epilogue pass."""
         layer = self._fast_output
         if layer is None:
             weight = self.output.weight if self.output is not None else self.tgt_embed.weight
@@ -109,9 +111,10 @@ class Seq2Seq(nn.Module):
         layer = layer.rows(ids)
         pre = self.pre_output if self.output is None else None
 
-        def logits(hidden: torch.Tensor) -> torch.Tensor:
-            return layer(hidden if pre is None else pre(hidden))
+        def logits(hidden: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+            return layer(hidden if pre is None else pre(hidden), bias)
 
+        logits.bias = layer.bias
         return logits
 
     def set_inference_precision(self, mode: str | None) -> None:
