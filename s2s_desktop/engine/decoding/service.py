@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from s2s_desktop.engine.allocator import keep_decoding_buffers
 from s2s_desktop.engine.api import (
     CONTRAST_METHODS,
     EOS_ID,
@@ -136,6 +137,8 @@ class Translator:
         self.device = device
         self.precision = resolve_precision(precision, device)
         self.rules = loaded.search_rules  # how the model's own implementation searches (ours by default)
+        if device.type == "cpu":
+            keep_decoding_buffers()  # (fewer page faults per search step: allocator.py)
         if target_language is not None:
             self.target_language = target_language
         loaded.model.set_inference_precision(self.precision)
