@@ -49,8 +49,8 @@ def test_copies_put_each_source_pieces_own_spelling_on_the_target_side(reverse_m
 
 
 
-def test_a_batchs_allowed_rows_are_each_sentences_own_candidates():
-    # what beam search keeps each sentence to: one row per sentence, the same ids `candidates` lists for it
+def test_a_batchs_allowed_rows_are_each_sentences_own_shortlist():
+    # what beam search keeps each sentence to: one row per sentence, its ids only, as `candidates` lists them
     rng = np.random.default_rng(5)
     table = rng.integers(-1, 50, size=(30, 4)).astype(np.int32)
     copies = rng.integers(-1, 50, size=30)
@@ -60,8 +60,13 @@ def test_a_batchs_allowed_rows_are_each_sentences_own_candidates():
     allowed = shortlist.allowed(sources, extras)
     assert allowed.shape[1] >= 58
     for row, src, extra in zip(allowed, sources, extras):
-        assert np.flatnonzero(row).tolist() == shortlist.candidates([src], extra).tolist()
+        inside = [i for i in src if 0 <= i < len(table)]
+        expected = ({*range(EOS_ID + 1), 7, 9, *extra} | {int(t) for i in inside for t in table[i] if t >= 0}
+                    | {int(copies[i]) for i in inside if copies[i] >= 0})
+        assert np.flatnonzero(row).tolist() == sorted(expected)
+        assert shortlist.candidates([src], extra).tolist() == sorted(expected)
     assert shortlist.allowed(sources).shape[0] == len(sources)  # no prefixes: none added
+
 
 @pytest.fixture(scope="module")
 def listed_model(reverse_model_file, tmp_path_factory):

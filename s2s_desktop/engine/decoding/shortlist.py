@@ -49,19 +49,15 @@ class Shortlist:
     def candidates(self, sources: Iterable[Sequence[int]], extra: Iterable[int] = ()) -> torch.Tensor:
         """(W,) int64, sorted: the target ids a batch of `sources` (source ids) may produce; `extra` (a
         forced prefix's ids) added. Starts with the special ids 0..EOS, so those keep their column."""
-        src = np.unique(np.fromiter((i for s in sources for i in s), dtype=np.int64))
-        src = src[(src >= 0) & (src < len(self.table))]
-        rows = self.table[src].ravel()
-        copies = self.copies[src] if self.copies is not None else np.zeros(0, np.int64)
-        ids = np.concatenate([SPECIALS, self.frequent, rows[rows >= 0], copies[copies >= 0],
-                              np.fromiter(extra, dtype=np.int64)])
-        return torch.from_numpy(np.unique(ids.astype(np.int64)))
+        row = self.allowed([[i for s in sources for i in s]], [extra])[0]
+        return torch.from_numpy(np.flatnonzero(row).astype(np.int64))
 
     def allowed(self, sources: Sequence[Sequence[int]], extras: Sequence[Iterable[int]] | None = None) -> np.ndarray:
-        """(A, V) bool: row a is True at exactly the ids of `candidates([sources[a]], extras[a])`, for a whole
-        batch in a few array operations (beam search keeps each sentence to its own shortlist; one
-        `candidates` call, a sort of ~2,000 ids, per sentence cost 3% of decoding). V covers every id the
-        table, the copies and `extras` hold."""
+        """(A, V) bool: row a is True at the target ids sentence a may produce: the special ids, the frequent
+        pieces, the table's pieces and the copies of its source ids, and `extras[a]` (a forced prefix's ids).
+        A whole batch in a few array operations (beam search keeps each sentence to its own shortlist; a
+        sort of ~2,000 ids per sentence cost 3% of decoding). V covers every id the table, the copies and
+        `extras` hold."""
         extras = [np.fromiter(e, dtype=np.int64) for e in extras] if extras is not None else []
         width = max([self._width] + [int(e.max()) + 1 for e in extras if len(e)])
         out = np.zeros((len(sources), width), dtype=bool)
