@@ -64,6 +64,21 @@ def sentences(data: Path) -> tuple[list[str], str]:
     return FALLBACK * 20, f"built-in ({len(FALLBACK)} sentences x 20; {path} is absent)"
 
 
+def ours_pass(translator, texts: list[str], opts, batch_tokens: int) -> tuple[float, list]:
+    """One timed pass of ours over `texts`: (seconds, translations)."""
+    start = time.perf_counter()
+    out = translator.translate(texts, opts, batch_tokens=batch_tokens, attention=False)
+    return time.perf_counter() - start, out
+
+
+def ct2_pass(ct2, loaded, texts: list[str], opts, batch_size: int) -> tuple[float, list]:
+    """One timed pass of CTranslate2 over `texts`, text in and text out as ours: (seconds, output ids)."""
+    start = time.perf_counter()
+    ids = ct2.translate_ids(ct2.encode(texts, opts), opts, batch_size)
+    _ = [loaded.tgt_tok.decode(x) for x in ids]
+    return time.perf_counter() - start, ids
+
+
 def time_ours(model: Path, texts: list[str], opts, precision: str, threads: int) -> dict:
     """Best of the batch sizes and of two ways to use the cores, as for CTranslate2: one process with
     `threads` torch threads, and `threads` worker processes of 1 thread each (`Translator.set_workers`,
@@ -81,9 +96,7 @@ def time_ours(model: Path, texts: list[str], opts, precision: str, threads: int)
             translator.pool.warm(opts)  # (the workers load the model: load excluded, as on the other side)
         translator.translate(texts, opts, attention=False)  # warm-up: one whole pass (per-shape caches, allocator)
         for batch_tokens in OURS_BATCH_TOKENS:
-            start = time.perf_counter()
-            out = translator.translate(texts, opts, batch_tokens=batch_tokens, attention=False)
-            seconds = time.perf_counter() - start
+            seconds, out = ours_pass(translator, texts, opts, batch_tokens)
             if best is None or seconds < best["seconds"]:
                 ids = [[EOS_ID if p == "</s>" else tok.piece_to_id(p) for p in t.best.tokens] for t in out]
                 best = {"seconds": seconds, "batch": f"{batch_tokens} tokens, {label}", "ids": ids,
@@ -108,10 +121,7 @@ def time_ct2(model_dir: Path, loaded, texts: list[str], opts, compute_type: str,
         ct2.translate(texts, opts)  # warm-up: one whole pass, as ours
         label = f"{workers} worker(s) x {intra} thread(s)"
         for batch_size in CT2_BATCH_SIZES:
-            start = time.perf_counter()
-            ids = ct2.translate_ids(ct2.encode(texts, opts), opts, batch_size)
-            _ = [loaded.tgt_tok.decode(x) for x in ids]  # text out, as ours
-            seconds = time.perf_counter() - start
+            seconds, ids = ct2_pass(ct2, loaded, texts, opts, batch_size)
             if best is None or seconds < best["seconds"]:
                 best = {"seconds": seconds, "batch": f"{batch_size} sentences, {label}", "ids": ids,
                         "config": (model_dir, compute_type, intra, workers, batch_size, opts)}
@@ -138,14 +148,9 @@ def head_to_head(ours_config, ct2_config, loaded, texts: list[str], rounds: int)
     ours_best = theirs_best = float("inf")
     for turn in range(rounds):
         time.sleep(1.0)  # (no spinning thread of the other engine left)
-        start = time.perf_counter()
-        translator.translate(texts, opts, batch_tokens=batch_tokens, attention=False)
-        ours_best = min(ours_best, time.perf_counter() - start)
+        ours_best = min(ours_best, ours_pass(translator, texts, opts, batch_tokens)[0])
         time.sleep(1.0)
-        start = time.perf_counter()
-        ids = ct2.translate_ids(ct2.encode(texts, ct2_opts), ct2_opts, batch_size)
-        _ = [loaded.tgt_tok.decode(x) for x in ids]
-        theirs_best = min(theirs_best, time.perf_counter() - start)
+        theirs_best = min(theirs_best, ct2_pass(ct2, loaded, texts, ct2_opts, batch_size)[0])
         print(f"  head-to-head turn {turn + 1}: ours {len(texts) / ours_best:.1f}, CTranslate2 "
               f"{len(texts) / theirs_best:.1f} sentences/s (best so far)", flush=True)
     translator.close()
